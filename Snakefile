@@ -1,0 +1,25 @@
+# nnclaims: data → runs → tidy tables → notebooks and figures → PDF report.
+# Thin on purpose: rules live in workflow/rules/, logic in the nnclaims library (src/nnclaims).
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        REPORT_PDF,
+    default_target: True

@@ -1,0 +1,77 @@
+"""Every path the pipeline reads or writes, in one place (rules and library both import this).
+
+All paths are relative to the working directory Snakemake runs in, unless a `root` is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = Path("results")
+DATA = RESULTS / "data"
+RUNS = RESULTS / "runs"
+TABLES = RESULTS / "tables"
+NOTEBOOKS_OUT = RESULTS / "notebooks"
+FIGURES = RESULTS / "figures"
+NUMBERS = RESULTS / "numbers"
+REPORT_BUILD = RESULTS / "report"
+REPORT_PDF = RESULTS / "report.pdf"
+LOGS = RESULTS / "logs"
+
+# Files inside one run directory (results/runs/<run_id>/).
+RUN_METRICS = "metrics.parquet"
+RUN_HPARAMS = "hparams.json"
+RUN_MASKS = "masks.npz"
+
+# Figures each claim's notebook draws (stem names; each is written as .png and .pdf).
+CLAIM_FIGURES: dict[str, list[str]] = {
+    "swish_vs_relu": ["accuracy"],
+    "hat": ["train_loss", "spectral"],
+    "mixed_scaling": ["scaling"],
+    "sparse_vs_dense": ["sparsity"],
+}
+
+
+def dataset_file(name: str) -> Path:
+    return DATA / f"{name}.npz"
+
+
+def run_dir(run_id: str) -> Path:
+    return RUNS / run_id
+
+
+def run_metrics(run_id: str) -> Path:
+    return run_dir(run_id) / RUN_METRICS
+
+
+def run_hparams(run_id: str) -> Path:
+    return run_dir(run_id) / RUN_HPARAMS
+
+
+def run_masks(run_id: str) -> Path:
+    return run_dir(run_id) / RUN_MASKS
+
+
+def claim_table(claim: str) -> Path:
+    return TABLES / f"{claim}.parquet"
+
+
+def claim_notebook_out(claim: str) -> Path:
+    return NOTEBOOKS_OUT / f"{claim}.ipynb"
+
+
+def claim_numbers(claim: str) -> Path:
+    return NUMBERS / f"{claim}.json"
+
+
+def claim_figure(claim: str, stem: str, ext: str = "png") -> Path:
+    return FIGURES / claim / f"{stem}.{ext}"
+
+
+def claim_figures(claim: str) -> list[Path]:
+    return [claim_figure(claim, s, e) for s in CLAIM_FIGURES[claim] for e in ("png", "pdf")]
+
+
+def claim_runs(claim: str) -> Path:
+    """Hyperparameters of every run in a claim's table (JSON list)."""
+    return TABLES / f"{claim}.runs.json"

@@ -1,0 +1,78 @@
+"""One plot style for every figure: seaborn theme, colour-blind-safe palette, fixed arm colours."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on clusters or CI
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+# Fixed order → the same arm has the same colour in every claim's figures.
+ARM_ORDER = ["relu", "swish", "swish_beta", "max_sigmoid", "hat", "mix4", "dense", "imp",
+             "reinit", "random", "leaky_relu", "elu", "selu", "softplus", "gelu", "tanh", "sin"]
+ARM_LABELS = {"relu": "ReLU", "swish": "Swish-1", "swish_beta": "Swish (trainable β)",
+              "max_sigmoid": "max(x, σ(x))", "hat": "hat", "mix4": "mix {relu, swish, tanh, sin}",
+              "dense": "dense", "imp": "IMP ticket", "reinit": "reinitialized ticket",
+              "random": "random sparse"}
+WIDTH_IN = 6.5  # figure width in inches = text width of the report, so fonts print at size
+
+
+def setup_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 150, "savefig.bbox": "tight", "axes.titlesize": 11})
+
+
+def arm_palette(arms) -> dict[str, tuple]:
+    colors = sns.color_palette("colorblind", 10)
+    out = {}
+    for a in arms:
+        i = ARM_ORDER.index(a) if a in ARM_ORDER else sum(map(ord, a))  # stable across runs
+        out[a] = colors[i % len(colors)]
+    return out
+
+
+def label(arm: str) -> str:
+    return ARM_LABELS.get(arm, arm)
+
+
+def save(fig, out_dir: str | os.PathLike, stem: str) -> list[str]:
+    """Write the figure as PNG (for the report) and PDF (vector); returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        p = out_dir / f"{stem}.{ext}"
+        fig.savefig(p, dpi=200 if ext == "png" else None)
+        paths.append(str(p))
+    plt.close(fig)
+    return paths
+
+
+def curves(ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = None) -> None:
+    """Mean over seeds of `metric` against `x` per arm, with a ±1 SD band."""
+    pal = arm_palette(arms)
+    d = df[df.metric == metric]
+    for arm in arms:
+        g = d[d.arm == arm].groupby(x)["value"].agg(["mean", "std"]).reset_index()
+        ax.plot(g[x], g["mean"], color=pal[arm], label=label(arm), lw=1.6)
+        ax.fill_between(g[x], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0),
+                        color=pal[arm], alpha=0.2, lw=0)
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel or metric)
+
+
+def final_points(ax, values, arms, x: str = "arm", ylabel: str = "final test accuracy (%)") -> None:
+    """Each seed as a dot, and the mean with its 95 % CI, per arm."""
+    pal = arm_palette(arms)
+    sns.stripplot(data=values, x=x, y="value", hue="arm", order=arms, hue_order=arms, palette=pal,
+                  ax=ax, size=4, alpha=0.6, jitter=0.15, legend=False)
+    sns.pointplot(data=values, x=x, y="value", hue="arm", order=arms, hue_order=arms, palette=pal,
+                  ax=ax, errorbar=("ci", 95), markers="D", linestyle="none", legend=False)
+    ax.set_xticks(range(len(arms)))
+    ax.set_xticklabels([label(a) for a in arms], rotation=30, ha="right")
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel)

@@ -1,0 +1,26 @@
+"""Tidy tables: a claim's table is the concatenation of its runs' tables with a `claim` column."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+from .io import write_json, write_parquet
+
+
+def collect(claim: str, metrics: list[str], hparams: list[str], out_table: str | os.PathLike,
+            out_runs: str | os.PathLike) -> pd.DataFrame:
+    frames, runs = [], []
+    for m, h in zip(metrics, hparams):
+        df = pd.read_parquet(m)
+        meta = json.loads(open(h).read())
+        df.insert(0, "run_id", meta["run_id"])
+        frames.append(df)
+        runs.append({"run_id": meta["run_id"], **meta["hparams"]})
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "claim", claim)
+    write_parquet(table, out_table)
+    write_json(runs, out_runs)
+    return table

@@ -1,0 +1,41 @@
+rule collect:
+    """One tidy table per claim (Parquet) and the hyperparameters of the runs in it."""
+    input:
+        metrics=claim_run_files("metrics"),
+        hparams=claim_run_files("hparams"),
+    output:
+        table=str(paths.claim_table("{claim}")),
+        runs=str(paths.claim_runs("{claim}")),
+    log:
+        str(paths.LOGS / "collect" / "{claim}.log"),
+    wildcard_constraints:
+        claim="|".join(CLAIMS),
+    script:
+        "../scripts/collect.py"
+
+
+# One analysis rule per claim, so each figure is a declared output of the notebook that draws it.
+for _claim in CLAIMS:
+
+    rule:
+        name:
+            f"analyse_{_claim}"
+        input:
+            notebook=f"workflow/notebooks/{_claim}.ipynb",
+            table=str(paths.claim_table(_claim)),
+            runs=str(paths.claim_runs(_claim)),
+            claims=CLAIMS_FILE,
+        output:
+            notebook=str(paths.claim_notebook_out(_claim)),
+            numbers=str(paths.claim_numbers(_claim)),
+            figures=[str(p) for p in paths.claim_figures(_claim)],
+        params:
+            claim=_claim,
+            fig_dir=str(paths.FIGURES / _claim),
+        log:
+            str(paths.LOGS / "analyse" / f"{_claim}.log"),
+        shell:
+            "papermill {input.notebook} {output.notebook} -k python3 --cwd . "
+            "-p table {input.table} -p runs {input.runs} -p claims {input.claims} "
+            "-p claim {params.claim} -p fig_dir {params.fig_dir} -p numbers {output.numbers} "
+            "> {log} 2>&1"

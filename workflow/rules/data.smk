@@ -1,0 +1,11 @@
+rule data:
+    """Generate an embedded dataset (no download) as plain arrays."""
+    output:
+        str(paths.dataset_file("{dataset}")),
+    log:
+        str(paths.LOGS / "data" / "{dataset}.log"),
+    wildcard_constraints:
+        dataset="[a-z0-9_]+",
+    threads: 1
+    script:
+        "../scripts/make_data.py"

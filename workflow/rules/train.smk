@@ -1,0 +1,39 @@
+# One job per run: all seeds of a run train together in one process (stacked models).
+# threads: 1, so a 2-core machine runs two jobs side by side without oversubscription.
+
+
+rule train:
+    """Train one run (classification, sparse control or spectral probe)."""
+    input:
+        unpack(train_inputs),
+    output:
+        metrics=str(paths.run_metrics("{run}")),
+        hparams=str(paths.run_hparams("{run}")),
+    params:
+        spec=run_spec,
+    log:
+        str(paths.LOGS / "train" / "{run}.log"),
+    wildcard_constraints:
+        run=r"(classify|control|spectral)_[0-9a-f]{12}",
+    threads: 1
+    script:
+        "../scripts/train.py"
+
+
+rule train_imp:
+    """Iterative magnitude pruning: the trunk whose masks the sparse controls branch from."""
+    input:
+        unpack(train_inputs),
+    output:
+        metrics=str(paths.run_metrics("{run}")),
+        hparams=str(paths.run_hparams("{run}")),
+        masks=str(paths.run_masks("{run}")),
+    params:
+        spec=run_spec,
+    log:
+        str(paths.LOGS / "train" / "{run}.log"),
+    wildcard_constraints:
+        run=r"imp_[0-9a-f]{12}",
+    threads: 1
+    script:
+        "../scripts/train.py"
