@@ -99,10 +99,12 @@ def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = "last") -
     return g.agg(mean="mean", sd="std", n="count").reset_index()
 
 
-def fmt_pm(mean: float, sd: float, digits: int = 1) -> str:
+def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> str:
+    """"mean ± sd" with `digits` decimals, or with `sig` significant digits (for losses)."""
+    f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
     if not np.isfinite(sd):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+        return f(mean)
+    return f"{f(mean)} ± {f(sd)}"
 
 
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:

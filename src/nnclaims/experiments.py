@@ -21,7 +21,7 @@ from . import paths, pruning, seeding
 from .engine import train_classifier, train_spectral
 from .hparams import RunSpec
 from .io import atomic_path, write_json, write_parquet
-from .models import StackedMLP, get_model_name
+from .models import StackedMLP, get_model_name, layer_sizes
 from .provenance import stamp
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,23 @@ def run_classify(spec: RunSpec, arrays) -> pd.DataFrame:
     return _rows_from_history(spec, hist, seeds, np.ones(len(seeds)), [spec.arm] * len(seeds))
 
 
+def ticket(spec: RunSpec, d_in: int, d_out: int, seeds: list[int],
+           masks: list[torch.Tensor] | None) -> StackedMLP:
+    """The models at the start of an IMP round: θ0 (the same init seeds every round) times masks."""
+    model = _stack(spec, d_in, d_out, seeds)
+    model.set_masks(masks)
+    return model
+
+
 def run_imp(spec: RunSpec, arrays, masks_out: Path) -> pd.DataFrame:
     """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (round 0 = dense)."""
     seeds = list(spec.seeds)
     d_in, d_out = arrays.x_train.shape[1], arrays.n_classes
-    model = _stack(spec, d_in, d_out, seeds)
-    masks = [torch.ones_like(w) for w in model.weights]
+    masks = [torch.ones(len(seeds), fi, fo) for fi, fo in layer_sizes(d_in, spec.depth, spec.width, d_out)]
     rates = pruning.layer_rates(len(masks), spec.prune_fraction)
     frames, saved = [], {}
     for r in range(spec.prune_rounds + 1):
-        model = _stack(spec, d_in, d_out, seeds)  # θ0: the same init seeds every round
-        model.set_masks(masks)
+        model = ticket(spec, d_in, d_out, seeds, masks)
         level = pruning.remaining_fraction(masks).numpy()
         log.info("IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean())
         hist = train_classifier(model, arrays, spec.epochs, spec.batch_size, spec.lr)

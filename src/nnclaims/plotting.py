@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only; no display on clusters or CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,15 +53,27 @@ def save(fig, out_dir: str | os.PathLike, stem: str) -> list[str]:
     return paths
 
 
-def curves(ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = None) -> None:
-    """Mean over seeds of `metric` against `x` per arm, with a ±1 SD band."""
+def curves(ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = None,
+           log: bool = False) -> None:
+    """Mean over seeds of `metric` against `x` per arm, with a ±1 SD band.
+
+    With log=True the mean and SD are taken of log10 values (geometric mean, multiplicative
+    band), so a band never crosses zero on a log axis.
+    """
     pal = arm_palette(arms)
     d = df[df.metric == metric]
     for arm in arms:
-        g = d[d.arm == arm].groupby(x)["value"].agg(["mean", "std"]).reset_index()
-        ax.plot(g[x], g["mean"], color=pal[arm], label=label(arm), lw=1.6)
-        ax.fill_between(g[x], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0),
-                        color=pal[arm], alpha=0.2, lw=0)
+        v = d[d.arm == arm]
+        if log:
+            v = v.assign(value=np.log10(v["value"].clip(lower=1e-12)))
+        g = v.groupby(x)["value"].agg(["mean", "std"]).reset_index()
+        mid, lo, hi = g["mean"], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0)
+        if log:
+            mid, lo, hi = 10**mid, 10**lo, 10**hi
+        ax.plot(g[x], mid, color=pal[arm], label=label(arm), lw=1.6)
+        ax.fill_between(g[x], lo, hi, color=pal[arm], alpha=0.2, lw=0)
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel or metric)
 

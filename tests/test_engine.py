@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from nnclaims import engine, pruning
+from nnclaims.engine import Arrays
+from nnclaims.models import StackedMLP
+
+
+def toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, classes, generator=g)
+    x = torch.randn(n + 100, d, generator=g)
+    y = (x @ w).argmax(1)
+    x = x.to(dtype)
+    return Arrays(x[:n], y[:n], x[n:], y[n:])
+
+
+def test_shapes_and_parameter_count():
+    m = StackedMLP([0, 1, 2], d_in=40, depth=2, width=100, d_out=10, activation=["relu"])
+    assert m(torch.randn(3, 7, 40)).shape == (3, 7, 10)
+    per_model = 40 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10
+    assert sum(p.numel() for p in m.parameters()) == 3 * per_model
+    assert m.n_weights() == 40 * 100 + 100 * 100 + 100 * 10
+
+
+def test_model_k_of_a_stack_equals_a_stack_of_one():
+    big = StackedMLP([3, 7, 9], 12, 2, 16, 4, ["swish"])
+    one = StackedMLP([7], 12, 2, 16, 4, ["swish"])
+    for wb, wo in zip(big.weights, one.weights):
+        assert torch.equal(wb[1], wo[0])
+
+
+def test_same_seed_same_results():
+    d = toy()
+    runs = [engine.train_classifier(StackedMLP([0, 1], 12, 2, 16, 4, ["relu"]), d, 3, 50, 1e-2)
+            for _ in range(2)]
+    for key in ("train_loss", "test_loss", "test_acc"):
+        assert np.array_equal(runs[0][key], runs[1][key])
+    assert not np.array_equal(runs[0]["test_loss"][:, 0], runs[0]["test_loss"][:, 1])
+
+
+@pytest.mark.parametrize("activation", [["relu"], ["relu", "swish_beta", "tanh", "hat"]])
+def test_stacked_training_equals_one_at_a_time_float64(activation):
+    d = toy(dtype=torch.float64)
+    seeds = [0, 1, 2]
+    masks = pruning.random_masks_like([torch.ones(3, 12, 16), torch.ones(3, 16, 16), torch.ones(3, 16, 4)],
+                                      [11, 12, 13])
+    together = StackedMLP(seeds, 12, 2, 16, 4, activation, dtype=torch.float64)
+    together.set_masks(masks)
+    h_all = engine.train_classifier(together, d, 3, 50, 1e-2)
+    for i, s in enumerate(seeds):
+        alone = StackedMLP([s], 12, 2, 16, 4, activation, dtype=torch.float64)
+        alone.set_masks([m[i:i + 1] for m in masks])
+        h_one = engine.train_classifier(alone, d, 3, 50, 1e-2)
+        np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], rtol=0, atol=1e-10)
+        for wa, wo in zip(together.weights, alone.weights):
+            np.testing.assert_allclose(wa[i].detach().numpy(), wo[0].detach().numpy(), atol=1e-10)
+
+
+def test_masked_weights_stay_zero_and_get_no_gradient():
+    d = toy()
+    m = StackedMLP([0], 12, 1, 8, 4, ["relu"])
+    masks = [torch.ones_like(w) for w in m.weights]
+    masks[0][0, :6] = 0
+    m.set_masks(masks)
+    engine.train_classifier(m, d, 2, 50, 1e-2)
+    assert torch.all(m.weights[0][0, :6] == 0)
+
+
+def test_divergence_is_recorded_not_raised():
+    d = toy()
+    m = StackedMLP([0, 1], 12, 2, 16, 4, ["relu"])
+    with torch.no_grad():  # make model 0 produce NaN from the first step
+        m.weights[0][0].fill_(float("nan"))
+    h = engine.train_classifier(m, d, 2, 50, 1e-2)
+    assert h["diverged_epoch"][0] == 1
+    assert h["diverged_epoch"][1] == 0
+    assert np.isfinite(h["train_loss"][:, 1]).all()
+
+
+def test_spectral_ratio_of_a_pure_sine():
+    freqs, amps = np.array([5.0, 10.0]), np.array([1.0, 0.5])
+    _, y = engine.sines_target(0, freqs, amps, 200)
+    r = engine.spectrum_ratio(y[None, :], freqs, amps)
+    np.testing.assert_allclose(r, [[1.0, 1.0]], atol=1e-9)

@@ -1,0 +1,69 @@
+"""The real DAG: dry runs of the default config, config validation, and the tiny config end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_dry_run_of_the_default_config_lists_every_stage():
+    r = snakemake(ROOT, "-n", "--directory", str(ROOT), "--forceall", "--quiet", "rules")
+    assert r.returncode == 0, r.stderr + r.stdout
+    out = r.stdout + r.stderr
+    for rule in ("data", "train", "train_imp", "collect", "analyse_swish_vs_relu", "analyse_hat",
+                 "analyse_mixed_scaling", "analyse_sparse_vs_dense", "report", "all"):
+        assert f"\n{rule} " in out or out.startswith(f"{rule} ") or f" {rule} " in out, rule
+
+
+@pytest.mark.parametrize("yaml_line, message", [
+    ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
+    ("seeds: 0", "0 is less than the minimum of 1"),
+    ("datasets: [cifar11]", "'cifar11' is not one of ['mnist1d']"),
+])
+def test_invalid_config_stops_before_any_job(project, yaml_line, message):
+    (project / "bad.yaml").write_text(yaml_line + "\n")
+    r = snakemake(project, "-n", "--configfile", "bad.yaml")
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+    assert not (project / "results").exists()
+
+
+def test_unknown_arm_stops_before_any_job(project):
+    (project / "bad.yaml").write_text("claims:\n  swish_vs_relu:\n    arms: [relu, relux]\n")
+    r = snakemake(project, "-n", "--configfile", "bad.yaml")
+    assert r.returncode != 0
+    assert "No such arm: 'relux'" in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_tiny_config_end_to_end_makes_the_pdf(project):
+    pypdf = pytest.importorskip("pypdf")
+    r = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    pdf = project / "results" / "report.pdf"
+    assert pdf.stat().st_size > 10_000
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages)
+    text = " ".join(text.split())
+    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        assert nums["title"] in text
+        assert nums["verdict"] in ("supported", "contradicted", "inconclusive")
+        first_value = nums["table"]["rows"][0][1]
+        assert first_value in text, (claim, first_value)  # a measured number reaches the PDF
+        for fig in nums["figures"]:
+            assert (project / fig["file"]).stat().st_size > 5_000
+        assert (project / "results" / "notebooks" / f"{claim}.ipynb").exists()
+    assert "Verdicts" in text and "Provenance" in text
+    # a second run has nothing to do: outputs are complete and up to date
+    r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
+    assert "Nothing to be done" in r2.stdout + r2.stderr
