@@ -150,6 +150,7 @@ def write_numbers(path: str | os.PathLike, claim_id: str, claim: dict[str, Any],
     write_json({
         "claim": claim_id, "title": claim["title"], "statement": claim["statement"],
         "source": claim["source"], "published": claim.get("published", []), "setup": setup,
+        "differences": claim.get("differences", ""),
         "table": table, "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
         "verdict": evaluation["verdict"], "outcome": outcome, "figures": figures,
         "notebook": notebook, "extra": extra or {}}, Path(path))

@@ -12,9 +12,6 @@ matplotlib.use("Agg")  # files only; no display on clusters or CI
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# Fixed order → the same arm has the same colour in every claim's figures.
-ARM_ORDER = ["relu", "swish", "swish_beta", "max_sigmoid", "hat", "mix4", "dense", "imp",
-             "reinit", "random", "leaky_relu", "elu", "selu", "softplus", "gelu", "tanh", "sin"]
 ARM_LABELS = {"relu": "ReLU", "swish": "Swish-1", "swish_beta": "Swish (trainable β)",
               "max_sigmoid": "max(x, σ(x))", "hat": "hat", "mix4": "mix {relu, swish, tanh, sin}",
               "dense": "dense", "imp": "IMP ticket", "reinit": "reinitialized ticket",
@@ -27,13 +24,16 @@ def setup_style() -> None:
     plt.rcParams.update({"figure.dpi": 150, "savefig.bbox": "tight", "axes.titlesize": 11})
 
 
+_CB = sns.color_palette("colorblind", 10)  # Okabe–Ito-like, safe for colour-blind readers
+ARM_COLORS = {"relu": _CB[0], "swish": _CB[1], "swish_beta": _CB[2], "max_sigmoid": _CB[3],
+              "hat": _CB[4], "mix4": _CB[5],
+              # sparsity arms never share a figure with activation arms
+              "dense": (0.2, 0.2, 0.2), "imp": _CB[2], "reinit": _CB[3], "random": _CB[4]}
+
+
 def arm_palette(arms) -> dict[str, tuple]:
-    colors = sns.color_palette("colorblind", 10)
-    out = {}
-    for a in arms:
-        i = ARM_ORDER.index(a) if a in ARM_ORDER else sum(map(ord, a))  # stable across runs
-        out[a] = colors[i % len(colors)]
-    return out
+    """The same arm has the same colour in every figure; unknown arms get a stable pick."""
+    return {a: ARM_COLORS.get(a, _CB[sum(map(ord, a)) % len(_CB)]) for a in arms}
 
 
 def label(arm: str) -> str:

@@ -6,6 +6,8 @@ rule collect:
     output:
         table=str(paths.claim_table("{claim}")),
         runs=str(paths.claim_runs("{claim}")),
+    conda:
+        "../../envs/analysis.yaml"
     log:
         str(paths.LOGS / "collect" / "{claim}.log"),
     wildcard_constraints:
@@ -32,6 +34,8 @@ for _claim in CLAIMS:
         params:
             claim=_claim,
             fig_dir=str(paths.FIGURES / _claim),
+        conda:
+            "../../envs/analysis.yaml"
         log:
             str(paths.LOGS / "analyse" / f"{_claim}.log"),
         shell:

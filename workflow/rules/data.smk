@@ -2,6 +2,8 @@ rule data:
     """Generate an embedded dataset (no download) as plain arrays."""
     output:
         str(paths.dataset_file("{dataset}")),
+    conda:
+        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "data" / "{dataset}.log"),
     wildcard_constraints:

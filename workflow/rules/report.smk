@@ -9,6 +9,8 @@ rule report:
         pdf=REPORT_PDF,
     params:
         build_dir=str(paths.REPORT_BUILD),
+    conda:
+        "../../envs/analysis.yaml"
     log:
         str(paths.LOGS / "report.log"),
     script:

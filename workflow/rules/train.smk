@@ -11,6 +11,8 @@ rule train:
         hparams=str(paths.run_hparams("{run}")),
     params:
         spec=run_spec,
+    conda:
+        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:
@@ -30,6 +32,8 @@ rule train_imp:
         masks=str(paths.run_masks("{run}")),
     params:
         spec=run_spec,
+    conda:
+        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:

@@ -1,0 +1,104 @@
+"""Command line: run one claim's experiments without Snakemake, with the same library code.
+
+    nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
+    nnclaims plan --config config/test.yaml             # lists the runs a config asks for
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from . import analysis, data, experiments, paths, tables
+from .plan import CLAIMS, make_plan
+
+ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
+
+
+def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
+    cfg = yaml.safe_load(Path(path).read_text())
+    if seeds is not None:
+        cfg["seeds"] = seeds
+    if dataset is not None:
+        cfg["datasets"] = [dataset]
+    schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
+    try:
+        jsonschema.validate(cfg, schema)
+    except jsonschema.ValidationError as e:
+        raise SystemExit(f"Invalid config {path}: {e.message} (at {'/'.join(map(str, e.path))})")
+    return cfg
+
+
+def run_claim(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.seeds, args.dataset)
+    cfg["claims"] = {args.claim: cfg["claims"][args.claim]}
+    plan = make_plan(cfg)
+    ids = plan.claim_runs[args.claim]
+    for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
+        if not paths.dataset_file(ds).exists():
+            data.prepare(ds, paths.dataset_file(ds))
+    todo = sorted(ids, key=lambda r: plan.runs[r].kind == "control")  # trunks before branches
+    for rid in todo:
+        spec = plan.runs[rid]
+        if paths.run_metrics(rid).exists():
+            logging.info("run %s already finished: kept", rid)
+            continue
+        experiments.run(spec, paths.run_dir(rid), data_path=paths.dataset_file(spec.dataset),
+                        trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
+                        threads=args.threads)
+    table = tables.collect(args.claim, [str(paths.run_metrics(r)) for r in ids],
+                           [str(paths.run_hparams(r)) for r in ids],
+                           paths.claim_table(args.claim), paths.claim_runs(args.claim))
+    claim = analysis.load_claims(args.claims)[args.claim]
+    ev = analysis.evaluate_claim(table[table.dataset != "sines"], claim)
+    print(f"{claim['title']}: {ev['verdict']}")
+    for h in ev["hypotheses"]:
+        f = analysis.fmt_hypothesis(h)
+        print(f"  {f['verdict']:<13} {f['text']}: mean d = {f['diff']}, 95 % CI {f['ci']} (n={f['n']})")
+    print(f"table: {paths.claim_table(args.claim)}")
+    return 0
+
+
+def show_plan(args: argparse.Namespace) -> int:
+    plan = make_plan(load_config(args.config, None, None))
+    for claim, ids in plan.claim_runs.items():
+        for rid in ids:
+            s = plan.runs[rid]
+            print(f"{claim:<16} {rid}  {s.kind:<9} {s.arm:<12} depth={s.depth} seeds={len(s.seeds)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="nnclaims", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run-claim", help="train and evaluate one claim (run from the project root)")
+    r.add_argument("claim", choices=CLAIMS)
+    r.add_argument("--config", default="config/config.yaml")
+    r.add_argument("--claims", default="config/claims.yaml")
+    r.add_argument("--seeds", type=int, help="number of seeds (overrides the config)")
+    r.add_argument("--dataset", help="dataset (overrides the config)")
+    r.add_argument("--threads", type=int, default=1)
+    r.set_defaults(func=run_claim)
+    q = sub.add_parser("plan", help="list the runs a config asks for")
+    q.add_argument("--config", default="config/config.yaml")
+    q.set_defaults(func=show_plan)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    missing = [f for f in ROOT_FILES if not Path(f).exists()]
+    if missing:
+        p.error(f"run from the nnclaims project root (missing {', '.join(missing)})")
+    try:
+        return args.func(args)
+    except ValueError as e:
+        p.error(str(e))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
