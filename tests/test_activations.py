@@ -1,13 +1,14 @@
 import pytest
 import torch
 import yaml
-
-from nnclaims import activations
 from conftest import ROOT
 
+from nnclaims import activations
 
-@pytest.mark.parametrize("x, want", [(-1.0, 0.0), (0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (1.5, 0.5),
-                                     (2.0, 0.0), (3.0, 0.0)])
+
+@pytest.mark.parametrize(
+    "x, want", [(-1.0, 0.0), (0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (1.5, 0.5), (2.0, 0.0), (3.0, 0.0)]
+)
 def test_hat_values(x, want):
     assert activations.hat(torch.tensor(x)).item() == pytest.approx(want)
 
@@ -20,14 +21,16 @@ def test_swish_is_x_sigmoid_x():
 
 def test_max_sigmoid():
     x = torch.tensor([-2.0, 0.0, 2.0])
-    assert torch.allclose(activations.max_sigmoid(x), torch.tensor([torch.sigmoid(torch.tensor(-2.0)), 0.5, 2.0]))
+    assert torch.allclose(
+        activations.max_sigmoid(x), torch.tensor([torch.sigmoid(torch.tensor(-2.0)), 0.5, 2.0])
+    )
 
 
 def test_trainable_beta_gets_gradient_per_model():
     act = activations.make_layer_activation(["swish_beta"], width=4, n_models=3)
     x = torch.randn(3, 5, 4)
     act(x).sum().backward()
-    assert act.beta.shape == (3, 1, 1)
+    assert act.beta.shape == (3,)
     assert act.beta.grad is not None and torch.all(act.beta.grad != 0)
 
 
@@ -49,3 +52,10 @@ def test_unknown_activation_names_the_known_ones():
 def test_schema_lists_exactly_the_registered_activations():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     assert sorted(schema["$defs"]["activation"]["enum"]) == activations.known()
+
+
+def test_schema_lists_exactly_the_registered_models():
+    from nnclaims.models import MODELS
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    assert sorted(schema["properties"]["train"]["properties"]["model"]["enum"]) == sorted(MODELS)

@@ -4,8 +4,14 @@ import sys
 
 
 def cli(project, *args):
-    return subprocess.run([sys.executable, "-m", "nnclaims.cli", *args], cwd=project,
-                          capture_output=True, text=True, timeout=300, env={**os.environ})
+    return subprocess.run(
+        [sys.executable, "-m", "nnclaims.cli", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
 
 
 def test_run_claim_outside_snakemake(project):
@@ -13,7 +19,9 @@ def test_run_claim_outside_snakemake(project):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Swish vs ReLU:" in r.stdout and "95 % CI" in r.stdout
     assert (project / "results/tables/swish_vs_relu.parquet").exists()
-    again = cli(project, "run-claim", "swish_vs_relu", "--config", "config/test.yaml", "--seeds", "2")
+    again = cli(
+        project, "run-claim", "swish_vs_relu", "--config", "config/test.yaml", "--seeds", "2"
+    )
     assert "already finished: kept" in again.stderr
 
 

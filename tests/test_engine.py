@@ -4,7 +4,7 @@ import torch
 
 from nnclaims import engine, pruning
 from nnclaims.engine import Arrays
-from nnclaims.models import StackedMLP
+from nnclaims.models import StackedCNN, StackedMLP
 
 
 def toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0):
@@ -33,27 +33,59 @@ def test_model_k_of_a_stack_equals_a_stack_of_one():
 
 def test_same_seed_same_results():
     d = toy()
-    runs = [engine.train_classifier(StackedMLP([0, 1], 12, 2, 16, 4, ["relu"]), d, 3, 50, 1e-2)
-            for _ in range(2)]
+    runs = [
+        engine.train_classifier(StackedMLP([0, 1], 12, 2, 16, 4, ["relu"]), d, 3, 50, 1e-2)
+        for _ in range(2)
+    ]
     for key in ("train_loss", "test_loss", "test_acc"):
         assert np.array_equal(runs[0][key], runs[1][key])
     assert not np.array_equal(runs[0]["test_loss"][:, 0], runs[0]["test_loss"][:, 1])
 
 
+def test_cnn_shapes_match_mnist1d_convbase():
+    m = StackedCNN([0, 1], d_in=40, depth=3, width=25, d_out=10, activation=["relu"])
+    assert m(torch.randn(2, 7, 40)).shape == (2, 7, 10)
+    # ConvBase: conv(1→25, k5) + conv(25→25, k3) ×2 + linear(125→10), with biases
+    per_model = (5 * 25 + 25) + 2 * (75 * 25 + 25) + (125 * 10 + 10)
+    assert sum(p.numel() for p in m.parameters()) == 2 * per_model
+
+
+def test_cnn_conv_equals_torch_conv1d():
+    m = StackedCNN(
+        [0], d_in=40, depth=1, width=6, d_out=3, activation=["identity"], dtype=torch.float64
+    )
+    x = torch.randn(1, 4, 40, dtype=torch.float64)
+    w = m.weights[0][0].T.reshape(6, 1, 5)  # ours: (C_in·k, C_out) → torch: (C_out, C_in, k)
+    ref = torch.nn.functional.conv1d(x[0].unsqueeze(1), w, m.biases[0][0, 0], stride=2, padding=1)
+    h = ref.transpose(1, 2).reshape(4, -1)  # channels-last flatten, as the model's head sees it
+    want = h @ m.weights[1][0] + m.biases[1][0]
+    torch.testing.assert_close(m(x)[0], want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", [StackedMLP, StackedCNN])
 @pytest.mark.parametrize("activation", [["relu"], ["relu", "swish_beta", "tanh", "hat"]])
-def test_stacked_training_equals_one_at_a_time_float64(activation):
-    d = toy(dtype=torch.float64)
+def test_stacked_training_equals_one_at_a_time_float64(model, activation):
+    d = toy(d=40, dtype=torch.float64)
     seeds = [0, 1, 2]
-    masks = pruning.random_masks_like([torch.ones(3, 12, 16), torch.ones(3, 16, 16), torch.ones(3, 16, 4)],
-                                      [11, 12, 13])
-    together = StackedMLP(seeds, 12, 2, 16, 4, activation, dtype=torch.float64)
+    shape = (seeds, 40, 2, 16, 4, activation)
+    together = model(*shape, dtype=torch.float64)
+    masks = pruning.random_masks_like(
+        pruning.prune_by_magnitude(
+            list(together.weights),
+            [torch.ones_like(w) for w in together.weights],
+            [0.5] * len(together.weights),
+        ),
+        [11, 12, 13],
+    )
     together.set_masks(masks)
     h_all = engine.train_classifier(together, d, 3, 50, 1e-2)
     for i, s in enumerate(seeds):
-        alone = StackedMLP([s], 12, 2, 16, 4, activation, dtype=torch.float64)
-        alone.set_masks([m[i:i + 1] for m in masks])
+        alone = model([s], *shape[1:], dtype=torch.float64)
+        alone.set_masks([m[i : i + 1] for m in masks])
         h_one = engine.train_classifier(alone, d, 3, 50, 1e-2)
-        np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            h_all["test_loss"][:, i], h_one["test_loss"][:, 0], rtol=0, atol=1e-10
+        )
         for wa, wo in zip(together.weights, alone.weights):
             np.testing.assert_allclose(wa[i].detach().numpy(), wo[0].detach().numpy(), atol=1e-10)
 
@@ -84,3 +116,31 @@ def test_spectral_ratio_of_a_pure_sine():
     _, y = engine.sines_target(0, freqs, amps, 200)
     r = engine.spectrum_ratio(y[None, :], freqs, amps)
     np.testing.assert_allclose(r, [[1.0, 1.0]], atol=1e-9)
+
+
+def test_stacked_adam_with_one_lr_equals_torch_adam():
+    from nnclaims.optim import StackedAdam
+
+    d = toy(dtype=torch.float64)
+    a = StackedMLP([0, 1], 12, 2, 16, 4, ["relu"], dtype=torch.float64)
+    b = StackedMLP([0, 1], 12, 2, 16, 4, ["relu"], dtype=torch.float64)
+    ha = engine.train_classifier(a, d, 2, 50, 1e-2)  # torch's fused Adam
+    engine_make = engine.make_optimizer
+    engine.make_optimizer = lambda params, lr: StackedAdam(params, [lr, lr])
+    try:
+        hb = engine.train_classifier(b, d, 2, 50, 1e-2)
+    finally:
+        engine.make_optimizer = engine_make
+    np.testing.assert_allclose(ha["test_loss"], hb["test_loss"], rtol=0, atol=1e-10)
+
+
+def test_per_model_learning_rates_equal_separate_runs():
+    d = toy(dtype=torch.float64)
+    lrs = [1e-3, 3e-3, 1e-2]
+    together = StackedMLP([5, 5, 5], 12, 2, 16, 4, ["swish_beta"], dtype=torch.float64)
+    h_all = engine.train_classifier(together, d, 2, 50, lrs)
+    for i, lr in enumerate(lrs):
+        alone = StackedMLP([5], 12, 2, 16, 4, ["swish_beta"], dtype=torch.float64)
+        h_one = engine.train_classifier(alone, d, 2, 50, [lr])
+        np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], atol=1e-10)
+    assert len(set(np.round(h_all["test_loss"][-1], 6))) == 3  # the lrs really differed

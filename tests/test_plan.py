@@ -1,8 +1,8 @@
 import pytest
 import yaml
+from conftest import ROOT
 
 from nnclaims.plan import make_plan
-from conftest import ROOT
 
 
 def load(name):
@@ -12,8 +12,11 @@ def load(name):
 def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
     assert set(plan.claim_runs) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
-    shared = set(plan.claim_runs["swish_vs_relu"]) & set(plan.claim_runs["hat"]) \
+    shared = (
+        set(plan.claim_runs["swish_vs_relu"])
+        & set(plan.claim_runs["hat"])
         & set(plan.claim_runs["mixed_scaling"])
+    )
     assert len(shared) == 2  # relu and swish at depth 2 are trained once, used three times
     kinds = {s.kind for s in plan.runs.values()}
     assert kinds == {"classify", "imp", "control", "spectral"}

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
+from test_engine import toy
 
 from nnclaims import experiments, pruning
 from nnclaims.hparams import RunSpec
-from test_engine import toy
 
 
 def test_magnitude_pruning_keeps_the_largest_and_reaches_the_rate():
@@ -19,7 +19,9 @@ def test_magnitude_pruning_keeps_the_largest_and_reaches_the_rate():
 def test_output_layer_at_half_rate_and_remaining_fraction():
     assert pruning.layer_rates(3, 0.2) == [0.2, 0.2, 0.1]
     masks = [torch.ones(2, 10, 10), torch.ones(2, 10, 10)]
-    new = pruning.prune_by_magnitude([torch.rand(2, 10, 10), torch.rand(2, 10, 10)], masks, [0.5, 0.1])
+    new = pruning.prune_by_magnitude(
+        [torch.rand(2, 10, 10), torch.rand(2, 10, 10)], masks, [0.5, 0.1]
+    )
     np.testing.assert_allclose(pruning.remaining_fraction(new).numpy(), [0.7, 0.7])
 
 
@@ -31,8 +33,18 @@ def test_random_masks_keep_per_layer_counts():
 
 
 def test_imp_reaches_the_asked_sparsity_and_resets_to_theta0(tmp_path):
-    spec = RunSpec("imp", "imp", ("relu",), depth=2, width=16, epochs=2, batch_size=50,
-                   seeds=(0, 1), prune_rounds=3, prune_fraction=0.2)
+    spec = RunSpec(
+        "imp",
+        "imp",
+        ("relu",),
+        depth=2,
+        width=16,
+        epochs=2,
+        batch_size=50,
+        seeds=(0, 1),
+        prune_rounds=3,
+        prune_fraction=0.2,
+    )
     d = toy()
     df = experiments.run_imp(spec, d, tmp_path / "masks.npz")
     levels = sorted(df.level.unique(), reverse=True)

@@ -24,7 +24,9 @@ def test_run_ids_are_pinned():
 
 def test_unknown_hparam_is_rejected_with_its_name():
     with pytest.raises(ValueError, match="Unknown run hyperparameter.*dropout"):
-        RunSpec.from_dict({"kind": "classify", "arm": "relu", "activation": ["relu"], "dropout": 0.1})
+        RunSpec.from_dict(
+            {"kind": "classify", "arm": "relu", "activation": ["relu"], "dropout": 0.1}
+        )
 
 
 def test_round_trip():

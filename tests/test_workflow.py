@@ -1,4 +1,4 @@
-"""The real DAG: dry runs of the default config, config validation, and the tiny config end to end."""
+"""The real DAG: dry runs of the default config, config validation, the tiny config end to end."""
 
 import json
 import subprocess
@@ -6,30 +6,44 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(cwd: Path, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_dry_run_of_the_default_config_lists_every_stage():
     r = snakemake(ROOT, "-n", "--directory", str(ROOT), "--forceall", "--quiet", "rules")
     assert r.returncode == 0, r.stderr + r.stdout
     out = r.stdout + r.stderr
-    for rule in ("data", "train", "train_imp", "collect", "analyse_swish_vs_relu", "analyse_hat",
-                 "analyse_mixed_scaling", "analyse_sparse_vs_dense", "report", "all"):
+    for rule in (
+        "data",
+        "train",
+        "train_imp",
+        "collect",
+        "analyse_swish_vs_relu",
+        "analyse_hat",
+        "analyse_mixed_scaling",
+        "analyse_sparse_vs_dense",
+        "report",
+        "all",
+    ):
         assert f"\n{rule} " in out or out.startswith(f"{rule} ") or f" {rule} " in out, rule
 
 
-@pytest.mark.parametrize("yaml_line, message", [
-    ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
-    ("seeds: 0", "0 is less than the minimum of 1"),
-    ("datasets: [cifar11]", "'cifar11' is not one of ['mnist1d']"),
-])
+@pytest.mark.parametrize(
+    "yaml_line, message",
+    [
+        ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
+        ("seeds: 0", "0 is less than the minimum of 1"),
+        ("datasets: [cifar11]", "'cifar11' is not one of ['mnist1d']"),
+    ],
+)
 def test_invalid_config_stops_before_any_job(project, yaml_line, message):
     (project / "bad.yaml").write_text(yaml_line + "\n")
     r = snakemake(project, "-n", "--configfile", "bad.yaml")

@@ -60,14 +60,15 @@ def get(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class SwishBeta(nn.Module):
-    """x·σ(βx) with one trainable β per stacked model (β has shape (K, 1, 1))."""
+    """x·σ(βx) with one trainable β per stacked model (β has shape (K,), x is (K, ...))."""
 
     def __init__(self, n_models: int):
         super().__init__()
-        self.beta = nn.Parameter(torch.ones(n_models, 1, 1))
+        self.beta = nn.Parameter(torch.ones(n_models))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.beta * x)
+        beta = self.beta.view(-1, *([1] * (x.dim() - 1)))
+        return x * torch.sigmoid(beta * x)
 
 
 class Fixed(nn.Module):
@@ -86,10 +87,13 @@ class Mixed(nn.Module):
     def __init__(self, names: Sequence[str], width: int, n_models: int):
         super().__init__()
         if width < len(names):
-            raise ValueError(f"A layer of {width} units cannot be split among {len(names)} functions")
+            raise ValueError(
+                f"A layer of {width} units cannot be split among {len(names)} functions"
+            )
         step = width // len(names)
-        self.bounds = [(i * step, (i + 1) * step if i < len(names) - 1 else width)
-                       for i in range(len(names))]
+        self.bounds = [
+            (i * step, (i + 1) * step if i < len(names) - 1 else width) for i in range(len(names))
+        ]
         self.parts = nn.ModuleList(_single(n, n_models) for n in names)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -39,15 +39,24 @@ def _pick(values: np.ndarray, how: Any) -> float:
     return float(how)
 
 
-def select(df: pd.DataFrame, metric: str, arm: str, size: Any = None, level: Any = None,
-           epoch: Any = "last", dataset: str | None = None) -> pd.Series:
+def select(
+    df: pd.DataFrame,
+    metric: str,
+    arm: str,
+    size: Any = None,
+    level: Any = None,
+    epoch: Any = "last",
+    dataset: str | None = None,
+) -> pd.Series:
     """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch."""
     d = df[(df.metric == metric) & (df.arm == arm)]
     if dataset is not None:
         d = d[d.dataset == dataset]
     if d.empty:
-        raise ValueError(f"No rows for metric {metric!r}, arm {arm!r}"
-                         + (f", dataset {dataset!r}" if dataset else ""))
+        raise ValueError(
+            f"No rows for metric {metric!r}, arm {arm!r}"
+            + (f", dataset {dataset!r}" if dataset else "")
+        )
     if size is not None:
         d = d[d["size"] == _pick(d["size"].to_numpy(), size)]
     if level is not None:
@@ -70,20 +79,35 @@ def select(df: pd.DataFrame, metric: str, arm: str, size: Any = None, level: Any
     return vals
 
 
-def evaluate_hypothesis(df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None) -> dict[str, Any]:
+def evaluate_hypothesis(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
     a = select(df, h["metric"], dataset=dataset, **h["a"])
     b = select(df, h["metric"], dataset=dataset, **h["b"]) if "b" in h else None
     if b is not None:
         common = a.index.intersection(b.index)
         a, b = a.loc[common], b.loc[common]
-    c = stats.compare_paired(a.to_numpy(), None if b is None else b.to_numpy(),
-                             h["direction"], float(h["threshold"]))
-    return {"id": h["id"], "text": h["text"], "n": c.n, "diff": c.mean, "lo": c.lo, "hi": c.hi,
-            "verdict": c.verdict, "direction": h["direction"], "threshold": h["threshold"],
-            "a_mean": float(a.mean()), "b_mean": None if b is None else float(b.mean())}
+    c = stats.compare_paired(
+        a.to_numpy(), None if b is None else b.to_numpy(), h["direction"], float(h["threshold"])
+    )
+    return {
+        "id": h["id"],
+        "text": h["text"],
+        "n": c.n,
+        "diff": c.mean,
+        "lo": c.lo,
+        "hi": c.hi,
+        "verdict": c.verdict,
+        "direction": h["direction"],
+        "threshold": h["threshold"],
+        "a_mean": float(a.mean()),
+        "b_mean": None if b is None else float(b.mean()),
+    }
 
 
-def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any], dataset: str | None = None) -> dict[str, Any]:
+def evaluate_claim(
+    df: pd.DataFrame, claim: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
     results = [evaluate_hypothesis(df, h, dataset) for h in claim["hypotheses"]]
     return {"hypotheses": results, "verdict": stats.combine([r["verdict"] for r in results])}
 
@@ -100,7 +124,7 @@ def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = "last") -
 
 
 def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> str:
-    """"mean ± sd" with `digits` decimals, or with `sig` significant digits (for losses)."""
+    """ "mean ± sd" with `digits` decimals, or with `sig` significant digits (for losses)."""
     f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
     if not np.isfinite(sd):
         return f(mean)
@@ -110,8 +134,15 @@ def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> s
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     ci = "n/a" if not np.isfinite(r["lo"]) else f"[{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]"
     sign = ">" if r["direction"] == "greater" else "<"
-    return {"id": r["id"], "text": r["text"], "test": f"a − b {sign} {r['threshold']:g}",
-            "diff": f"{r['diff']:.{digits}f}", "ci": ci, "n": r["n"], "verdict": r["verdict"]}
+    return {
+        "id": r["id"],
+        "text": r["text"],
+        "test": f"a − b {sign} {r['threshold']:g}",
+        "diff": f"{r['diff']:.{digits}f}",
+        "ci": ci,
+        "n": r["n"],
+        "verdict": r["verdict"],
+    }
 
 
 def describe_setup(runs: list[dict[str, Any]]) -> str:
@@ -126,34 +157,60 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
         parts.append(
             f"{', '.join(ds)}; {r['model'].upper()} with {' or '.join(map(str, depths))} hidden "
             f"layer(s) of {r['width']} units; Adam, lr {r['lr']:g}, batch {r['batch_size']}, "
-            f"{r['epochs']} epochs; arms {', '.join(arms)}; {len(r['seeds'])} seeds each")
+            f"{r['epochs']} epochs; arms {', '.join(arms)}; {len(r['seeds'])} seeds each"
+        )
         imp = [x for x in cls if x["kind"] == "imp"]
         if imp:
-            parts.append(f"IMP: {imp[0]['prune_rounds']} rounds pruning "
-                         f"{100 * imp[0]['prune_fraction']:g} % of remaining weights per layer "
-                         f"(output layer at half rate), survivors reset to their initial values")
+            parts.append(
+                f"IMP: {imp[0]['prune_rounds']} rounds pruning "
+                f"{100 * imp[0]['prune_fraction']:g} % of remaining weights per layer "
+                f"(output layer at half rate), survivors reset to their initial values"
+            )
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:
         r = sp[0]
         parts.append(
-            f"spectral probe: sum of {len(r['freqs'])} sines (k = {r['freqs'][0]}…{r['freqs'][-1]}) "
+            f"spectral probe: sum of {len(r['freqs'])} sines "
+            f"(k = {r['freqs'][0]}…{r['freqs'][-1]}) "
             f"on {r['n_points']} points, MLP {r['depth']} × {r['width']}, full-batch Adam lr "
             f"{r['lr']:g} for {r['epochs']} steps, {len(r['seeds'])} phase draws, arms "
-            f"{', '.join(x['arm'] for x in sp)}")
+            f"{', '.join(x['arm'] for x in sp)}"
+        )
     return "; ".join(parts) + "."
 
 
-def write_numbers(path: str | os.PathLike, claim_id: str, claim: dict[str, Any], setup: str,
-                  table: dict[str, Any], evaluation: dict[str, Any], outcome: str,
-                  figures: list[dict[str, str]], notebook: str, extra: dict[str, Any] | None = None) -> None:
+def write_numbers(
+    path: str | os.PathLike,
+    claim_id: str,
+    claim: dict[str, Any],
+    setup: str,
+    table: dict[str, Any],
+    evaluation: dict[str, Any],
+    outcome: str,
+    figures: list[dict[str, str]],
+    notebook: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """The JSON the report reads for one claim: everything it prints about the claim."""
-    write_json({
-        "claim": claim_id, "title": claim["title"], "statement": claim["statement"],
-        "source": claim["source"], "published": claim.get("published", []), "setup": setup,
-        "differences": claim.get("differences", ""),
-        "table": table, "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
-        "verdict": evaluation["verdict"], "outcome": outcome, "figures": figures,
-        "notebook": notebook, "extra": extra or {}}, Path(path))
+    write_json(
+        {
+            "claim": claim_id,
+            "title": claim["title"],
+            "statement": claim["statement"],
+            "source": claim["source"],
+            "published": claim.get("published", []),
+            "setup": setup,
+            "differences": claim.get("differences", ""),
+            "table": table,
+            "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
+            "verdict": evaluation["verdict"],
+            "outcome": outcome,
+            "figures": figures,
+            "notebook": notebook,
+            "extra": extra or {},
+        },
+        Path(path),
+    )
 
 
 def outcome_sentence(evaluation: dict[str, Any]) -> str:

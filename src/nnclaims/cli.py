@@ -1,7 +1,7 @@
 """Command line: run one claim's experiments without Snakemake, with the same library code.
 
-    nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
-    nnclaims plan --config config/test.yaml             # lists the runs a config asks for
+nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
+nnclaims plan --config config/test.yaml             # lists the runs a config asks for
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
     try:
         jsonschema.validate(cfg, schema)
     except jsonschema.ValidationError as e:
-        raise SystemExit(f"Invalid config {path}: {e.message} (at {'/'.join(map(str, e.path))})")
+        where = "/".join(map(str, e.path))
+        raise SystemExit(f"Invalid config {path}: {e.message} (at {where})") from None
     return cfg
 
 
@@ -48,18 +49,29 @@ def run_claim(args: argparse.Namespace) -> int:
         if paths.run_metrics(rid).exists():
             logging.info("run %s already finished: kept", rid)
             continue
-        experiments.run(spec, paths.run_dir(rid), data_path=paths.dataset_file(spec.dataset),
-                        trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
-                        threads=args.threads)
-    table = tables.collect(args.claim, [str(paths.run_metrics(r)) for r in ids],
-                           [str(paths.run_hparams(r)) for r in ids],
-                           paths.claim_table(args.claim), paths.claim_runs(args.claim))
+        experiments.run(
+            spec,
+            paths.run_dir(rid),
+            data_path=paths.dataset_file(spec.dataset),
+            trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
+            threads=args.threads,
+        )
+    table = tables.collect(
+        args.claim,
+        [str(paths.run_metrics(r)) for r in ids],
+        [str(paths.run_hparams(r)) for r in ids],
+        paths.claim_table(args.claim),
+        paths.claim_runs(args.claim),
+    )
     claim = analysis.load_claims(args.claims)[args.claim]
     ev = analysis.evaluate_claim(table[table.dataset != "sines"], claim)
     print(f"{claim['title']}: {ev['verdict']}")
     for h in ev["hypotheses"]:
         f = analysis.fmt_hypothesis(h)
-        print(f"  {f['verdict']:<13} {f['text']}: mean d = {f['diff']}, 95 % CI {f['ci']} (n={f['n']})")
+        print(
+            f"  {f['verdict']:<13} {f['text']}: "
+            f"mean d = {f['diff']}, 95 % CI {f['ci']} (n={f['n']})"
+        )
     print(f"table: {paths.claim_table(args.claim)}")
     return 0
 
@@ -69,13 +81,16 @@ def show_plan(args: argparse.Namespace) -> int:
     for claim, ids in plan.claim_runs.items():
         for rid in ids:
             s = plan.runs[rid]
-            print(f"{claim:<16} {rid}  {s.kind:<9} {s.arm:<12} depth={s.depth} seeds={len(s.seeds)}")
+            print(
+                f"{claim:<16} {rid}  {s.kind:<9} {s.arm:<12} depth={s.depth} seeds={len(s.seeds)}"
+            )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="nnclaims", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="nnclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run-claim", help="train and evaluate one claim (run from the project root)")
     r.add_argument("claim", choices=CLAIMS)

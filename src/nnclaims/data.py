@@ -25,8 +25,12 @@ def make_mnist1d() -> dict[str, np.ndarray]:
     from mnist1d.data import get_dataset_args, make_dataset
 
     d = make_dataset(get_dataset_args())  # generated locally; get_dataset() would download
-    return {"x_train": d["x"].astype(np.float32), "y_train": d["y"].astype(np.int64),
-            "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)}
+    return {
+        "x_train": d["x"].astype(np.float32),
+        "y_train": d["y"].astype(np.int64),
+        "x_test": d["x_test"].astype(np.float32),
+        "y_test": d["y_test"].astype(np.int64),
+    }
 
 
 DATASETS: dict[str, Callable[[], dict[str, np.ndarray]]] = {"mnist1d": make_mnist1d}
@@ -70,5 +74,9 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
     a = load_npz(path)
-    return Arrays(torch.as_tensor(a["x_train"], dtype=dtype), torch.as_tensor(a["y_train"]),
-                  torch.as_tensor(a["x_test"], dtype=dtype), torch.as_tensor(a["y_test"]))
+    return Arrays(
+        torch.as_tensor(a["x_train"], dtype=dtype),
+        torch.as_tensor(a["y_train"]),
+        torch.as_tensor(a["x_test"], dtype=dtype),
+        torch.as_tensor(a["y_test"]),
+    )

@@ -1,4 +1,4 @@
-"""Training loops for K stacked models at once (see models.StackedMLP).
+"""Training loops for K stacked models at once (see models.Stacked).
 
 Each model keeps its own init, its own shuffled batch order and its own Adam state: the loss is
 the sum of per-model means, so gradients never mix, and Adam is elementwise, so model k trains
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from . import seeding
-from .models import StackedMLP
+from .models import Stacked
+from .optim import make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +41,13 @@ class Arrays:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
-def make_optimizer(params, lr: float) -> torch.optim.Optimizer:
-    # Fused Adam steps all stacked tensors in one kernel where the build supports it.
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, foreach=True)
-
-
 def _per_model_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # (K, C, B) layout: cross_entropy's fast path for a class dimension at axis 1.
     return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
 
 
 @torch.no_grad()
-def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(model: Stacked, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Per-model (loss, accuracy in %) on one shared set."""
     k = model.n_models
     logits = model(x.unsqueeze(0).expand(k, -1, -1))
@@ -64,9 +57,15 @@ def evaluate(model: StackedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.nd
     return loss.double().numpy(), acc.numpy()
 
 
-def train_classifier(model: StackedMLP, data: Arrays, epochs: int, batch_size: int, lr: float,
-                     on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, np.ndarray]:
-    """Train all K models for `epochs` epochs of minibatch Adam.
+def train_classifier(
+    model: Stacked,
+    data: Arrays,
+    epochs: int,
+    batch_size: int,
+    lr: float | Sequence[float],
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc; and `diverged_epoch` (K,), 0 where a model never diverged.
@@ -86,7 +85,7 @@ def train_classifier(model: StackedMLP, data: Arrays, epochs: int, batch_size: i
         perm = torch.stack([torch.randperm(n, generator=g) for g in orders])  # (K, N)
         running = torch.zeros(k, dtype=torch.float64)
         for step in range(steps):
-            idx = perm[:, step * batch_size:(step + 1) * batch_size]
+            idx = perm[:, step * batch_size : (step + 1) * batch_size]
             losses = _per_model_ce(model(data.x_train[idx]), data.y_train[idx])
             with torch.no_grad():
                 finite = torch.isfinite(losses)
@@ -94,23 +93,35 @@ def train_classifier(model: StackedMLP, data: Arrays, epochs: int, batch_size: i
                 if newly.any():
                     for i in torch.nonzero(newly).flatten().tolist():
                         diverged[i] = epoch
-                        log.warning("model %d (seed %d) diverged at epoch %d", i, model.seeds[i], epoch)
+                        log.warning(
+                            "model %d (seed %d) diverged at epoch %d", i, model.seeds[i], epoch
+                        )
                     alive &= finite
                 running += losses.detach().double()
             opt.zero_grad(set_to_none=True)
             torch.where(alive, losses, torch.zeros_like(losses)).sum().backward()
             opt.step()
         test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
-        row = {"train_loss": (running / steps).numpy(), "test_loss": test_loss, "test_acc": test_acc}
+        row = {
+            "train_loss": (running / steps).numpy(),
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+        }
         for m, v in row.items():
             hist[m][epoch - 1] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
         if epoch == 1 or epoch == epochs or epoch % max(1, epochs // 10) == 0:
-            log.info("epoch %d/%d  train_loss %.4f  test_acc %.2f%%  (%.1fs, %d/%d alive)",
-                     epoch, epochs, float(np.nanmean(row["train_loss"])),
-                     float(np.nanmean(row["test_acc"])), time.perf_counter() - t0,
-                     int(alive.sum()), k)
+            log.info(
+                "epoch %d/%d  train_loss %.4f  test_acc %.2f%%  (%.1fs, %d/%d alive)",
+                epoch,
+                epochs,
+                float(np.nanmean(row["train_loss"])),
+                float(np.nanmean(row["test_acc"])),
+                time.perf_counter() - t0,
+                int(alive.sum()),
+                k,
+            )
     hist["diverged_epoch"] = diverged
     return hist
 
@@ -118,7 +129,10 @@ def train_classifier(model: StackedMLP, data: Arrays, epochs: int, batch_size: i
 # ----------------------------------------------------------------------------------------------
 # Spectral-bias probe (Rahaman et al. 2019, §3.1): fit a sum of sines, watch each frequency.
 
-def sines_target(seed: int, freqs: np.ndarray, amps: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+
+def sines_target(
+    seed: int, freqs: np.ndarray, amps: np.ndarray, n_points: int
+) -> tuple[np.ndarray, np.ndarray]:
     """λ(z) = Σ A_i sin(2π k_i z + φ_i) on n equally spaced z in [0, 1) with φ_i ~ U(0, 2π).
 
     The grid leaves out z = 1 so that the DFT bin k is exactly frequency k.
@@ -137,8 +151,15 @@ def spectrum_ratio(outputs: np.ndarray, freqs: np.ndarray, amps: np.ndarray) -> 
     return spec[:, freqs.astype(int)] / amps[None, :]
 
 
-def train_spectral(model: StackedMLP, freqs: np.ndarray, amps: np.ndarray, n_points: int,
-                   steps: int, lr: float, eval_every: int) -> dict[str, np.ndarray]:
+def train_spectral(
+    model: Stacked,
+    freqs: np.ndarray,
+    amps: np.ndarray,
+    n_points: int,
+    steps: int,
+    lr: float,
+    eval_every: int,
+) -> dict[str, np.ndarray]:
     """Full-batch Adam on MSE; returns `step` (E,), `ratio` (E, K, F), `mse` (E, K)."""
     k = model.n_models
     targets = np.stack([sines_target(s, freqs, amps, n_points)[1] for s in model.seeds])
@@ -162,6 +183,11 @@ def train_spectral(model: StackedMLP, freqs: np.ndarray, amps: np.ndarray, n_poi
         torch.nan_to_num(per_model, nan=0.0, posinf=0.0).sum().backward()
         opt.step()
         if step % max(1, steps // 10) == 0:
-            log.info("step %d/%d  mse %.4f  (%.1fs)", step, steps, float(per_model.detach().mean()),
-                     time.perf_counter() - t0)
+            log.info(
+                "step %d/%d  mse %.4f  (%.1fs)",
+                step,
+                steps,
+                float(per_model.detach().mean()),
+                time.perf_counter() - t0,
+            )
     return {"step": np.array(rec_steps), "ratio": np.stack(ratios), "mse": np.stack(mses)}

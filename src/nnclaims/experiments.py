@@ -21,40 +21,84 @@ from . import paths, pruning, seeding
 from .engine import train_classifier, train_spectral
 from .hparams import RunSpec
 from .io import atomic_path, write_json, write_parquet
-from .models import StackedMLP, get_model_name, layer_sizes
+from .models import Stacked, get_model
 from .provenance import stamp
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["dataset", "model", "arm", "size", "level", "freq", "seed", "epoch", "split",
-           "metric", "value"]
+COLUMNS = [
+    "dataset",
+    "model",
+    "arm",
+    "size",
+    "level",
+    "freq",
+    "seed",
+    "epoch",
+    "split",
+    "metric",
+    "value",
+]
 SPLITS = {"train_loss": "train", "test_loss": "test", "test_acc": "test"}
 
 
-def _rows_from_history(spec: RunSpec, hist: dict[str, np.ndarray], seeds: list[int],
-                       level: np.ndarray, arm: list[str]) -> pd.DataFrame:
+def _rows_from_history(
+    spec: RunSpec, hist: dict[str, np.ndarray], seeds: list[int], level: np.ndarray, arm: list[str]
+) -> pd.DataFrame:
     """hist arrays (E, K) → long rows for K models with their seeds, levels and arm labels."""
     frames = []
     epochs, k = hist["test_acc"].shape
     for metric, split in SPLITS.items():
         v = hist[metric]
-        frames.append(pd.DataFrame({
-            "arm": np.tile(arm, epochs), "level": np.tile(level, epochs),
-            "seed": np.tile(seeds, epochs), "epoch": np.repeat(np.arange(1, epochs + 1), k),
-            "split": split, "metric": metric, "value": v.reshape(-1)}))
-    frames.append(pd.DataFrame({"arm": arm, "level": level, "seed": seeds, "epoch": epochs,
-                                "split": "train", "metric": "diverged_epoch",
-                                "value": hist["diverged_epoch"].astype(float)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "arm": np.tile(arm, epochs),
+                    "level": np.tile(level, epochs),
+                    "seed": np.tile(seeds, epochs),
+                    "epoch": np.repeat(np.arange(1, epochs + 1), k),
+                    "split": split,
+                    "metric": metric,
+                    "value": v.reshape(-1),
+                }
+            )
+        )
+    frames.append(
+        pd.DataFrame(
+            {
+                "arm": arm,
+                "level": level,
+                "seed": seeds,
+                "epoch": epochs,
+                "split": "train",
+                "metric": "diverged_epoch",
+                "value": hist["diverged_epoch"].astype(float),
+            }
+        )
+    )
     df = pd.concat(frames, ignore_index=True)
-    df["dataset"], df["model"], df["size"], df["freq"] = spec.dataset, spec.model, spec.depth, np.nan
+    df["dataset"], df["model"], df["size"], df["freq"] = (
+        spec.dataset,
+        spec.model,
+        spec.depth,
+        np.nan,
+    )
     return df[COLUMNS]
 
 
-def _stack(spec: RunSpec, d_in: int, d_out: int, seeds: list[int],
-           init_seeds: list[int] | None = None) -> StackedMLP:
-    get_model_name(spec.model)
-    return StackedMLP(seeds, d_in, spec.depth, spec.width, d_out, spec.activation,
-                      init_scale=spec.init_scale, init_seeds=init_seeds)
+def _stack(
+    spec: RunSpec, d_in: int, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
+) -> Stacked:
+    return get_model(spec.model)(
+        seeds,
+        d_in,
+        spec.depth,
+        spec.width,
+        d_out,
+        spec.activation,
+        init_scale=spec.init_scale,
+        init_seeds=init_seeds,
+    )
 
 
 def run_classify(spec: RunSpec, arrays) -> pd.DataFrame:
@@ -64,8 +108,9 @@ def run_classify(spec: RunSpec, arrays) -> pd.DataFrame:
     return _rows_from_history(spec, hist, seeds, np.ones(len(seeds)), [spec.arm] * len(seeds))
 
 
-def ticket(spec: RunSpec, d_in: int, d_out: int, seeds: list[int],
-           masks: list[torch.Tensor] | None) -> StackedMLP:
+def ticket(
+    spec: RunSpec, d_in: int, d_out: int, seeds: list[int], masks: list[torch.Tensor] | None
+) -> Stacked:
     """The models at the start of an IMP round: θ0 (the same init seeds every round) times masks."""
     model = _stack(spec, d_in, d_out, seeds)
     model.set_masks(masks)
@@ -73,16 +118,18 @@ def ticket(spec: RunSpec, d_in: int, d_out: int, seeds: list[int],
 
 
 def run_imp(spec: RunSpec, arrays, masks_out: Path) -> pd.DataFrame:
-    """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (round 0 = dense)."""
+    """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense)."""
     seeds = list(spec.seeds)
     d_in, d_out = arrays.x_train.shape[1], arrays.n_classes
-    masks = [torch.ones(len(seeds), fi, fo) for fi, fo in layer_sizes(d_in, spec.depth, spec.width, d_out)]
+    masks = [torch.ones_like(w) for w in _stack(spec, d_in, d_out, seeds).weights]
     rates = pruning.layer_rates(len(masks), spec.prune_fraction)
     frames, saved = [], {}
     for r in range(spec.prune_rounds + 1):
         model = ticket(spec, d_in, d_out, seeds, masks)
         level = pruning.remaining_fraction(masks).numpy()
-        log.info("IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean())
+        log.info(
+            "IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean()
+        )
         hist = train_classifier(model, arrays, spec.epochs, spec.batch_size, spec.lr)
         arm = "dense" if r == 0 else "imp"
         frames.append(_rows_from_history(spec, hist, seeds, level, [arm] * len(seeds)))
@@ -98,8 +145,10 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path) -> pd.DataFrame:
 def load_masks(path: Path, rounds: int, n_layers: int) -> list[list[torch.Tensor]]:
     """Masks per round (1..rounds) per layer from an IMP run's masks.npz."""
     with np.load(path, allow_pickle=False) as z:
-        return [[torch.as_tensor(z[f"round{r}_layer{i}"]).float() for i in range(n_layers)]
-                for r in range(1, rounds + 1)]
+        return [
+            [torch.as_tensor(z[f"round{r}_layer{i}"]).float() for i in range(n_layers)]
+            for r in range(1, rounds + 1)
+        ]
 
 
 def run_control(spec: RunSpec, arrays, trunk_masks: Path) -> pd.DataFrame:
@@ -115,7 +164,8 @@ def run_control(spec: RunSpec, arrays, trunk_masks: Path) -> pd.DataFrame:
         init_seeds += [seeding.derive_seed(s, "reinit", r) for s in seeds]
         if spec.control == "random":
             round_masks = pruning.random_masks_like(
-                round_masks, [seeding.derive_seed(s, "mask", r) for s in seeds])
+                round_masks, [seeding.derive_seed(s, "mask", r) for s in seeds]
+            )
         for i in range(n_layers):
             masks[i].append(round_masks[i])
     masks = [torch.cat(m) for m in masks]
@@ -136,19 +186,37 @@ def run_spectral(spec: RunSpec) -> pd.DataFrame:
     out = train_spectral(model, freqs, amps, spec.n_points, spec.epochs, spec.lr, spec.eval_every)
     steps, ratio, mse = out["step"], out["ratio"], out["mse"]  # (E,), (E, K, F), (E, K)
     e, k, f = ratio.shape
-    df_r = pd.DataFrame({"seed": np.tile(np.repeat(seeds, f), e), "epoch": np.repeat(steps, k * f),
-                         "freq": np.tile(freqs, e * k), "metric": "dft_ratio",
-                         "value": ratio.reshape(-1)})
-    df_m = pd.DataFrame({"seed": np.tile(seeds, e), "epoch": np.repeat(steps, k), "freq": np.nan,
-                         "metric": "mse", "value": mse.reshape(-1)})
+    df_r = pd.DataFrame(
+        {
+            "seed": np.tile(np.repeat(seeds, f), e),
+            "epoch": np.repeat(steps, k * f),
+            "freq": np.tile(freqs, e * k),
+            "metric": "dft_ratio",
+            "value": ratio.reshape(-1),
+        }
+    )
+    df_m = pd.DataFrame(
+        {
+            "seed": np.tile(seeds, e),
+            "epoch": np.repeat(steps, k),
+            "freq": np.nan,
+            "metric": "mse",
+            "value": mse.reshape(-1),
+        }
+    )
     df = pd.concat([df_r, df_m], ignore_index=True)
     df["dataset"], df["model"], df["arm"], df["size"] = "sines", spec.model, spec.arm, spec.depth
     df["level"], df["split"] = 1.0, "train"
     return df[COLUMNS]
 
 
-def run(spec: RunSpec, out_dir: str | os.PathLike, data_path: str | os.PathLike | None = None,
-        trunk_masks: str | os.PathLike | None = None, threads: int = 1) -> pd.DataFrame:
+def run(
+    spec: RunSpec,
+    out_dir: str | os.PathLike,
+    data_path: str | os.PathLike | None = None,
+    trunk_masks: str | os.PathLike | None = None,
+    threads: int = 1,
+) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir."""
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
@@ -166,12 +234,22 @@ def run(spec: RunSpec, out_dir: str | os.PathLike, data_path: str | os.PathLike 
             df = run_imp(spec, arrays, out_dir / paths.RUN_MASKS)
         else:
             if trunk_masks is None:
-                raise ValueError(f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}")
+                raise ValueError(
+                    f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}"
+                )
             df = run_control(spec, arrays, Path(trunk_masks))
     wall = time.perf_counter() - t0
-    write_json({"run_id": spec.run_id, "hparams": spec.to_dict(), "wall_seconds": round(wall, 2),
-                "threads": threads, "determinism": "torch.use_deterministic_algorithms(True), CPU",
-                "provenance": stamp()}, out_dir / paths.RUN_HPARAMS)
+    write_json(
+        {
+            "run_id": spec.run_id,
+            "hparams": spec.to_dict(),
+            "wall_seconds": round(wall, 2),
+            "threads": threads,
+            "determinism": "torch.use_deterministic_algorithms(True), CPU",
+            "provenance": stamp(),
+        },
+        out_dir / paths.RUN_HPARAMS,
+    )
     write_parquet(df, out_dir / paths.RUN_METRICS)  # last: its presence means the run finished
     log.info("run %s done in %.1fs: %d rows", spec.run_id, wall, len(df))
     return df

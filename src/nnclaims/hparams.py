@@ -18,26 +18,26 @@ KINDS = ("classify", "imp", "control", "spectral")
 
 @dataclass(frozen=True)
 class RunSpec:
-    kind: str                                 # classify | imp | control | spectral
-    arm: str                                  # label in tables and figures
-    activation: tuple[str, ...]               # one function, or several mixed within each layer
-    dataset: str = "mnist1d"                  # embedded default: generated, no download
+    kind: str  # classify | imp | control | spectral
+    arm: str  # label in tables and figures
+    activation: tuple[str, ...]  # one function, or several mixed within each layer
+    dataset: str = "mnist1d"  # embedded default: generated, no download
     model: str = "mlp"
-    depth: int = 2                            # hidden layers; MNIST-1D's MLP baseline has 2
-    width: int = 100                          # units per hidden layer (MNIST-1D baseline: 100)
-    epochs: int = 60                          # classification epochs; spectral: full-batch steps
-    batch_size: int = 100                     # examples per step (MNIST-1D paper: 100)
-    lr: float = 1e-2                          # Adam; 1e-2 reached the paper's MLP baseline here
-    init_scale: float = 1.0                   # multiplies nn.Linear's default init bound
+    depth: int = 2  # hidden layers; MNIST-1D's MLP baseline has 2
+    width: int = 100  # units per hidden layer (MNIST-1D baseline: 100)
+    epochs: int = 60  # classification epochs; spectral: full-batch steps
+    batch_size: int = 100  # examples per step (MNIST-1D paper: 100)
+    lr: float = 1e-2  # Adam; 1e-2 reached the paper's MLP baseline here
+    init_scale: float = 1.0  # multiplies nn.Linear's default init bound
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # run seeds; each is one model of the stack
-    prune_rounds: int = 0                     # imp: rounds after the dense one
-    prune_fraction: float = 0.2               # imp: of remaining weights per round (paper: 20 %)
-    control: str = ""                         # control: reinit (trunk's masks, new init) | random
-    trunk: str = ""                           # control: run id of the IMP run it branches from
+    prune_rounds: int = 0  # imp: rounds after the dense one
+    prune_fraction: float = 0.2  # imp: of remaining weights per round (paper: 20 %)
+    control: str = ""  # control: reinit (trunk's masks, new init) | random
+    trunk: str = ""  # control: run id of the IMP run it branches from
     freqs: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)  # spectral: k_i (Rahaman)
-    amplitudes: tuple[float, ...] = ()        # spectral: A_i; empty means all 1
-    n_points: int = 200                       # spectral: grid points on [0, 1) (Rahaman: 200)
-    eval_every: int = 50                      # spectral: steps between DFTs of the output
+    amplitudes: tuple[float, ...] = ()  # spectral: A_i; empty means all 1
+    n_points: int = 200  # spectral: grid points on [0, 1) (Rahaman: 200)
+    eval_every: int = 50  # spectral: steps between DFTs of the output
 
     def __post_init__(self):
         for f in fields(self):
@@ -62,15 +62,17 @@ class RunSpec:
         return f"{self.kind}_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"Unknown run hyperparameter(s): {', '.join(unknown)}. "
-                             f"Known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"Unknown run hyperparameter(s): {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(known))}"
+            )
         return cls(**d)
-
-

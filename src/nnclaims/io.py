@@ -1,4 +1,4 @@
-"""Writing results so that no reader ever sees half a file: write to a temporary name, then rename."""
+"""Write results so that no reader sees half a file: write to a temporary name, then rename."""
 
 from __future__ import annotations
 

@@ -8,10 +8,15 @@ import warnings
 
 
 def to_file(path: str | None, level: int = logging.INFO) -> logging.Logger:
-    handlers: list[logging.Handler] = [logging.FileHandler(path, mode="w")] if path else \
-        [logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(level=level, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = (
+        [logging.FileHandler(path, mode="w")] if path else [logging.StreamHandler(sys.stderr)]
+    )
+    logging.basicConfig(
+        level=level,
+        handlers=handlers,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.captureWarnings(True)
     warnings.simplefilter("default")
     logger = logging.getLogger("nnclaims")

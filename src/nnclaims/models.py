@@ -1,40 +1,31 @@
-"""K independent MLPs of one shape, stored stacked along a leading model axis.
+"""K independent models of one shape, stored stacked along a leading model axis.
 
-Weights are (K, fan_in, fan_out), so every linear layer is one batched matmul (`baddbmm`) for all
-K models. Each model is initialised from its own seed exactly as `torch.nn.Linear` would
-(U(−1/√fan_in, 1/√fan_in) for weights and biases), times an optional init scale, so model k of a
-stack equals a stack of one built with the same seed. Optional masks (same shape as the weights)
-zero pruned connections in the forward pass, so pruned weights get no gradient.
+Every layer's weight is (K, fan_in, fan_out), so a linear layer is one batched matmul
+(`baddbmm`) for all K models, and a 1-D convolution is the same matmul over unfolded input
+windows (activations are kept channels-last, (K, B, L, C), so no transposes are needed).
+Each model is initialised from its own seed with `torch.nn.Linear`/`Conv1d`'s default law
+(U(−1/√fan_in, 1/√fan_in) for weights and biases, fan_in = C_in·kernel for a conv), times an
+optional init scale, so model k of a stack equals a stack of one built with the same seed.
+Optional masks (shaped like the weights) zero pruned connections in the forward pass, so pruned
+weights get no gradient; pruning code treats conv and linear weights alike.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import seeding
 from .activations import make_layer_activation
 
-MODELS = ("mlp",)
 
-
-def get_model_name(name: str) -> str:
-    if name not in MODELS:
-        raise ValueError(f"No such model: {name!r}. Known: {', '.join(MODELS)}")
-    return name
-
-
-def layer_sizes(d_in: int, depth: int, width: int, d_out: int) -> list[tuple[int, int]]:
-    """(fan_in, fan_out) of each linear layer: `depth` hidden layers of `width` units."""
-    dims = [d_in] + [width] * depth + [d_out]
-    return list(zip(dims[:-1], dims[1:]))
-
-
-def init_weights(torch_seed: int, sizes: Sequence[tuple[int, int]], scale: float = 1.0,
-                 dtype=torch.float32) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def init_weights(
+    torch_seed: int, sizes: Sequence[tuple[int, int]], scale: float = 1.0, dtype=torch.float32
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """One model's (weight, bias) per layer, nn.Linear's default law, from its own generator."""
     g = torch.Generator().manual_seed(torch_seed)
     out = []
@@ -46,28 +37,34 @@ def init_weights(torch_seed: int, sizes: Sequence[tuple[int, int]], scale: float
     return out
 
 
-class StackedMLP(nn.Module):
-    """K MLPs: d_in → [width] × depth → d_out, one activation spec shared by all K."""
+class Stacked(nn.Module):
+    """Stacked weights (K, fan_in, fan_out) and biases (K, 1, fan_out), with optional masks."""
 
-    def __init__(self, seeds: Sequence[int], d_in: int, depth: int, width: int, d_out: int,
-                 activation: Sequence[str], init_scale: float = 1.0,
-                 init_seeds: Sequence[int] | None = None, dtype=torch.float32):
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        sizes: Sequence[tuple[int, int]],
+        init_scale: float = 1.0,
+        init_seeds: Sequence[int] | None = None,
+        dtype=torch.float32,
+    ):
         """`seeds` are the run seeds (they also fix each model's batch order); the weights come from
         `init_seeds` (torch seeds) when given, else from each run seed's "init" stream."""
         super().__init__()
         self.seeds = list(seeds)
-        self.sizes = layer_sizes(d_in, depth, width, d_out)
+        self.sizes = list(sizes)
         if init_seeds is None:
             init_seeds = [seeding.derive_seed(s, "init") for s in self.seeds]
         if len(init_seeds) != len(self.seeds):
             raise ValueError("init_seeds must give one seed per model")
         per_model = [init_weights(s, self.sizes, init_scale, dtype) for s in init_seeds]
+        n = len(self.sizes)
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([m[i][0] for m in per_model])) for i in range(len(self.sizes)))
+            nn.Parameter(torch.stack([m[i][0] for m in per_model])) for i in range(n)
+        )
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m[i][1] for m in per_model])) for i in range(len(self.sizes)))
-        k = len(self.seeds)
-        self.acts = nn.ModuleList(make_layer_activation(activation, width, k) for _ in range(depth))
+            nn.Parameter(torch.stack([m[i][1] for m in per_model])) for i in range(n)
+        )
         self.masks: list[torch.Tensor] | None = None
 
     @property
@@ -85,20 +82,99 @@ class StackedMLP(nn.Module):
         with torch.no_grad():
             for w, m in zip(self.weights, self.masks):
                 if m.shape != w.shape:
-                    raise ValueError(f"Mask shape {tuple(m.shape)} != weight shape {tuple(w.shape)}")
+                    raise ValueError(
+                        f"Mask shape {tuple(m.shape)} != weight shape {tuple(w.shape)}"
+                    )
                 w.mul_(m)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (K, B, d_in) → logits (K, B, d_out)."""
-        n = len(self.weights)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if self.masks is not None:
-                w = w * self.masks[i]
-            x = torch.baddbmm(b, x, w)
-            if i < n - 1:
-                x = self.acts[i](x)
-        return x
+    def linear(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Layer i on x (K, N, fan_in) → (K, N, fan_out)."""
+        w = self.weights[i] if self.masks is None else self.weights[i] * self.masks[i]
+        return torch.baddbmm(self.biases[i], x, w)
 
     def n_weights(self) -> int:
         """Prunable weights per model (biases excluded)."""
         return sum(fi * fo for fi, fo in self.sizes)
+
+
+class StackedMLP(Stacked):
+    """K MLPs: d_in → [width] × depth → d_out, one activation spec shared by all K."""
+
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        d_in: int,
+        depth: int,
+        width: int,
+        d_out: int,
+        activation: Sequence[str],
+        init_scale: float = 1.0,
+        init_seeds: Sequence[int] | None = None,
+        dtype=torch.float32,
+    ):
+        dims = [d_in] + [width] * depth + [d_out]
+        super().__init__(seeds, list(zip(dims[:-1], dims[1:])), init_scale, init_seeds, dtype)
+        k = len(self.seeds)
+        self.acts = nn.ModuleList(make_layer_activation(activation, width, k) for _ in range(depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, B, d_in) → logits (K, B, d_out)."""
+        for i, act in enumerate(self.acts):
+            x = act(self.linear(i, x))
+        return self.linear(len(self.acts), x)
+
+
+def conv_out_len(length: int, kernel: int, stride: int, pad: int) -> int:
+    return (length + 2 * pad - kernel) // stride + 1
+
+
+class StackedCNN(Stacked):
+    """K 1-D CNNs shaped like MNIST-1D's ConvBase: `depth` stride-2 convs of `width` channels
+    (kernel 5 first, then 3; padding 1), each followed by the activation, then a linear head."""
+
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        d_in: int,
+        depth: int,
+        width: int,
+        d_out: int,
+        activation: Sequence[str],
+        init_scale: float = 1.0,
+        init_seeds: Sequence[int] | None = None,
+        dtype=torch.float32,
+    ):
+        self.convs: list[tuple[int, int, int]] = []  # (kernel, stride, pad) per conv
+        sizes, c_in, length = [], 1, d_in
+        for i in range(depth):
+            kernel = 5 if i == 0 else 3
+            self.convs.append((kernel, 2, 1))
+            sizes.append((c_in * kernel, width))
+            c_in, length = width, conv_out_len(length, kernel, 2, 1)
+        if length < 1:
+            raise ValueError(f"Input length {d_in} is too short for {depth} stride-2 convolutions")
+        sizes.append((width * length, d_out))
+        super().__init__(seeds, sizes, init_scale, init_seeds, dtype)
+        k = len(self.seeds)
+        self.acts = nn.ModuleList(make_layer_activation(activation, width, k) for _ in range(depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, B, L) → logits (K, B, d_out)."""
+        k, b = x.shape[:2]
+        h = x.unsqueeze(-1)  # (K, B, L, C=1), channels last
+        for i, ((kernel, stride, pad), act) in enumerate(zip(self.convs, self.acts)):
+            h = F.pad(h, (0, 0, pad, pad))
+            win = h.unfold(2, kernel, stride)  # (K, B, L_out, C, kernel)
+            l_out = win.shape[2]
+            h = self.linear(i, win.reshape(k, b * l_out, -1)).view(k, b, l_out, -1)
+            h = act(h)
+        return self.linear(len(self.convs), h.reshape(k, b, -1))
+
+
+MODELS: dict[str, Callable[..., Stacked]] = {"mlp": StackedMLP, "cnn": StackedCNN}
+
+
+def get_model(name: str) -> Callable[..., Stacked]:
+    if name not in MODELS:
+        raise ValueError(f"No such model: {name!r}. Known: {', '.join(MODELS)}")
+    return MODELS[name]

@@ -1,4 +1,4 @@
-"""From the experiment config to the set of runs: {run_id: RunSpec}, and which runs each claim reads.
+"""From the experiment config to its runs ({run_id: RunSpec}) and the runs each claim reads.
 
 The config (config/config.yaml, validated by workflow/schemas/config.schema.yaml) names arms; an
 arm is an activation name or the name of a mix defined under `mixes`.
@@ -35,9 +35,11 @@ def resolve_arm(arm: str, mixes: dict[str, list[str]]) -> tuple[str, ...]:
         return tuple(mixes[arm])
     if arm in activations.ACTIVATIONS or arm in activations.TRAINABLE:
         return (arm,)
-    raise ValueError(f"No such arm: {arm!r}. An arm is an activation "
-                     f"({', '.join(activations.known())}) or a mix defined under `mixes` "
-                     f"({', '.join(sorted(mixes)) or 'none defined'})")
+    raise ValueError(
+        f"No such arm: {arm!r}. An arm is an activation "
+        f"({', '.join(activations.known())}) or a mix defined under `mixes` "
+        f"({', '.join(sorted(mixes)) or 'none defined'})"
+    )
 
 
 def _train_kwargs(config: dict[str, Any], claim_cfg: dict[str, Any]) -> dict[str, Any]:
@@ -68,23 +70,50 @@ def make_plan(config: dict[str, Any]) -> Plan:
             elif claim == "mixed_scaling":
                 for size in c["sizes"]:
                     for arm in c["arms"]:
-                        spec = RunSpec("classify", arm, resolve_arm(arm, mixes), **{**kw, "depth": size})
+                        spec = RunSpec(
+                            "classify", arm, resolve_arm(arm, mixes), **{**kw, "depth": size}
+                        )
                         plan.add(claim, spec)
             elif claim == "sparse_vs_dense":
                 act = resolve_arm(c.get("arm", "relu"), mixes)
-                trunk = RunSpec("imp", "imp", act, prune_rounds=c["rounds"],
-                                prune_fraction=c["fraction"], **kw)
+                trunk = RunSpec(
+                    "imp", "imp", act, prune_rounds=c["rounds"], prune_fraction=c["fraction"], **kw
+                )
                 tid = plan.add(claim, trunk)
                 for ctl in c["controls"]:
-                    plan.add(claim, RunSpec("control", ctl, act, control=ctl, trunk=tid,
-                                            prune_rounds=c["rounds"], prune_fraction=c["fraction"], **kw))
+                    plan.add(
+                        claim,
+                        RunSpec(
+                            "control",
+                            ctl,
+                            act,
+                            control=ctl,
+                            trunk=tid,
+                            prune_rounds=c["rounds"],
+                            prune_fraction=c["fraction"],
+                            **kw,
+                        ),
+                    )
     if "hat" in claims and "spectral" in claims["hat"]:
         s = claims["hat"]["spectral"]
         for arm in s["arms"]:
-            plan.add("hat", RunSpec(
-                "spectral", arm, resolve_arm(arm, mixes), dataset="sines", depth=s["depth"],
-                width=s["width"], epochs=s["steps"], lr=s["lr"], eval_every=s["eval_every"],
-                freqs=tuple(s["freqs"]), amplitudes=tuple(s.get("amplitudes", ())),
-                n_points=s["n_points"], batch_size=s["n_points"],
-                seeds=tuple(range(int(s.get("phase_draws", config["seeds"]))))))
+            plan.add(
+                "hat",
+                RunSpec(
+                    "spectral",
+                    arm,
+                    resolve_arm(arm, mixes),
+                    dataset="sines",
+                    depth=s["depth"],
+                    width=s["width"],
+                    epochs=s["steps"],
+                    lr=s["lr"],
+                    eval_every=s["eval_every"],
+                    freqs=tuple(s["freqs"]),
+                    amplitudes=tuple(s.get("amplitudes", ())),
+                    n_points=s["n_points"],
+                    batch_size=s["n_points"],
+                    seeds=tuple(range(int(s.get("phase_draws", config["seeds"])))),
+                ),
+            )
     return plan

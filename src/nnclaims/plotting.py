@@ -12,10 +12,18 @@ matplotlib.use("Agg")  # files only; no display on clusters or CI
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-ARM_LABELS = {"relu": "ReLU", "swish": "Swish-1", "swish_beta": "Swish (trainable β)",
-              "max_sigmoid": "max(x, σ(x))", "hat": "hat", "mix4": "mix {relu, swish, tanh, sin}",
-              "dense": "dense", "imp": "IMP ticket", "reinit": "reinitialized ticket",
-              "random": "random sparse"}
+ARM_LABELS = {
+    "relu": "ReLU",
+    "swish": "Swish-1",
+    "swish_beta": "Swish (trainable β)",
+    "max_sigmoid": "max(x, σ(x))",
+    "hat": "hat",
+    "mix4": "mix {relu, swish, tanh, sin}",
+    "dense": "dense",
+    "imp": "IMP ticket",
+    "reinit": "reinitialized ticket",
+    "random": "random sparse",
+}
 WIDTH_IN = 6.5  # figure width in inches = text width of the report, so fonts print at size
 
 
@@ -25,10 +33,19 @@ def setup_style() -> None:
 
 
 _CB = sns.color_palette("colorblind", 10)  # Okabe–Ito-like, safe for colour-blind readers
-ARM_COLORS = {"relu": _CB[0], "swish": _CB[1], "swish_beta": _CB[2], "max_sigmoid": _CB[3],
-              "hat": _CB[4], "mix4": _CB[5],
-              # sparsity arms never share a figure with activation arms
-              "dense": (0.2, 0.2, 0.2), "imp": _CB[2], "reinit": _CB[3], "random": _CB[4]}
+ARM_COLORS = {
+    "relu": _CB[0],
+    "swish": _CB[1],
+    "swish_beta": _CB[2],
+    "max_sigmoid": _CB[3],
+    "hat": _CB[4],
+    "mix4": _CB[5],
+    # sparsity arms never share a figure with activation arms
+    "dense": (0.2, 0.2, 0.2),
+    "imp": _CB[2],
+    "reinit": _CB[3],
+    "random": _CB[4],
+}
 
 
 def arm_palette(arms) -> dict[str, tuple]:
@@ -53,8 +70,9 @@ def save(fig, out_dir: str | os.PathLike, stem: str) -> list[str]:
     return paths
 
 
-def curves(ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = None,
-           log: bool = False) -> None:
+def curves(
+    ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = None, log: bool = False
+) -> None:
     """Mean over seeds of `metric` against `x` per arm, with a ±1 SD band.
 
     With log=True the mean and SD are taken of log10 values (geometric mean, multiplicative
@@ -81,10 +99,34 @@ def curves(ax, df, metric: str, arms, x: str = "epoch", ylabel: str | None = Non
 def final_points(ax, values, arms, x: str = "arm", ylabel: str = "final test accuracy (%)") -> None:
     """Each seed as a dot, and the mean with its 95 % CI, per arm."""
     pal = arm_palette(arms)
-    sns.stripplot(data=values, x=x, y="value", hue="arm", order=arms, hue_order=arms, palette=pal,
-                  ax=ax, size=4, alpha=0.6, jitter=0.15, legend=False)
-    sns.pointplot(data=values, x=x, y="value", hue="arm", order=arms, hue_order=arms, palette=pal,
-                  ax=ax, errorbar=("ci", 95), markers="D", linestyle="none", legend=False)
+    sns.stripplot(
+        data=values,
+        x=x,
+        y="value",
+        hue="arm",
+        order=arms,
+        hue_order=arms,
+        palette=pal,
+        ax=ax,
+        size=4,
+        alpha=0.6,
+        jitter=0.15,
+        legend=False,
+    )
+    sns.pointplot(
+        data=values,
+        x=x,
+        y="value",
+        hue="arm",
+        order=arms,
+        hue_order=arms,
+        palette=pal,
+        ax=ax,
+        errorbar=("ci", 95),
+        markers="D",
+        linestyle="none",
+        legend=False,
+    )
     ax.set_xticks(range(len(arms)))
     ax.set_xticklabels([label(a) for a in arms], rotation=30, ha="right")
     ax.set_xlabel("")

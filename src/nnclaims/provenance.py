@@ -8,18 +8,32 @@ import platform
 import subprocess
 from importlib import metadata
 
-PACKAGES = ("nnclaims", "torch", "numpy", "pandas", "snakemake", "papermill", "seaborn",
-            "matplotlib", "scipy", "mnist1d", "typst")
+PACKAGES = (
+    "nnclaims",
+    "torch",
+    "numpy",
+    "pandas",
+    "snakemake",
+    "papermill",
+    "seaborn",
+    "matplotlib",
+    "scipy",
+    "mnist1d",
+    "typst",
+)
 
 
 def git_state(cwd: str | None = None) -> dict[str, object]:
     """Commit of the code and whether the tree had uncommitted changes (None outside git)."""
+
     def git(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                                  check=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return None
+
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
@@ -59,5 +73,9 @@ def hardware() -> dict[str, object]:
 
 
 def stamp(cwd: str | None = None) -> dict[str, object]:
-    return {"git": git_state(cwd), "versions": versions(), "hardware": hardware(),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "git": git_state(cwd),
+        "versions": versions(),
+        "hardware": hardware(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -27,9 +27,10 @@ def layer_rates(n_layers: int, fraction: float) -> list[float]:
     return [fraction] * (n_layers - 1) + [fraction / 2]
 
 
-def prune_by_magnitude(weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor],
-                       rates: Sequence[float]) -> list[torch.Tensor]:
-    """New masks that drop `rate` of each layer's surviving weights with the smallest |w|, per model."""
+def prune_by_magnitude(
+    weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], rates: Sequence[float]
+) -> list[torch.Tensor]:
+    """New masks dropping `rate` of each layer's surviving weights of smallest |w|, per model."""
     new = []
     for w, m, rate in zip(weights, masks, rates):
         k = w.shape[0]
@@ -45,7 +46,9 @@ def prune_by_magnitude(weights: Sequence[torch.Tensor], masks: Sequence[torch.Te
     return new
 
 
-def random_masks_like(masks: Sequence[torch.Tensor], torch_seeds: Sequence[int]) -> list[torch.Tensor]:
+def random_masks_like(
+    masks: Sequence[torch.Tensor], torch_seeds: Sequence[int]
+) -> list[torch.Tensor]:
     """Random masks with exactly the same number of survivors per model and layer."""
     gens = [torch.Generator().manual_seed(s) for s in torch_seeds]
     out = []

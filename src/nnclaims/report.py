@@ -1,4 +1,4 @@
-"""Build the PDF report: gather each claim's numbers JSON and figures, then compile paper/report.typ.
+"""Build the PDF: gather each claim's numbers JSON and figures, then compile paper/report.typ.
 
 Everything the PDF prints comes from files the pipeline wrote: the template only lays them out.
 The build directory (results/report/) holds the template copy, data.json and the figures, so the
@@ -27,15 +27,23 @@ def config_hash(config: dict[str, Any]) -> str:
 def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     by = {v: [c["title"] for c in claims if c["verdict"] == v] for v in VERDICT_ORDER}
     datasets = ", ".join(config.get("datasets", []))
-    s = (f"We tested {len(claims)} popular claims about neural networks end to end on {datasets}, "
-         f"with {config.get('seeds')} seeds per arm, and decided each by a pre-declared paired "
-         f"comparison with a 95 % confidence interval.")
+    s = (
+        f"We tested {len(claims)} popular claims about neural networks end to end on {datasets}, "
+        f"with {config.get('seeds')} seeds per arm, and decided each by a pre-declared paired "
+        f"comparison with a 95 % confidence interval."
+    )
     parts = [f"{v}: {', '.join(t)}" for v, t in by.items() if t]
     return s + " Verdicts — " + "; ".join(parts) + "."
 
 
-def build(template: str | os.PathLike, numbers: list[str], claims_file: str | os.PathLike,
-          out_pdf: str | os.PathLike, config: dict[str, Any], build_dir: str | os.PathLike) -> Path:
+def build(
+    template: str | os.PathLike,
+    numbers: list[str],
+    claims_file: str | os.PathLike,
+    out_pdf: str | os.PathLike,
+    config: dict[str, Any],
+    build_dir: str | os.PathLike,
+) -> Path:
     import typst  # imported here: only the report rule needs it
 
     build_dir = Path(build_dir)
@@ -53,10 +61,15 @@ def build(template: str | os.PathLike, numbers: list[str], claims_file: str | os
             fig["source"], fig["file"] = str(src), str(dst)
         claims.append(c)
     prov = stamp()
-    data = {"title": "nnclaims: do popular claims about neural networks replicate?",
-            "abstract": abstract(claims, config), "claims": claims,
-            "config_hash": config_hash(config), "provenance": prov,
-            "datasets": config.get("datasets", []), "seeds": config.get("seeds")}
+    data = {
+        "title": "nnclaims: do popular claims about neural networks replicate?",
+        "abstract": abstract(claims, config),
+        "claims": claims,
+        "config_hash": config_hash(config),
+        "provenance": prov,
+        "datasets": config.get("datasets", []),
+        "seeds": config.get("seeds"),
+    }
     write_json(data, build_dir / "data.json")
     shutil.copy2(template, build_dir / "report.typ")
     with atomic_path(out_pdf) as tmp:

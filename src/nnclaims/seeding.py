@@ -12,7 +12,7 @@ def derive_seed(seed: int, stream: str, *extra: int) -> int:
     """A 63-bit seed for one named random stream of one run seed (and optional sub-keys).
 
     Streams are independent of each other (SeedSequence) and stable across versions: the reinit
-    control's fresh weights never coincide with the trunk's θ0, and adding a stream changes no other.
+    control's fresh weights never coincide with the trunk's θ0; adding a stream changes no other.
     """
     if stream not in STREAMS:
         raise ValueError(f"No such random stream: {stream!r}. Known: {', '.join(STREAMS)}")

@@ -50,8 +50,9 @@ def verdict(lo: float, hi: float, direction: str, threshold: float) -> str:
     return "supported" if below else "contradicted" if above else "inconclusive"
 
 
-def compare_paired(a: np.ndarray, b: np.ndarray | None, direction: str, threshold: float,
-                   level: float = 0.95) -> Comparison:
+def compare_paired(
+    a: np.ndarray, b: np.ndarray | None, direction: str, threshold: float, level: float = 0.95
+) -> Comparison:
     """Test a − b (or a alone when b is None) against the threshold."""
     d = np.asarray(a, float) - (0 if b is None else np.asarray(b, float))
     m, lo, hi = mean_ci(d, level)

@@ -10,8 +10,13 @@ import pandas as pd
 from .io import write_json, write_parquet
 
 
-def collect(claim: str, metrics: list[str], hparams: list[str], out_table: str | os.PathLike,
-            out_runs: str | os.PathLike) -> pd.DataFrame:
+def collect(
+    claim: str,
+    metrics: list[str],
+    hparams: list[str],
+    out_table: str | os.PathLike,
+    out_runs: str | os.PathLike,
+) -> pd.DataFrame:
     frames, runs = [], []
     for m, h in zip(metrics, hparams):
         df = pd.read_parquet(m)

@@ -6,12 +6,12 @@ rule collect:
     output:
         table=str(paths.claim_table("{claim}")),
         runs=str(paths.claim_runs("{claim}")),
-    conda:
-        "../../envs/analysis.yaml"
     log:
         str(paths.LOGS / "collect" / "{claim}.log"),
     wildcard_constraints:
         claim="|".join(CLAIMS),
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/collect.py"
 
@@ -31,13 +31,13 @@ for _claim in CLAIMS:
             notebook=str(paths.claim_notebook_out(_claim)),
             numbers=str(paths.claim_numbers(_claim)),
             figures=[str(p) for p in paths.claim_figures(_claim)],
-        params:
-            claim=_claim,
-            fig_dir=str(paths.FIGURES / _claim),
-        conda:
-            "../../envs/analysis.yaml"
         log:
             str(paths.LOGS / "analyse" / f"{_claim}.log"),
+        conda:
+            "../../envs/analysis.yaml"
+        params:
+            claim=_claim,
+            fig_dir=lambda w, output: os.path.dirname(output.figures[0]),
         shell:
             "papermill {input.notebook} {output.notebook} -k python3 --cwd . "
             "-p table {input.table} -p runs {input.runs} -p claims {input.claims} "

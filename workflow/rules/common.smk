@@ -1,12 +1,16 @@
 # Shared helpers: the run plan from the config, and input functions. Every path comes from
 # nnclaims.paths; no path is built here by hand.
 
+import os
+
 from nnclaims import paths
 from nnclaims.plan import make_plan
 
 try:
     PLAN = make_plan(config)
-except ValueError as e:  # a bad arm or claim name: stop before any job starts, saying which
+except (
+    ValueError
+) as e:  # a bad arm or claim name: stop before any job starts, saying which
     raise WorkflowError(f"Invalid config: {e}") from None
 
 RUNS = PLAN.runs

@@ -2,12 +2,12 @@ rule data:
     """Generate an embedded dataset (no download) as plain arrays."""
     output:
         str(paths.dataset_file("{dataset}")),
-    conda:
-        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "data" / "{dataset}.log"),
     wildcard_constraints:
         dataset="[a-z0-9_]+",
+    conda:
+        "../../envs/train.yaml"
     threads: 1
     script:
         "../scripts/make_data.py"

@@ -7,11 +7,11 @@ rule report:
         figures=[str(p) for c in CLAIMS for p in paths.claim_figures(c)],
     output:
         pdf=REPORT_PDF,
-    params:
-        build_dir=str(paths.REPORT_BUILD),
-    conda:
-        "../../envs/analysis.yaml"
     log:
         str(paths.LOGS / "report.log"),
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        build_dir=lambda w, output: os.path.splitext(output.pdf)[0],  # results/report/
     script:
         "../scripts/report.py"

@@ -9,15 +9,15 @@ rule train:
     output:
         metrics=str(paths.run_metrics("{run}")),
         hparams=str(paths.run_hparams("{run}")),
-    params:
-        spec=run_spec,
-    conda:
-        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:
         run=r"(classify|control|spectral)_[0-9a-f]{12}",
+    conda:
+        "../../envs/train.yaml"
     threads: 1
+    params:
+        spec=run_spec,
     script:
         "../scripts/train.py"
 
@@ -30,14 +30,14 @@ rule train_imp:
         metrics=str(paths.run_metrics("{run}")),
         hparams=str(paths.run_hparams("{run}")),
         masks=str(paths.run_masks("{run}")),
-    params:
-        spec=run_spec,
-    conda:
-        "../../envs/train.yaml"
     log:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:
         run=r"imp_[0-9a-f]{12}",
+    conda:
+        "../../envs/train.yaml"
     threads: 1
+    params:
+        spec=run_spec,
     script:
         "../scripts/train.py"

@@ -1,7 +1,13 @@
 """Rule `collect`: one tidy table per claim from its runs' tables."""
+
 from nnclaims import logs, tables
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])
-tables.collect(sm.wildcards.claim, list(sm.input.metrics), list(sm.input.hparams),
-               sm.output.table, sm.output.runs)
+tables.collect(
+    sm.wildcards.claim,
+    list(sm.input.metrics),
+    list(sm.input.hparams),
+    sm.output.table,
+    sm.output.runs,
+)

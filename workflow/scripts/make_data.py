@@ -1,4 +1,5 @@
 """Rule `data`: generate one embedded dataset as .npz."""
+
 from nnclaims import data, logs
 
 log = logs.to_file(snakemake.log[0])  # noqa: F821 (snakemake is injected by the script directive)

@@ -1,4 +1,5 @@
 """Rules `train` and `train_imp`: run one RunSpec (all its seeds in one process)."""
+
 from pathlib import Path
 
 from nnclaims import experiments, logs
@@ -7,5 +8,10 @@ from nnclaims.hparams import RunSpec
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])
 spec = RunSpec.from_dict(sm.params.spec)
-experiments.run(spec, Path(sm.output.metrics).parent, data_path=sm.input.get("data"),
-                trunk_masks=sm.input.get("trunk_masks"), threads=sm.threads)
+experiments.run(
+    spec,
+    Path(sm.output.metrics).parent,
+    data_path=sm.input.get("data"),
+    trunk_masks=sm.input.get("trunk_masks"),
+    threads=sm.threads,
+)

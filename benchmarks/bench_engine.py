@@ -1,0 +1,199 @@
+"""Whole-machine training throughput: the stacked engine (A) against the plain loop (B).
+
+(B) is the textbook loop a user would otherwise write: one model at a time, nn.Module layers,
+Adam, batch 100, shuffled index batches, no DataLoader, test evaluation every epoch. (A) is
+nnclaims.engine.train_classifier on K stacked models (same work per model-epoch). Each is run in
+two arrangements on all cores: one process with all threads, and one single-thread process per
+core; the best arrangement of each is compared. A and B alternate `--repeats` times; medians.
+
+    python benchmarks/bench_engine.py            # ~4 min on 2 cores
+The last line is `speedup_mlp_k64=<x> speedup_cnn_k32=<y>` (best A over best B).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import time
+
+N_TRAIN, N_TEST, BATCH = 4000, 1000, 100
+WORK = 160  # model-epochs per process and measurement: ~2–5 s each
+
+
+def macs_per_sample(model: str) -> int:
+    if model == "mlp":
+        return 40 * 100 + 100 * 100 + 100 * 10
+    return 19 * 25 * 5 + 10 * 25 * 75 + 5 * 25 * 75 + 125 * 10  # MNIST-1D ConvBase
+
+
+def flops_per_model_epoch(model: str) -> float:
+    # forward + backward ≈ 3 × forward on the training set, forward only on the test set
+    return 2 * macs_per_sample(model) * (3 * N_TRAIN + N_TEST)
+
+
+def _data():
+    import torch
+
+    from nnclaims import data
+
+    path = "results/data/mnist1d.npz"
+    if os.path.exists(path):
+        return data.load_arrays(path)
+    a = data.make_mnist1d()
+    t = {k: torch.as_tensor(v) for k, v in a.items()}
+    from nnclaims.engine import Arrays
+
+    return Arrays(t["x_train"], t["y_train"], t["x_test"], t["y_test"])
+
+
+def plain_model(kind: str):
+    from torch import nn
+
+    if kind == "mlp":
+        return nn.Sequential(
+            nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10)
+        )
+
+    class ConvBase(nn.Module):  # MNIST-1D's small CNN
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv1d(1, 25, 5, stride=2, padding=1)
+            self.c2 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.c3 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
+            self.head = nn.Linear(125, 10)
+
+        def forward(self, x):
+            h = self.c1(x.unsqueeze(1)).relu()
+            h = self.c2(h).relu()
+            h = self.c3(h).relu()
+            return self.head(h.flatten(1))
+
+    return ConvBase()
+
+
+def plain_train(kind: str, d, epochs: int, seed: int) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(seed)
+    model = plain_model(kind)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    n = d.x_train.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for i in range(n // BATCH):
+            idx = perm[i * BATCH : (i + 1) * BATCH]
+            loss = F.cross_entropy(model(d.x_train[idx]), d.y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            (model(d.x_test).argmax(1) == d.y_test).float().mean()
+
+
+def engine_train(kind: str, d, k: int, epochs: int) -> None:
+    from nnclaims.engine import train_classifier
+    from nnclaims.models import get_model
+
+    depth, width = (2, 100) if kind == "mlp" else (3, 25)
+    model = get_model(kind)(list(range(k)), 40, depth, width, 10, ["relu"])
+    train_classifier(model, d, epochs, BATCH, 1e-2)
+
+
+def worker(job, threads, barrier, out):
+    import torch
+
+    torch.set_num_threads(threads)
+    d = _data()
+    impl, kind, k = job
+    if impl == "plain":
+        plain_train(kind, d, 1, 0)  # warm-up: first-call costs are not throughput
+        models, epochs = max(1, WORK // 20), 20
+    else:
+        engine_train(kind, d, k, 1)
+        models, epochs = 1, max(1, WORK // k)
+    barrier.wait()
+    t0 = time.perf_counter()
+    for m in range(models):
+        if impl == "plain":
+            plain_train(kind, d, epochs, m)
+        else:
+            engine_train(kind, d, k, epochs)
+    t1 = time.perf_counter()
+    out.put((t0, t1, models * epochs * (1 if impl == "plain" else k)))
+
+
+def measure(job, procs: int, threads: int) -> float:
+    """Model-epochs per second over the whole machine."""
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(procs), ctx.Queue()
+    ps = [ctx.Process(target=worker, args=(job, threads, barrier, out)) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    res = [out.get() for _ in ps]
+    for p in ps:
+        p.join()
+    wall = max(r[1] for r in res) - min(r[0] for r in res)
+    return sum(r[2] for r in res) / wall
+
+
+def matmul_peak(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+    t = time.perf_counter()
+    reps = 10
+    for _ in range(reps):
+        a @ b
+    return 2 * 2048**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="fewer configurations (smoke test)")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    peak = matmul_peak(cores)
+    arrangements = [(1, cores), (cores, 1)] if cores > 1 else [(1, 1)]
+    jobs = [("plain", "mlp", 1), ("plain", "cnn", 1)]
+    ks = {"mlp": [8, 32, 64], "cnn": [8, 32]} if not args.quick else {"mlp": [64], "cnn": [32]}
+    jobs += [("engine", kind, k) for kind, kk in ks.items() for k in kk]
+    results: dict[tuple, list[float]] = {(j, a): [] for j in jobs for a in arrangements}
+    for r in range(args.repeats):  # alternate A and B so drift hits both alike
+        for j in jobs:
+            for a in arrangements:
+                results[(j, a)].append(measure(j, *a))
+        print(f"repeat {r + 1}/{args.repeats} done", flush=True)
+    med = {key: statistics.median(v) for key, v in results.items()}
+    best = {j: max(arrangements, key=lambda a: med[(j, a)]) for j in jobs}
+    base = {kind: med[(("plain", kind, 1), best[("plain", kind, 1)])] for kind in ("mlp", "cnn")}
+    print(f"\nfp32 matmul peak (2048², {cores} threads): {peak:.0f} GFLOP/s")
+    hdr = (
+        f"{'impl':<7}{'model':<6}{'K':>4}  {'procs×thr':<10}{'ms/model-epoch':>15}"
+        f"{'model-epochs/s':>16}{'GFLOP/s':>9}{'% peak':>8}{'speedup':>9}"
+    )
+    print(hdr)
+    print("-" * len(hdr))
+    for j in jobs:
+        for a in arrangements:
+            v = med[(j, a)]
+            gf = v * flops_per_model_epoch(j[1]) / 1e9
+            mark = " *" if best[j] == a else ""
+            print(
+                f"{j[0]:<7}{j[1]:<6}{j[2]:>4}  {f'{a[0]}×{a[1]}':<10}{1000 / v:>15.2f}"
+                f"{v:>16.1f}{gf:>9.1f}{100 * gf / peak:>7.1f}%{v / base[j[1]]:>8.2f}×{mark}"
+            )
+    print("(* best arrangement; speedup against the best plain loop of the same model)")
+    s_mlp = med[(("engine", "mlp", 64), best[("engine", "mlp", 64)])] / base["mlp"]
+    s_cnn = med[(("engine", "cnn", 32), best[("engine", "cnn", 32)])] / base["cnn"]
+    print(f"speedup_mlp_k64={s_mlp:.2f} speedup_cnn_k32={s_cnn:.2f}")
+
+
+if __name__ == "__main__":
+    main()

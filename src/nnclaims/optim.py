@@ -1,0 +1,68 @@
+"""Adam over stacked parameters, with one learning rate per model when asked for.
+
+Every stacked parameter has the model axis first, and Adam is elementwise, so one step over the
+stack is K independent Adam steps. With a single learning rate torch's fused Adam does this in
+one kernel; with a learning rate per model, StackedAdam applies the same update as torch.optim.Adam
+(same formula and order of operations) with lr broadcast along the model axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import torch
+
+
+class StackedAdam:
+    """Adam (no weight decay, no amsgrad); lr has shape (K,), along each parameter's first axis."""
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: Sequence[float],
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr = torch.as_tensor(list(lr), dtype=torch.float64)
+        self.b1, self.b2 = betas
+        self.eps = eps
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        for p in self.params:
+            if p.shape[0] != len(self.lr):
+                raise ValueError(
+                    f"{len(self.lr)} learning rates for a stack of {p.shape[0]} models"
+                )
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        bc1 = 1 - self.b1**self.t
+        bc2_sqrt = math.sqrt(1 - self.b2**self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            g = p.grad
+            m.lerp_(g, 1 - self.b1)
+            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+            step = (self.lr / bc1).to(p.dtype).view(-1, *([1] * (p.dim() - 1)))
+            p.sub_(step * m / denom)
+
+
+def make_optimizer(params, lr: float | Sequence[float]):
+    """Adam for a stack: fused torch Adam for one lr, StackedAdam for one lr per model."""
+    params = list(params)
+    if isinstance(lr, (int, float)):
+        try:  # fused steps all stacked tensors in one kernel where the build supports it
+            return torch.optim.Adam(params, lr=lr, fused=True)
+        except (RuntimeError, TypeError):
+            return torch.optim.Adam(params, lr=lr, foreach=True)
+    return StackedAdam(params, lr)
