@@ -58,7 +58,7 @@ def test_cnn_conv_equals_torch_conv1d():
     w = m.weights[0][0].T.reshape(6, 1, 5)  # ours: (C_in·k, C_out) → torch: (C_out, C_in, k)
     ref = torch.nn.functional.conv1d(x[0].unsqueeze(1), w, m.biases[0][0, 0], stride=2, padding=1)
     h = ref.transpose(1, 2).reshape(4, -1)  # channels-last flatten, as the model's head sees it
-    want = h @ m.weights[1][0] + m.biases[1][0]
+    want = h @ m.weights[1][0].T + m.biases[1][0].T  # the head is stored transposed
     torch.testing.assert_close(m(x)[0], want, rtol=0, atol=1e-12)
 
 
@@ -144,3 +144,16 @@ def test_per_model_learning_rates_equal_separate_runs():
         h_one = engine.train_classifier(alone, d, 2, 50, [lr])
         np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], atol=1e-10)
     assert len(set(np.round(h_all["test_loss"][-1], 6))) == 3  # the lrs really differed
+
+
+@pytest.mark.parametrize("model", [StackedMLP, StackedCNN])
+def test_different_arms_in_one_stack_equal_separate_runs(model):
+    d = toy(d=40, dtype=torch.float64)
+    arms = [["relu"], ["relu"], ["hat"], ["swish_beta"], ["relu", "tanh"]]
+    seeds = [0, 1, 0, 0, 0]
+    together = model(seeds, 40, 2, 8, 4, arms, dtype=torch.float64)
+    h_all = engine.train_classifier(together, d, 2, 50, 1e-2)
+    for i, (s, arm) in enumerate(zip(seeds, arms)):
+        alone = model([s], 40, 2, 8, 4, arm, dtype=torch.float64)
+        h_one = engine.train_classifier(alone, d, 2, 50, 1e-2)
+        np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], atol=1e-10)

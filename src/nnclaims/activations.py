@@ -117,3 +117,43 @@ def make_layer_activation(names: Sequence[str], width: int, n_models: int) -> nn
     if len(names) == 1:
         return _single(names[0], n_models)
     return Mixed(names, width, n_models)
+
+
+class PerModel(nn.Module):
+    """Different activations for different models of one stack (arms trained together).
+
+    Models with the same spec that sit next to each other share one module; the stack is sliced
+    along the model axis, each slice gets its function, and the slices are joined again.
+    """
+
+    def __init__(self, specs: Sequence[Sequence[str]], width: int):
+        super().__init__()
+        self.bounds: list[tuple[int, int]] = []
+        groups: list[tuple[str, ...]] = []
+        for i, spec in enumerate(map(tuple, specs)):
+            if groups and groups[-1] == spec:
+                self.bounds[-1] = (self.bounds[-1][0], i + 1)
+            else:
+                groups.append(spec)
+                self.bounds.append((i, i + 1))
+        self.parts = nn.ModuleList(
+            make_layer_activation(g, width, b - a) for g, (a, b) in zip(groups, self.bounds)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.parts) == 1:
+            return self.parts[0](x)
+        return torch.cat([f(x[a:b]) for f, (a, b) in zip(self.parts, self.bounds)], dim=0)
+
+
+def stack_activation(activation, width: int, n_models: int) -> nn.Module:
+    """One layer's activation for a stack: a spec shared by all models (a list of names), or one
+    spec per model (a list of K lists of names)."""
+    if isinstance(activation, str):
+        raise ValueError(f"Give activations as a list of names, e.g. [{activation!r}]")
+    specs = list(activation)
+    if specs and not isinstance(specs[0], str):
+        if len(specs) != n_models:
+            raise ValueError(f"{len(specs)} activation specs for a stack of {n_models} models")
+        return PerModel(specs, width)
+    return make_layer_activation(specs, width, n_models)

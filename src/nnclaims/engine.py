@@ -41,19 +41,19 @@ class Arrays:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
-def _per_model_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # (K, C, B) layout: cross_entropy's fast path for a class dimension at axis 1.
-    return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
+def _per_model_ce(logits_cb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per model; logits in (K, classes, B), cross_entropy's class axis 1."""
+    return F.cross_entropy(logits_cb, y, reduction="none").mean(dim=1)
 
 
 @torch.no_grad()
 def evaluate(model: Stacked, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Per-model (loss, accuracy in %) on one shared set."""
     k = model.n_models
-    logits = model(x.unsqueeze(0).expand(k, -1, -1))
+    logits = model.logits_cb(x.unsqueeze(0).expand(k, -1, -1))
     yk = y.unsqueeze(0).expand(k, -1)
     loss = _per_model_ce(logits, yk)
-    acc = (logits.argmax(-1) == yk).to(torch.float64).mean(dim=1) * 100
+    acc = (logits.argmax(1) == yk).to(torch.float64).mean(dim=1) * 100
     return loss.double().numpy(), acc.numpy()
 
 
@@ -86,7 +86,7 @@ def train_classifier(
         running = torch.zeros(k, dtype=torch.float64)
         for step in range(steps):
             idx = perm[:, step * batch_size : (step + 1) * batch_size]
-            losses = _per_model_ce(model(data.x_train[idx]), data.y_train[idx])
+            losses = _per_model_ce(model.logits_cb(data.x_train[idx]), data.y_train[idx])
             with torch.no_grad():
                 finite = torch.isfinite(losses)
                 newly = alive & ~finite
