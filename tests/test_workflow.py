@@ -25,6 +25,7 @@ def test_dry_run_of_the_default_config_lists_every_stage():
         "data",
         "train",
         "train_imp",
+        "train_control",
         "collect",
         "analyse_swish_vs_relu",
         "analyse_hat",

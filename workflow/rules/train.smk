@@ -3,7 +3,7 @@
 
 
 rule train:
-    """Train one run (classification, sparse control or spectral probe)."""
+    """Train one run (classification or spectral probe)."""
     input:
         unpack(train_inputs),
     output:
@@ -12,7 +12,28 @@ rule train:
     log:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:
-        run=r"(classify|control|spectral)_[0-9a-f]{12}",
+        run=r"(classify|spectral)_[0-9a-f]{12}",
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    params:
+        spec=run_spec,
+    script:
+        "../scripts/train.py"
+
+
+rule train_control:
+    """Sparse networks from scratch at every IMP level: the same masks reinitialized, or random."""
+    input:
+        unpack(train_inputs),
+    output:
+        metrics=str(paths.run_metrics("{run}")),
+        hparams=str(paths.run_hparams("{run}")),
+    log:
+        str(paths.LOGS / "train" / "{run}.log"),
+    wildcard_constraints:
+        run=r"control_[0-9a-f]{12}",
+    priority: 10  # on the longest chain, right after its IMP trunk
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -34,6 +55,7 @@ rule train_imp:
         str(paths.LOGS / "train" / "{run}.log"),
     wildcard_constraints:
         run=r"imp_[0-9a-f]{12}",
+    priority: 10  # the longest chain (IMP rounds, then its controls): start it first
     conda:
         "../../envs/train.yaml"
     threads: 1
