@@ -43,6 +43,15 @@ def test_dry_run_of_the_default_config_lists_every_stage():
         ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
         ("seeds: 0", "0 is less than the minimum of 1"),
         ("datasets: [cifar11]", "'cifar11' is not one of ['mnist1d']"),
+        ("seeds: five", "'five' is not of type 'integer'"),
+        ("train: {lr: -1}", "-1 is less than or equal to the minimum of 0"),
+        ("train: {model: resnet}", "'resnet' is not one of ['mlp', 'cnn']"),
+        ("mixes: {m2: [relu, relux]}", "'relux' is not one of"),
+        ("claims: {hat: {arms: []}}", "should be non-empty"),
+        (
+            "claims: {sparse_vs_dense: {rounds: 2, fraction: 1.5, controls: [random]}}",
+            "1.5 is greater than or equal to the maximum of 1",
+        ),
     ],
 )
 def test_invalid_config_stops_before_any_job(project, yaml_line, message):
@@ -79,6 +88,34 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
             assert (project / fig["file"]).stat().st_size > 5_000
         assert (project / "results" / "notebooks" / f"{claim}.ipynb").exists()
     assert "Verdicts" in text and "Provenance" in text
+    # the Snakemake HTML report builds, with the figures marked report()
+    html = project / "results" / "report.html"
+    r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)
+    assert r3.returncode == 0, r3.stderr[-2000:]
+    assert html.stat().st_size > 50_000
     # a second run has nothing to do: outputs are complete and up to date
     r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in r2.stdout + r2.stderr
+
+
+@pytest.mark.slow
+def test_failing_notebook_shows_the_cell_and_keeps_the_notebook(project):
+    nb = project / "workflow/notebooks/swish_vs_relu.ipynb"
+    d = json.loads(nb.read_text())
+    d["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "raise RuntimeError('boom: a deliberate failure')",
+        }
+    )
+    nb.write_text(json.dumps(d))
+    target = "results/numbers/swish_vs_relu.json"
+    r = snakemake(project, target, "--cores", "2", "--configfile", "config/test.yaml", timeout=600)
+    assert r.returncode != 0
+    assert "boom: a deliberate failure" in r.stdout + r.stderr  # the failed log, cell included
+    kept = project / "results/notebooks/swish_vs_relu.ipynb"
+    assert "boom: a deliberate failure" in kept.read_text()
+    assert (project / "results/tables/swish_vs_relu.parquet").exists()  # finished work stays

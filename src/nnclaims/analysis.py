@@ -179,6 +179,26 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
     return "; ".join(parts) + "."
 
 
+def diverged(df: pd.DataFrame) -> str:
+    """Which models diverged (loss NaN/inf), in words; 'none' when none did."""
+    d = df[(df.metric == "diverged_epoch") & (df.value > 0)]
+    if d.empty:
+        return "none"
+    parts = []
+    keys = ["arm", "size", "level"]
+    for (arm, size, level), g in d.groupby(keys):
+        total = df[
+            (df.metric == "diverged_epoch")
+            & (df.arm == arm)
+            & (df["size"] == size)
+            & np.isclose(df.level, level)
+        ]
+        where = f"{arm}, {size} layers" + ("" if level == 1 else f", {100 * level:.1f} % weights")
+        epochs = ", ".join(str(int(e)) for e in sorted(g.value))
+        parts.append(f"{where}: {len(g)} of {len(total)} (epochs {epochs})")
+    return "; ".join(parts) + " — counted at chance accuracy"
+
+
 def write_numbers(
     path: str | os.PathLike,
     claim_id: str,
@@ -190,6 +210,7 @@ def write_numbers(
     figures: list[dict[str, str]],
     notebook: str,
     extra: dict[str, Any] | None = None,
+    df: pd.DataFrame | None = None,
 ) -> None:
     """The JSON the report reads for one claim: everything it prints about the claim."""
     write_json(
@@ -201,6 +222,7 @@ def write_numbers(
             "published": claim.get("published", []),
             "setup": setup,
             "differences": claim.get("differences", ""),
+            "diverged": "none" if df is None else diverged(df),
             "table": table,
             "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
             "verdict": evaluation["verdict"],

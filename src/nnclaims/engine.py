@@ -12,6 +12,7 @@ MNIST-1D in one single-thread process.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import checkpoint as ckpt
 from . import seeding
 from .models import Stacked
 from .optim import make_optimizer
@@ -64,11 +66,16 @@ def train_classifier(
     batch_size: int,
     lr: float | Sequence[float],
     on_epoch: Callable[[int, dict], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    tag: str = "train",
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc; and `diverged_epoch` (K,), 0 where a model never diverged.
+    With `checkpoint`, the whole state (weights, Adam, batch-order generators, history) is saved
+    after every epoch and a matching `tag`'s checkpoint is resumed: a killed and restarted run
+    ends with exactly the numbers of an uninterrupted one.
     """
     k = model.n_models
     n = data.x_train.shape[0]
@@ -80,8 +87,19 @@ def train_classifier(
     alive = torch.ones(k, dtype=torch.bool)
     diverged = np.zeros(k, dtype=np.int64)
     hist = {m: np.full((epochs, k), np.nan) for m in ("train_loss", "test_loss", "test_acc")}
+    start = 1
+    state = ckpt.load(checkpoint, tag)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        for g, s in zip(orders, state["orders"]):
+            g.set_state(s)
+        alive, diverged = state["alive"], state["diverged"].numpy().copy()
+        hist = {m: v.numpy().copy() for m, v in state["hist"].items()}
+        start = int(state["epoch"]) + 1
+        log.info("resuming from checkpoint %s after epoch %d", checkpoint, start - 1)
     t0 = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start, epochs + 1):
         perm = torch.stack([torch.randperm(n, generator=g) for g in orders])  # (K, N)
         running = torch.zeros(k, dtype=torch.float64)
         for step in range(steps):
@@ -111,17 +129,31 @@ def train_classifier(
             hist[m][epoch - 1] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
-        if epoch == 1 or epoch == epochs or epoch % max(1, epochs // 10) == 0:
-            log.info(
-                "epoch %d/%d  train_loss %.4f  test_acc %.2f%%  (%.1fs, %d/%d alive)",
-                epoch,
-                epochs,
-                float(np.nanmean(row["train_loss"])),
-                float(np.nanmean(row["test_acc"])),
-                time.perf_counter() - t0,
-                int(alive.sum()),
-                k,
+        if checkpoint is not None:
+            ckpt.save(
+                checkpoint,
+                tag,
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "orders": [g.get_state() for g in orders],
+                    "alive": alive,
+                    "diverged": torch.as_tensor(diverged),
+                    "hist": {m: torch.as_tensor(v) for m, v in hist.items()},
+                },
             )
+        # one line per epoch, so a user tailing the log sees where a job is
+        log.info(
+            "epoch %d/%d  train_loss %.4f  test_acc %.2f%%  (%.1fs, %d/%d alive)",
+            epoch,
+            epochs,
+            float(np.nanmean(row["train_loss"])),
+            float(np.nanmean(row["test_acc"])),
+            time.perf_counter() - t0,
+            int(alive.sum()),
+            k,
+        )
     hist["diverged_epoch"] = diverged
     return hist
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import checkpoint as ckpt
 from . import data as datamod
 from . import paths, pruning, seeding
 from .engine import train_classifier, train_spectral
@@ -101,10 +103,18 @@ def _stack(
     )
 
 
-def run_classify(spec: RunSpec, arrays) -> pd.DataFrame:
+def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
     seeds = list(spec.seeds)
     model = _stack(spec, arrays.x_train.shape[1], arrays.n_classes, seeds)
-    hist = train_classifier(model, arrays, spec.epochs, spec.batch_size, spec.lr)
+    hist = train_classifier(
+        model,
+        arrays,
+        spec.epochs,
+        spec.batch_size,
+        spec.lr,
+        checkpoint=_ckpt(ckpt_dir, "train.pt"),
+        tag="classify",
+    )
     return _rows_from_history(spec, hist, seeds, np.ones(len(seeds)), [spec.arm] * len(seeds))
 
 
@@ -117,28 +127,55 @@ def ticket(
     return model
 
 
-def run_imp(spec: RunSpec, arrays, masks_out: Path) -> pd.DataFrame:
-    """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense)."""
+def _ckpt(ckpt_dir: Path | None, name: str) -> Path | None:
+    return None if ckpt_dir is None else ckpt_dir / name
+
+
+def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None) -> pd.DataFrame:
+    """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense).
+
+    Checkpoints after every epoch and every round; a restarted run resumes where it stopped.
+    """
     seeds = list(spec.seeds)
     d_in, d_out = arrays.x_train.shape[1], arrays.n_classes
     masks = [torch.ones_like(w) for w in _stack(spec, d_in, d_out, seeds).weights]
     rates = pruning.layer_rates(len(masks), spec.prune_fraction)
-    frames, saved = [], {}
-    for r in range(spec.prune_rounds + 1):
+    done: list[dict] = []  # per finished round: its history and level
+    saved: dict[str, torch.Tensor] = {}
+    state = ckpt.load(_ckpt(ckpt_dir, "imp.pt"), "imp")
+    if state is not None:
+        masks, done, saved = list(state["masks"]), list(state["done"]), dict(state["saved"])
+        log.info("resuming IMP after round %d", len(done) - 1)
+    for r in range(len(done), spec.prune_rounds + 1):
         model = ticket(spec, d_in, d_out, seeds, masks)
-        level = pruning.remaining_fraction(masks).numpy()
+        level = pruning.remaining_fraction(masks)
         log.info(
             "IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean()
         )
-        hist = train_classifier(model, arrays, spec.epochs, spec.batch_size, spec.lr)
-        arm = "dense" if r == 0 else "imp"
-        frames.append(_rows_from_history(spec, hist, seeds, level, [arm] * len(seeds)))
+        hist = train_classifier(
+            model,
+            arrays,
+            spec.epochs,
+            spec.batch_size,
+            spec.lr,
+            checkpoint=_ckpt(ckpt_dir, "train.pt"),
+            tag=f"imp-round{r}",
+        )
+        done.append({"level": level, **{m: torch.as_tensor(v) for m, v in hist.items()}})
         for i, m in enumerate(masks):
-            saved[f"round{r}_layer{i}"] = m.to(torch.uint8).numpy()
+            saved[f"round{r}_layer{i}"] = m.to(torch.uint8)
         masks = pruning.prune_by_magnitude(list(model.weights), masks, rates)
+        if ckpt_dir is not None:
+            ckpt.save(ckpt_dir / "imp.pt", "imp", {"masks": masks, "done": done, "saved": saved})
+            ckpt.clear(ckpt_dir / "train.pt")
     with atomic_path(masks_out) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **saved)
+            np.savez_compressed(f, **{k: v.numpy() for k, v in saved.items()})
+    frames = []
+    for r, d in enumerate(done):
+        hist = {m: v.numpy() for m, v in d.items() if m != "level"}
+        arm = "dense" if r == 0 else "imp"
+        frames.append(_rows_from_history(spec, hist, seeds, d["level"].numpy(), [arm] * len(seeds)))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -151,7 +188,9 @@ def load_masks(path: Path, rounds: int, n_layers: int) -> list[list[torch.Tensor
         ]
 
 
-def run_control(spec: RunSpec, arrays, trunk_masks: Path) -> pd.DataFrame:
+def run_control(
+    spec: RunSpec, arrays, trunk_masks: Path, ckpt_dir: Path | None = None
+) -> pd.DataFrame:
     """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds)."""
     pruning.get_pruner(spec.control)
     seeds = list(spec.seeds)
@@ -172,7 +211,15 @@ def run_control(spec: RunSpec, arrays, trunk_masks: Path) -> pd.DataFrame:
     model = _stack(spec, d_in, d_out, run_seeds, init_seeds=init_seeds)
     model.set_masks(masks)
     level = pruning.remaining_fraction(masks).numpy()
-    hist = train_classifier(model, arrays, spec.epochs, spec.batch_size, spec.lr)
+    hist = train_classifier(
+        model,
+        arrays,
+        spec.epochs,
+        spec.batch_size,
+        spec.lr,
+        checkpoint=_ckpt(ckpt_dir, "train.pt"),
+        tag="control",
+    )
     return _rows_from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
 
 
@@ -217,11 +264,16 @@ def run(
     trunk_masks: str | os.PathLike | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir."""
+    """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir.
+
+    Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
+    resumed from there when the run restarts after a kill; it is removed once the run finished.
+    """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = out_dir / paths.RUN_CHECKPOINTS
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log.info("run %s: %s", spec.run_id, spec.non_defaults())
     if spec.kind == "spectral":
@@ -229,15 +281,15 @@ def run(
     else:
         arrays = datamod.load_arrays(data_path)
         if spec.kind == "classify":
-            df = run_classify(spec, arrays)
+            df = run_classify(spec, arrays, ckpt_dir)
         elif spec.kind == "imp":
-            df = run_imp(spec, arrays, out_dir / paths.RUN_MASKS)
+            df = run_imp(spec, arrays, out_dir / paths.RUN_MASKS, ckpt_dir)
         else:
             if trunk_masks is None:
                 raise ValueError(
                     f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}"
                 )
-            df = run_control(spec, arrays, Path(trunk_masks))
+            df = run_control(spec, arrays, Path(trunk_masks), ckpt_dir)
     wall = time.perf_counter() - t0
     write_json(
         {
@@ -251,5 +303,6 @@ def run(
         out_dir / paths.RUN_HPARAMS,
     )
     write_parquet(df, out_dir / paths.RUN_METRICS)  # last: its presence means the run finished
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     log.info("run %s done in %.1fs: %d rows", spec.run_id, wall, len(df))
     return df

@@ -37,6 +37,19 @@ class StackedAdam:
                     f"{len(self.lr)} learning rates for a stack of {p.shape[0]} models"
                 )
 
+    def state_dict(self) -> dict:
+        return {
+            "t": self.t,
+            "lr": self.lr.clone(),
+            "m": [m.clone() for m in self.m],
+            "v": [v.clone() for v in self.v],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t, self.lr = int(state["t"]), state["lr"].clone()
+        for dst, src in zip(self.m + self.v, list(state["m"]) + list(state["v"])):
+            dst.copy_(src)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
             p.grad = None

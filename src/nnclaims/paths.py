@@ -22,6 +22,7 @@ LOGS = RESULTS / "logs"
 RUN_METRICS = "metrics.parquet"
 RUN_HPARAMS = "hparams.json"
 RUN_MASKS = "masks.npz"
+RUN_CHECKPOINTS = "checkpoint"  # training state while a run is in progress; removed when done
 
 # Figures each claim's notebook draws (stem names; each is written as .png and .pdf).
 CLAIM_FIGURES: dict[str, list[str]] = {

@@ -28,18 +28,27 @@ for _claim in CLAIMS:
             runs=str(paths.claim_runs(_claim)),
             claims=CLAIMS_FILE,
         output:
-            notebook=str(paths.claim_notebook_out(_claim)),
             numbers=str(paths.claim_numbers(_claim)),
-            figures=[str(p) for p in paths.claim_figures(_claim)],
+            figures=[
+                report(
+                    str(p),
+                    caption=f"../report/{_claim}.rst",
+                    category="Figures",
+                    subcategory=_claim,
+                )
+                for p in paths.claim_figures(_claim)
+            ],
+        # The executed notebook is a log, not an output, so it is kept when a cell fails.
         log:
-            str(paths.LOGS / "analyse" / f"{_claim}.log"),
+            notebook=str(paths.claim_notebook_out(_claim)),
+            stdout=str(paths.LOGS / "analyse" / f"{_claim}.log"),
         conda:
             "../../envs/analysis.yaml"
         params:
             claim=_claim,
             fig_dir=lambda w, output: os.path.dirname(output.figures[0]),
         shell:
-            "papermill {input.notebook} {output.notebook} -k python3 --cwd . "
+            "papermill {input.notebook} {log.notebook} -k python3 --cwd . "
             "-p table {input.table} -p runs {input.runs} -p claims {input.claims} "
             "-p claim {params.claim} -p fig_dir {params.fig_dir} -p numbers {output.numbers} "
-            "> {log} 2>&1"
+            "> {log.stdout} 2>&1"

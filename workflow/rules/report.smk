@@ -6,7 +6,7 @@ rule report:
         numbers=[str(paths.claim_numbers(c)) for c in CLAIMS],
         figures=[str(p) for c in CLAIMS for p in paths.claim_figures(c)],
     output:
-        pdf=REPORT_PDF,
+        pdf=report(REPORT_PDF, caption="../report/workflow.rst", category="Report"),
     log:
         str(paths.LOGS / "report.log"),
     conda:

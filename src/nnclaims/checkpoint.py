@@ -1,0 +1,42 @@
+"""Checkpoints that survive a kill at any moment: written to a temporary name, then renamed.
+
+Loaded with `torch.load(weights_only=True)`: only tensors and plain containers, never pickled
+objects. A checkpoint carries a `tag`; one with another tag (from an earlier IMP round, say) is
+ignored, so a stale file can never be resumed into the wrong computation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def save(path: str | os.PathLike, tag: str, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"tag": tag, **state}, tmp)
+
+
+def load(path: str | os.PathLike | None, tag: str) -> dict[str, Any] | None:
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as e:  # a truncated or foreign file: start over rather than fail
+        log.warning("ignoring unreadable checkpoint %s (%s)", path, e)
+        return None
+    if state.get("tag") != tag:
+        return None
+    return state
+
+
+def clear(path: str | os.PathLike | None) -> None:
+    if path is not None and Path(path).exists():
+        Path(path).unlink()

@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+
+from nnclaims import analysis
+
+
+def table(values: dict[str, list[float]], diverged: dict[str, list[int]] | None = None):
+    rows = []
+    for arm, vals in values.items():
+        for seed, v in enumerate(vals):
+            rows.append(
+                dict(
+                    dataset="mnist1d",
+                    arm=arm,
+                    size=2,
+                    level=1.0,
+                    seed=seed,
+                    epoch=10,
+                    metric="test_acc",
+                    value=v,
+                )
+            )
+            d = (diverged or {}).get(arm, [0] * len(vals))[seed]
+            rows.append(
+                dict(
+                    dataset="mnist1d",
+                    arm=arm,
+                    size=2,
+                    level=1.0,
+                    seed=seed,
+                    epoch=10,
+                    metric="diverged_epoch",
+                    value=float(d),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_diverged_model_counts_at_chance_and_is_reported():
+    df = table({"relu": [60, 61, 62], "mix": [59, np.nan, 58]}, diverged={"mix": [0, 4, 0]})
+    vals = analysis.select(df, "test_acc", arm="mix")
+    assert vals.tolist() == [59, 10.0, 58]  # NaN accuracy of the diverged model → chance
+    assert analysis.diverged(df).startswith("mix, 2 layers: 1 of 3 (epochs 4)")
+    assert analysis.diverged(table({"relu": [60, 61]})) == "none"
+
+
+def test_claim_verdict_from_a_hypothesis_table():
+    df = table({"relu": [60, 61, 62, 60], "swish": [66, 67, 66, 68]})
+    claim = {
+        "hypotheses": [
+            {
+                "id": "h",
+                "text": "t",
+                "metric": "test_acc",
+                "a": {"arm": "swish"},
+                "b": {"arm": "relu"},
+                "direction": "greater",
+                "threshold": 0,
+            }
+        ]
+    }
+    ev = analysis.evaluate_claim(df, claim)
+    assert ev["verdict"] == "supported"
+    assert ev["hypotheses"][0]["diff"] == 6.0
