@@ -3,7 +3,7 @@
 
 import os
 
-from nnclaims import paths
+from nnclaims import paths, resources
 from nnclaims.plan import make_plan
 
 try:
@@ -27,6 +27,15 @@ def run_spec(wildcards):
             "Delete its directory or rerun with the config that made it."
         )
     return RUNS[wildcards.run].to_dict()
+
+
+def train_runtime(wildcards):
+    """Minutes a training job asks for, from its hyperparameters."""
+    return resources.runtime_minutes(RUNS[wildcards.run])
+
+
+def train_mem(wildcards):
+    return resources.mem_mb(RUNS[wildcards.run])
 
 
 def train_inputs(wildcards):

@@ -16,6 +16,9 @@ rule train:
     conda:
         "../../envs/train.yaml"
     threads: 1
+    resources:
+        runtime=train_runtime,
+        mem_mb=train_mem,
     params:
         spec=run_spec,
     script:
@@ -37,6 +40,9 @@ rule train_control:
     conda:
         "../../envs/train.yaml"
     threads: 1
+    resources:
+        runtime=train_runtime,
+        mem_mb=train_mem,
     params:
         spec=run_spec,
     script:
@@ -59,6 +65,9 @@ rule train_imp:
     conda:
         "../../envs/train.yaml"
     threads: 1
+    resources:
+        runtime=train_runtime,
+        mem_mb=train_mem,
     params:
         spec=run_spec,
     script:
