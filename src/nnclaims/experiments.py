@@ -103,18 +103,27 @@ def _stack(
     )
 
 
-def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
-    seeds = list(spec.seeds)
-    model = _stack(spec, arrays.x_train.shape[1], arrays.n_classes, seeds)
-    hist = train_classifier(
+def _ckpt(ckpt_dir: Path | None, name: str) -> Path | None:
+    return None if ckpt_dir is None else ckpt_dir / name
+
+
+def _train(spec: RunSpec, model: Stacked, arrays, ckpt_dir: Path | None, tag: str) -> dict:
+    """train_classifier with the run's settings, checkpointed under ckpt_dir/train.pt."""
+    return train_classifier(
         model,
         arrays,
         spec.epochs,
         spec.batch_size,
         spec.lr,
         checkpoint=_ckpt(ckpt_dir, "train.pt"),
-        tag="classify",
+        tag=tag,
     )
+
+
+def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
+    seeds = list(spec.seeds)
+    model = _stack(spec, arrays.x_train.shape[1], arrays.n_classes, seeds)
+    hist = _train(spec, model, arrays, ckpt_dir, "classify")
     return _rows_from_history(spec, hist, seeds, np.ones(len(seeds)), [spec.arm] * len(seeds))
 
 
@@ -125,10 +134,6 @@ def ticket(
     model = _stack(spec, d_in, d_out, seeds)
     model.set_masks(masks)
     return model
-
-
-def _ckpt(ckpt_dir: Path | None, name: str) -> Path | None:
-    return None if ckpt_dir is None else ckpt_dir / name
 
 
 def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None) -> pd.DataFrame:
@@ -152,15 +157,7 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None
         log.info(
             "IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean()
         )
-        hist = train_classifier(
-            model,
-            arrays,
-            spec.epochs,
-            spec.batch_size,
-            spec.lr,
-            checkpoint=_ckpt(ckpt_dir, "train.pt"),
-            tag=f"imp-round{r}",
-        )
+        hist = _train(spec, model, arrays, ckpt_dir, f"imp-round{r}")
         done.append({"level": level, **{m: torch.as_tensor(v) for m, v in hist.items()}})
         for i, m in enumerate(masks):
             saved[f"round{r}_layer{i}"] = m.to(torch.uint8)
@@ -211,15 +208,7 @@ def run_control(
     model = _stack(spec, d_in, d_out, run_seeds, init_seeds=init_seeds)
     model.set_masks(masks)
     level = pruning.remaining_fraction(masks).numpy()
-    hist = train_classifier(
-        model,
-        arrays,
-        spec.epochs,
-        spec.batch_size,
-        spec.lr,
-        checkpoint=_ckpt(ckpt_dir, "train.pt"),
-        tag="control",
-    )
+    hist = _train(spec, model, arrays, ckpt_dir, "control")
     return _rows_from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
 
 
