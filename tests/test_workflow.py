@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -87,7 +88,9 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
         for fig in nums["figures"]:
             assert (project / fig["file"]).stat().st_size > 5_000
         assert (project / "results" / "notebooks" / f"{claim}.ipynb").exists()
-    assert "Verdicts" in text and "Provenance" in text
+    assert "Verdicts" in text and "Provenance" in text and "Time per stage" in text
+    everything = pd.read_parquet(project / "results" / "metrics.parquet")
+    assert set(everything.claim) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
     # the Snakemake HTML report builds, with the figures marked report()
     html = project / "results" / "report.html"
     r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)

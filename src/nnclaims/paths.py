@@ -17,6 +17,8 @@ NUMBERS = RESULTS / "numbers"
 REPORT_BUILD = RESULTS / "report"
 REPORT_PDF = RESULTS / "report.pdf"
 LOGS = RESULTS / "logs"
+BENCHMARKS = RESULTS / "benchmarks"  # Snakemake's per-job time and memory (one TSV per job)
+METRICS_ALL = RESULTS / "metrics.parquet"  # every claim's tidy table in one
 
 # Files inside one run directory (results/runs/<run_id>/).
 RUN_METRICS = "metrics.parquet"
@@ -76,3 +78,7 @@ def claim_figures(claim: str) -> list[Path]:
 def claim_runs(claim: str) -> Path:
     """Hyperparameters of every run in a claim's table (JSON list)."""
     return TABLES / f"{claim}.runs.json"
+
+
+def benchmark(rule: str, name: str) -> Path:
+    return BENCHMARKS / rule / f"{name}.tsv"

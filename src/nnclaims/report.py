@@ -36,6 +36,23 @@ def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     return s + " Verdicts — " + "; ".join(parts) + "."
 
 
+STAGES = {"data": "data", "train": "training", "collect": "tables", "analyse": "notebooks"}
+
+
+def stage_times(benchmarks: list[str]) -> list[dict[str, Any]]:
+    """Jobs and summed seconds per stage, from Snakemake's benchmark TSVs (rule dir/job.tsv)."""
+    import pandas as pd
+
+    out: dict[str, dict[str, Any]] = {}
+    for b in benchmarks:
+        stage = STAGES.get(Path(b).parent.name, Path(b).parent.name)
+        sec = float(pd.read_csv(b, sep="\t")["s"].iloc[0])
+        row = out.setdefault(stage, {"stage": stage, "jobs": 0, "seconds": 0.0})
+        row["jobs"] += 1
+        row["seconds"] += sec
+    return [{**r, "seconds": round(r["seconds"], 1)} for r in out.values()]
+
+
 def build(
     template: str | os.PathLike,
     numbers: list[str],
@@ -43,6 +60,7 @@ def build(
     out_pdf: str | os.PathLike,
     config: dict[str, Any],
     build_dir: str | os.PathLike,
+    benchmarks: list[str] | None = None,
 ) -> Path:
     import typst  # imported here: only the report rule needs it
 
@@ -61,6 +79,7 @@ def build(
             fig["source"], fig["file"] = str(src), str(dst)
         claims.append(c)
     prov = stamp()
+    prov["stages"] = stage_times(benchmarks or [])
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
         "abstract": abstract(claims, config),

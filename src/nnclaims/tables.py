@@ -29,3 +29,10 @@ def collect(
     write_parquet(table, out_table)
     write_json(runs, out_runs)
     return table
+
+
+def concat(tables: list[str], out: str | os.PathLike) -> pd.DataFrame:
+    """All claims' tables in one (a run shared by claims appears once per claim)."""
+    df = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    write_parquet(df, out)
+    return df

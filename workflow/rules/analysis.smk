@@ -8,6 +8,8 @@ rule collect:
         runs=str(paths.claim_runs("{claim}")),
     log:
         str(paths.LOGS / "collect" / "{claim}.log"),
+    benchmark:
+        str(paths.benchmark("collect", "{claim}"))
     wildcard_constraints:
         claim="|".join(CLAIMS),
     conda:
@@ -42,6 +44,8 @@ for _claim in CLAIMS:
         log:
             notebook=str(paths.claim_notebook_out(_claim)),
             stdout=str(paths.LOGS / "analyse" / f"{_claim}.log"),
+        benchmark:
+            str(paths.benchmark("analyse", _claim))
         conda:
             "../../envs/analysis.yaml"
         params:
@@ -52,3 +56,17 @@ for _claim in CLAIMS:
             "-p table {input.table} -p runs {input.runs} -p claims {input.claims} "
             "-p claim {params.claim} -p fig_dir {params.fig_dir} -p numbers {output.numbers} "
             "> {log.stdout} 2>&1"
+
+
+rule metrics:
+    """Every claim's tidy table in one file (columns documented in the README)."""
+    input:
+        tables=[str(paths.claim_table(c)) for c in CLAIMS],
+    output:
+        str(paths.METRICS_ALL),
+    log:
+        str(paths.LOGS / "metrics.log"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/metrics.py"

@@ -54,3 +54,14 @@ def claim_run_files(kind):
         return [str(make(r)) for r in PLAN.claim_runs[wildcards.claim]]
 
     return inner
+
+
+def all_benchmarks():
+    """Snakemake's time record of every job before the report (for the report's stage times)."""
+    datasets = sorted({s.dataset for s in RUNS.values() if s.kind != "spectral"})
+    files = [paths.benchmark("data", d) for d in datasets]
+    files += [paths.benchmark("train", r) for r in RUNS]
+    files += [
+        paths.benchmark(stage, c) for stage in ("collect", "analyse") for c in CLAIMS
+    ]
+    return [str(f) for f in files]

@@ -4,6 +4,8 @@ rule data:
         str(paths.dataset_file("{dataset}")),
     log:
         str(paths.LOGS / "data" / "{dataset}.log"),
+    benchmark:
+        str(paths.benchmark("data", "{dataset}"))
     wildcard_constraints:
         dataset="[a-z0-9_]+",
     conda:

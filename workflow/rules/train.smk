@@ -11,6 +11,8 @@ rule train:
         hparams=str(paths.run_hparams("{run}")),
     log:
         str(paths.LOGS / "train" / "{run}.log"),
+    benchmark:
+        str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
         run=r"(classify|spectral)_[0-9a-f]{12}",
     conda:
@@ -34,6 +36,8 @@ rule train_control:
         hparams=str(paths.run_hparams("{run}")),
     log:
         str(paths.LOGS / "train" / "{run}.log"),
+    benchmark:
+        str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
         run=r"control_[0-9a-f]{12}",
     priority: 10  # on the longest chain, right after its IMP trunk
@@ -59,6 +63,8 @@ rule train_imp:
         masks=str(paths.run_masks("{run}")),
     log:
         str(paths.LOGS / "train" / "{run}.log"),
+    benchmark:
+        str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
         run=r"imp_[0-9a-f]{12}",
     priority: 10  # the longest chain (IMP rounds, then its controls): start it first

@@ -11,4 +11,5 @@ report.build(
     sm.output.pdf,
     config=sm.config,
     build_dir=sm.params.build_dir,
+    benchmarks=list(sm.input.benchmarks),
 )
