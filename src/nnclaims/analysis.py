@@ -223,6 +223,8 @@ def write_numbers(
             "setup": setup,
             "differences": claim.get("differences", ""),
             "diverged": "none" if df is None else diverged(df),
+            # the config keys every number and figure of this claim depends on
+            "config_keys": ["datasets", "seeds", "train", "mixes", f"claims.{claim_id}"],
             "table": table,
             "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
             "verdict": evaluation["verdict"],
