@@ -8,31 +8,10 @@ def table(values: dict[str, list[float]], diverged: dict[str, list[int]] | None 
     rows = []
     for arm, vals in values.items():
         for seed, v in enumerate(vals):
-            rows.append(
-                dict(
-                    dataset="mnist1d",
-                    arm=arm,
-                    size=2,
-                    level=1.0,
-                    seed=seed,
-                    epoch=10,
-                    metric="test_acc",
-                    value=v,
-                )
-            )
+            base = dict(dataset="mnist1d", arm=arm, size=2, level=1.0, seed=seed, epoch=10)
             d = (diverged or {}).get(arm, [0] * len(vals))[seed]
-            rows.append(
-                dict(
-                    dataset="mnist1d",
-                    arm=arm,
-                    size=2,
-                    level=1.0,
-                    seed=seed,
-                    epoch=10,
-                    metric="diverged_epoch",
-                    value=float(d),
-                )
-            )
+            rows.append({**base, "metric": "test_acc", "value": v})
+            rows.append({**base, "metric": "diverged_epoch", "value": float(d)})
     return pd.DataFrame(rows)
 
 

@@ -98,35 +98,19 @@ def curves(
 
 def final_points(ax, values, arms, x: str = "arm", ylabel: str = "final test accuracy (%)") -> None:
     """Each seed as a dot, and the mean with its 95 % CI, per arm."""
-    pal = arm_palette(arms)
-    sns.stripplot(
+    common = dict(
         data=values,
         x=x,
         y="value",
         hue="arm",
         order=arms,
         hue_order=arms,
-        palette=pal,
+        palette=arm_palette(arms),
         ax=ax,
-        size=4,
-        alpha=0.6,
-        jitter=0.15,
         legend=False,
     )
-    sns.pointplot(
-        data=values,
-        x=x,
-        y="value",
-        hue="arm",
-        order=arms,
-        hue_order=arms,
-        palette=pal,
-        ax=ax,
-        errorbar=("ci", 95),
-        markers="D",
-        linestyle="none",
-        legend=False,
-    )
+    sns.stripplot(**common, size=4, alpha=0.6, jitter=0.15)
+    sns.pointplot(**common, errorbar=("ci", 95), markers="D", linestyle="none")
     ax.set_xticks(range(len(arms)))
     ax.set_xticklabels([label(a) for a in arms], rotation=30, ha="right")
     ax.set_xlabel("")
