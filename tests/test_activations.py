@@ -56,6 +56,15 @@ def test_schema_lists_exactly_the_registered_activations():
 
 def test_schema_lists_exactly_the_registered_models():
     from nnclaims.models import MODELS
+    from nnclaims.vision import IMAGE_MODELS
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    assert sorted(schema["properties"]["train"]["properties"]["model"]["enum"]) == sorted(MODELS)
+    enum = schema["properties"]["train"]["properties"]["model"]["enum"]
+    assert sorted(enum) == sorted([*MODELS, *IMAGE_MODELS])
+
+
+def test_schema_lists_exactly_the_known_datasets():
+    from nnclaims import data
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    assert sorted(schema["properties"]["datasets"]["items"]["enum"]) == data.known()

@@ -31,7 +31,18 @@ def test_npz_has_no_pickles(mnist1d_file):
 
 
 def test_unknown_dataset_and_missing_file():
-    with pytest.raises(ValueError, match="No such dataset: 'cifar11'. Known: mnist1d"):
+    with pytest.raises(
+        ValueError, match="No such dataset: 'cifar11'. Known: cifar10, .*digits.*mnist1d"
+    ):
         data.get_maker("cifar11")
     with pytest.raises(FileNotFoundError, match="run `snakemake"):
         data.load_npz("/nonexistent/x.npz")
+
+
+def test_digits_is_embedded_and_split_fixed():
+    a = data.make_digits()
+    assert a["x_train"].shape == (1437, 64) and a["x_test"].shape == (360, 64)
+    assert 0 <= a["x_train"].min() and a["x_train"].max() <= 1
+    assert sorted(set(a["y_test"].tolist())) == list(range(10))
+    b = data.make_digits()
+    assert data.checksum(a) == data.checksum(b)

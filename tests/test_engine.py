@@ -126,7 +126,7 @@ def test_stacked_adam_with_one_lr_equals_torch_adam():
     b = StackedMLP([0, 1], 12, 2, 16, 4, ["relu"], dtype=torch.float64)
     ha = engine.train_classifier(a, d, 2, 50, 1e-2)  # torch's fused Adam
     engine_make = engine.make_optimizer
-    engine.make_optimizer = lambda params, lr: StackedAdam(params, [lr, lr])
+    engine.make_optimizer = lambda params, lr, *rest: StackedAdam(params, [lr, lr])
     try:
         hb = engine.train_classifier(b, d, 2, 50, 1e-2)
     finally:

@@ -12,14 +12,19 @@ def load(name):
 def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
     assert set(plan.claim_runs) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
-    shared = (
-        set(plan.claim_runs["swish_vs_relu"])
-        & set(plan.claim_runs["hat"])
-        & set(plan.claim_runs["mixed_scaling"])
-    )
-    assert len(shared) == 2  # relu and swish at depth 2 are trained once, used three times
+    shared = set(plan.claim_runs["swish_vs_relu"]) & set(plan.claim_runs["hat"])
+    # relu and swish (lr-tuned, depth 2) are trained once per dataset, used by both claims
+    assert {(plan.runs[r].arm, plan.runs[r].dataset) for r in shared} == {
+        (a, d) for a in ("relu", "swish") for d in ("mnist1d", "digits")
+    }
+    # mixed scaling keeps one fixed lr (as the thesis), so its runs are its own
+    assert not set(plan.claim_runs["mixed_scaling"]) & shared
+    assert all(not plan.runs[r].lr_grid for r in plan.claim_runs["mixed_scaling"])
     kinds = {s.kind for s in plan.runs.values()}
-    assert kinds == {"classify", "imp", "control", "spectral"}
+    assert kinds == {"classify", "imp", "control", "spectral", "search"}
+    # batches: same-shape arms train together, at most MAX_BATCH per job, each run in one batch
+    batched = [r for ids in plan.batches.values() for r in ids]
+    assert len(batched) == len(set(batched)) and all(len(v) <= 6 for v in plan.batches.values())
     for rid, spec in plan.runs.items():
         assert len(spec.seeds) >= 3 and rid == spec.run_id
         if spec.kind == "control":

@@ -47,7 +47,7 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
             if seen["epochs"] == 6:  # round 1, epoch 2: after the round-0 and epoch-1 checkpoints
                 raise Interrupt
 
-        return real(*args, **kw, on_epoch=on_epoch)
+        return real(*args, **{**kw, "on_epoch": on_epoch})
 
     monkeypatch.setattr(experiments, "train_classifier", dies_in_round_1)
     with pytest.raises(Interrupt):

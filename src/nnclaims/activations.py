@@ -34,6 +34,8 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "swish": swish,
     "max_sigmoid": max_sigmoid,
     "hat": hat,
+    "hat_wide": lambda x: 2 * hat(x / 2),  # the bump stretched to [0, 4], peak 2
+    "hat_narrow": lambda x: hat(2 * x) / 2,  # squeezed to [0, 1], peak 1/2
     "tanh": torch.tanh,
     "sin": torch.sin,
     "leaky_relu": F.leaky_relu,
@@ -42,6 +44,8 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softplus": F.softplus,
     "gelu": F.gelu,
     "identity": lambda x: x,
+    "abs": torch.abs,  # |x| and softplus(x) + |x|: functions of the thesis's GA-evolved set #2
+    "softplus_abs": lambda x: F.softplus(x) + torch.abs(x),
 }
 TRAINABLE = ("swish_beta",)  # x·σ(βx) with β learned, one β per model and layer, β0 = 1
 
@@ -60,14 +64,18 @@ def get(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class SwishBeta(nn.Module):
-    """x·σ(βx) with one trainable β per stacked model (β has shape (K,), x is (K, ...))."""
+    """x·σ(βx) with one trainable β per stacked model (β has shape (K,), x is (K, ...)).
 
-    def __init__(self, n_models: int):
+    Within a stack of several arms (PerModel) it serves models lo..hi of K; β still has one entry
+    per model of the stack, so optimizers that step the stack see the model axis first."""
+
+    def __init__(self, n_models: int, lo: int = 0, hi: int | None = None):
         super().__init__()
         self.beta = nn.Parameter(torch.ones(n_models))
+        self.lo, self.hi = lo, n_models if hi is None else hi
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        beta = self.beta.view(-1, *([1] * (x.dim() - 1)))
+        beta = self.beta[self.lo : self.hi].view(-1, *([1] * (x.dim() - 1)))
         return x * torch.sigmoid(beta * x)
 
 
@@ -84,7 +92,9 @@ class Fixed(nn.Module):
 class Mixed(nn.Module):
     """Units of the layer split evenly among several functions (the last slice takes any rest)."""
 
-    def __init__(self, names: Sequence[str], width: int, n_models: int):
+    def __init__(
+        self, names: Sequence[str], width: int, n_models: int, models: tuple[int, int] | None = None
+    ):
         super().__init__()
         if width < len(names):
             raise ValueError(
@@ -94,20 +104,23 @@ class Mixed(nn.Module):
         self.bounds = [
             (i * step, (i + 1) * step if i < len(names) - 1 else width) for i in range(len(names))
         ]
-        self.parts = nn.ModuleList(_single(n, n_models) for n in names)
+        self.parts = nn.ModuleList(_single(n, n_models, models) for n in names)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([f(x[..., a:b]) for f, (a, b) in zip(self.parts, self.bounds)], dim=-1)
 
 
-def _single(name: str, n_models: int) -> nn.Module:
+def _single(name: str, n_models: int, models: tuple[int, int] | None = None) -> nn.Module:
     if name == "swish_beta":
-        return SwishBeta(n_models)
+        return SwishBeta(n_models, *(models or (0, n_models)))
     return Fixed(name)
 
 
-def make_layer_activation(names: Sequence[str], width: int, n_models: int) -> nn.Module:
-    """The activation of one hidden layer: one function, or an even within-layer mix of several."""
+def make_layer_activation(
+    names: Sequence[str], width: int, n_models: int, models: tuple[int, int] | None = None
+) -> nn.Module:
+    """The activation of one hidden layer: one function, or an even within-layer mix of several.
+    `models`: the slice of a K-model stack this activation serves (PerModel), K = n_models."""
     names = list(names)
     if not names:
         raise ValueError("An activation needs at least one function name")
@@ -115,8 +128,8 @@ def make_layer_activation(names: Sequence[str], width: int, n_models: int) -> nn
         if n not in ACTIVATIONS and n not in TRAINABLE:
             raise ValueError(f"No such activation: {n!r}. Known: {', '.join(known())}")
     if len(names) == 1:
-        return _single(names[0], n_models)
-    return Mixed(names, width, n_models)
+        return _single(names[0], n_models, models)
+    return Mixed(names, width, n_models, models)
 
 
 class PerModel(nn.Module):
@@ -136,8 +149,9 @@ class PerModel(nn.Module):
             else:
                 groups.append(spec)
                 self.bounds.append((i, i + 1))
+        k = len(specs)
         self.parts = nn.ModuleList(
-            make_layer_activation(g, width, b - a) for g, (a, b) in zip(groups, self.bounds)
+            make_layer_activation(g, width, k, (a, b)) for g, (a, b) in zip(groups, self.bounds)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -157,3 +171,17 @@ def stack_activation(activation, width: int, n_models: int) -> nn.Module:
             raise ValueError(f"{len(specs)} activation specs for a stack of {n_models} models")
         return PerModel(specs, width)
     return make_layer_activation(specs, width, n_models)
+
+
+def layer_functions(activation: Sequence[str], layer_acts: Sequence[str], n: int) -> list[str]:
+    """One function name per layer slot (n slots): a per-layer set spread evenly over the slots
+    (each of a 2-block set's functions serves 2 blocks of a 4-block net, as in the thesis), else
+    the run's single activation. A within-layer mix cannot also be a per-layer set."""
+    if layer_acts:
+        return [layer_acts[i * len(layer_acts) // n] for i in range(n)]
+    if len(activation) != 1:
+        raise ValueError(
+            f"Image models take one activation or a per-layer set, not a within-layer mix "
+            f"{list(activation)}"
+        )
+    return [activation[0]] * n

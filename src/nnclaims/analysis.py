@@ -17,7 +17,16 @@ import yaml
 from . import stats
 from .io import write_json
 
-CHANCE = {"mnist1d": 10.0}  # % accuracy of guessing; a diverged run scores this
+# % accuracy of guessing (10 balanced classes); a diverged model scores this
+CHANCE = {
+    "mnist1d": 10.0,
+    "digits": 10.0,
+    "mnist": 10.0,
+    "fashion_mnist": 10.0,
+    "cifar10": 10.0,
+    "cifar100": 1.0,
+}
+SPECTRAL = "sines"  # the spectral probe's pseudo-dataset
 
 
 def load_claims(path: str | os.PathLike) -> dict[str, Any]:
@@ -39,6 +48,11 @@ def _pick(values: np.ndarray, how: Any) -> float:
     return float(how)
 
 
+def _nearest(values: np.ndarray, target: float) -> float:
+    vals = np.unique(values)
+    return float(vals[np.argmin(np.abs(vals - target))])
+
+
 def select(
     df: pd.DataFrame,
     metric: str,
@@ -47,29 +61,41 @@ def select(
     level: Any = None,
     epoch: Any = "last",
     dataset: str | None = None,
+    freq: str | None = None,
+    loss: float | None = None,
 ) -> pd.Series:
-    """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch."""
-    d = df[(df.metric == metric) & (df.arm == arm)]
-    if dataset is not None:
-        d = d[d.dataset == dataset]
-    if d.empty:
-        raise ValueError(
-            f"No rows for metric {metric!r}, arm {arm!r}"
-            + (f", dataset {dataset!r}" if dataset else "")
-        )
-    if size is not None:
-        d = d[d["size"] == _pick(d["size"].to_numpy(), size)]
-    if level is not None:
-        # every seed of an IMP round keeps the same count of weights, so levels agree across seeds
-        d = d[np.isclose(d["level"], _pick(d["level"].to_numpy(), level))]
-    last = int(d["epoch"].max())
+    """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
+
+    epoch: "last", an epoch (step) number, or a fraction of the run in (0, 1) (the nearest
+    recorded one). freq ("low" / "high"): mean over the lower / upper half of the probe's
+    frequencies. metric "best_epoch": the epoch of lowest test loss (early-stopping iteration).
+    metric "epochs_to_loss": the first epoch whose training loss is ≤ `loss` (never: the run's
+    epochs + 1, a censored value that favours no arm).
+    """
+    if metric == "epochs_to_loss":
+        if loss is None:
+            raise ValueError("metric epochs_to_loss needs a `loss` threshold in its selector")
+        d = select_rows(df, "train_loss", arm, size, level, dataset)
+        never = float(d["epoch"].max()) + 1
+        hit = d[d["value"] <= loss].groupby("seed")["epoch"].min()
+        return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
+    if metric == "best_epoch":
+        d = select_rows(df, "test_loss", arm, size, level, dataset)
+        best = d.loc[d.groupby("seed")["value"].idxmin()]
+        return best.set_index("seed")["epoch"].astype(float).sort_index()
+    d = select_rows(df, metric, arm, size, level, dataset)
+    last = float(d["epoch"].max())
     if epoch == "last":
         e = last
     elif isinstance(epoch, float) and 0 < epoch < 1:
-        e = max(1, int(round(epoch * last)))
+        e = _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))
     else:
-        e = min(int(epoch), last)
+        e = _nearest(d["epoch"].to_numpy(), float(epoch))
     d = d[d["epoch"] == e]
+    if freq is not None:
+        ks = np.sort(d["freq"].dropna().unique())
+        half = ks[: len(ks) // 2] if freq == "low" else ks[len(ks) // 2 :]
+        d = d[d["freq"].isin(half)].groupby(["seed", "dataset"], as_index=False)["value"].mean()
     if d["seed"].duplicated().any():
         raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
     vals = d.set_index("seed")["value"].sort_index()
@@ -77,6 +103,26 @@ def select(
         ds = d["dataset"].iloc[0]
         vals = vals.fillna(CHANCE.get(ds, np.nan))  # a diverged model counts at chance
     return vals
+
+
+def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.DataFrame:
+    """Rows of one metric and arm (one dataset), at the chosen size and pruning level."""
+    d = df[(df.metric == metric) & (df.arm == arm)]
+    if dataset is not None:
+        d = d[d.dataset == dataset]
+    if d.empty:
+        raise LookupError(
+            f"No rows for metric {metric!r}, arm {arm!r}"
+            + (f", dataset {dataset!r}" if dataset else "")
+        )
+    if size is not None:
+        d = d[d["size"] == _pick(d["size"].to_numpy(), size)]
+    if level is not None:
+        # every seed of an IMP round keeps the same count of weights, so levels agree across seeds;
+        # a number picks the nearest level run (e.g. 0.036, the paper's 3.6 %)
+        lv = _pick(d["level"].to_numpy(), level)
+        d = d[np.isclose(d["level"], _nearest(d["level"].to_numpy(), lv))]
+    return d
 
 
 def evaluate_hypothesis(
@@ -93,6 +139,8 @@ def evaluate_hypothesis(
     return {
         "id": h["id"],
         "text": h["text"],
+        "dataset": dataset,
+        "source": h.get("source", ""),
         "n": c.n,
         "diff": c.mean,
         "lo": c.lo,
@@ -102,14 +150,75 @@ def evaluate_hypothesis(
         "threshold": h["threshold"],
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
+        "metric": h["metric"],
     }
 
 
-def evaluate_claim(
-    df: pd.DataFrame, claim: dict[str, Any], dataset: str | None = None
-) -> dict[str, Any]:
-    results = [evaluate_hypothesis(df, h, dataset) for h in claim["hypotheses"]]
-    return {"hypotheses": results, "verdict": stats.combine([r["verdict"] for r in results])}
+def claim_datasets(df: pd.DataFrame) -> list[str]:
+    """The classification datasets in a claim's table, in config order of appearance."""
+    return [d for d in dict.fromkeys(df["dataset"]) if d != SPECTRAL]
+
+
+def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
+    """Every hypothesis on every dataset that has its arms (a hypothesis may name its
+    `datasets`); verdicts per dataset (spectral-probe hypotheses count for every dataset) and
+    overall. A hypothesis that matches no data at all is an error (a typo in claims.yaml)."""
+    datasets = claim_datasets(df)
+    results = []
+    for h in claim["hypotheses"]:
+        wanted = h.get("datasets") or datasets
+        found = 0
+        for ds in wanted:
+            try:
+                results.append(evaluate_hypothesis(df, h, ds))
+                found += 1
+            except LookupError:
+                continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
+        if not found:
+            raise ValueError(
+                f"Hypothesis {h['id']!r} of config/claims.yaml matches no runs on "
+                f"{', '.join(wanted)}: add its arms ({h['a']['arm']}"
+                + (f", {h['b']['arm']}" if "b" in h else "")
+                + ") to the claim in the config, or fix the hypothesis"
+            )
+    by_dataset = {}
+    for ds in datasets:
+        vs = [r["verdict"] for r in results if r["dataset"] in (ds, SPECTRAL)]
+        if vs:
+            by_dataset[ds] = stats.combine(vs)
+    return {
+        "hypotheses": results,
+        "by_dataset": by_dataset,
+        "verdict": stats.combine([r["verdict"] for r in results]),
+    }
+
+
+def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the report's opening table for one claim: per dataset, its headline hypothesis
+    (the first, or the one marked `headline: true`) with the source's number, ours and the CI,
+    and the claim's verdict on that dataset."""
+    hs = claim["hypotheses"]
+    main = next((h for h in hs if h.get("headline")), hs[0])
+    rows = []
+    for ds, verdict in evaluation["by_dataset"].items():
+        r = next(
+            (r for r in evaluation["hypotheses"] if r["id"] == main["id"] and r["dataset"] == ds),
+            None,
+        )
+        if r is None:
+            continue
+        f = fmt_hypothesis(r)
+        rows.append(
+            {
+                "dataset": ds,
+                "hypothesis": main["text"],
+                "source": main.get("source", ""),
+                "ours": f["ours"],
+                "ci": f["ci"],
+                "verdict": verdict,
+            }
+        )
+    return rows
 
 
 def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = "last") -> pd.DataFrame:
@@ -134,9 +243,14 @@ def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> s
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     ci = "n/a" if not np.isfinite(r["lo"]) else f"[{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]"
     sign = ">" if r["direction"] == "greater" else "<"
+    d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
+    ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
     return {
         "id": r["id"],
         "text": r["text"],
+        "dataset": r.get("dataset") or "",
+        "source": r.get("source", ""),
+        "ours": ours,
         "test": f"a − b {sign} {r['threshold']:g}",
         "diff": f"{r['diff']:.{digits}f}",
         "ci": ci,
@@ -146,25 +260,47 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
 
 
 def describe_setup(runs: list[dict[str, Any]]) -> str:
-    """One sentence describing the classification runs of a claim, from their hyperparameters."""
+    """One sentence describing a claim's runs, from their hyperparameters."""
     cls = [r for r in runs if r["kind"] != "spectral"]
     parts = []
     if cls:
-        r = cls[0]
-        depths = sorted({x["depth"] for x in cls})
-        ds = sorted({x["dataset"] for x in cls})
-        arms = list(dict.fromkeys(x["arm"] for x in cls))
-        parts.append(
-            f"{', '.join(ds)}; {r['model'].upper()} with {' or '.join(map(str, depths))} hidden "
-            f"layer(s) of {r['width']} units; Adam, lr {r['lr']:g}, batch {r['batch_size']}, "
-            f"{r['epochs']} epochs; arms {', '.join(arms)}; {len(r['seeds'])} seeds each"
-        )
+        ds = list(dict.fromkeys(x["dataset"] for x in cls))
+        parts.append(f"datasets {', '.join(ds)}; {len(cls[0]['seeds'])} seeds per arm")
+        for model in dict.fromkeys(x["model"] for x in cls):
+            rs = [x for x in cls if x["model"] == model]
+            r = rs[0]
+            depths = sorted({x["depth"] for x in rs} | {x.get("large_depth", 0) for x in rs} - {0})
+            arms = list(dict.fromkeys(x["arm"] for x in rs if x["kind"] in ("classify",)))
+            opt = r.get("optimizer", "adam")
+            opt = "Adam" if opt == "adam" else f"SGD (momentum {r.get('momentum', 0):g})"
+            lr = (
+                f"lr picked per arm from {', '.join(f'{x:g}' for x in r['lr_grid'])} on a "
+                f"{100 * r.get('val_fraction', 0.2):g} % validation split"
+                if any(x.get("lr_grid") for x in rs)
+                else f"lr {r['lr']:g}"
+            )
+            unit = "hidden layer(s)" if model == "mlp" else "layers/blocks"
+            parts.append(
+                f"{model.upper()} with {' or '.join(map(str, depths))} {unit} of width "
+                f"{r['width']}; {opt}, {lr}, batch {r['batch_size']}, {r['epochs']} epochs"
+                + (f"; arms {', '.join(arms)}" if arms else "")
+            )
+        search = [x for x in cls if x["kind"] == "search"]
+        if search:
+            r = search[0]
+            parts.append(
+                f"set search: {r['candidates']} random per-layer sets from "
+                f"{{{', '.join(r['pool'])}}} on {r['depth']} layers ({r['tune_seeds']} seeds each, "
+                f"scored on the validation split), the best {r['keep']} trained at {r['depth']} "
+                f"and {r['large_depth']} layers"
+            )
         imp = [x for x in cls if x["kind"] == "imp"]
         if imp:
             parts.append(
                 f"IMP: {imp[0]['prune_rounds']} rounds pruning "
                 f"{100 * imp[0]['prune_fraction']:g} % of remaining weights per layer "
-                f"(output layer at half rate), survivors reset to their initial values"
+                f"(output layer at half rate), survivors reset to their initial values; controls "
+                f"at every level"
             )
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:
@@ -224,10 +360,12 @@ def write_numbers(
             "differences": claim.get("differences", ""),
             "diverged": "none" if df is None else diverged(df),
             # the config keys every number and figure of this claim depends on
-            "config_keys": ["datasets", "seeds", "train", "mixes", f"claims.{claim_id}"],
+            "config_keys": ["datasets", "seeds", "train", "mixes", "sets", f"claims.{claim_id}"],
             "table": table,
             "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
             "verdict": evaluation["verdict"],
+            "verdicts_by_dataset": evaluation.get("by_dataset", {}),
+            "headline": headline(claim, evaluation),
             "outcome": outcome,
             "figures": figures,
             "notebook": notebook,
@@ -237,11 +375,39 @@ def write_numbers(
     )
 
 
+def _where(h: dict[str, Any]) -> str:
+    ds = h.get("dataset")
+    return h["text"] + ("" if not ds or ds == SPECTRAL else f" ({ds})")
+
+
+def sanity(df: pd.DataFrame, baselines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our baseline arms against published baselines: within 2 published SDs or not."""
+    rows = []
+    for b in baselines:
+        try:
+            v = select(df, "test_acc", b["arm"], dataset=b["dataset"])
+        except LookupError:
+            continue
+        m = float(v.mean())
+        ok = abs(m - b["published"]) <= 2 * b["sd"]
+        rows.append(
+            {
+                "what": b["what"],
+                "dataset": b["dataset"],
+                "published": f"{b['published']:g} ± {b['sd']:g}",
+                "ours": fmt_pm(m, float(v.std())),
+                "check": "within 2 SD" if ok else "outside 2 SD",
+                "source": b["source"],
+            }
+        )
+    return rows
+
+
 def outcome_sentence(evaluation: dict[str, Any]) -> str:
     """Plain words: which parts held, which did not."""
-    held = [h["text"] for h in evaluation["hypotheses"] if h["verdict"] == "supported"]
-    failed = [h["text"] for h in evaluation["hypotheses"] if h["verdict"] == "contradicted"]
-    open_ = [h["text"] for h in evaluation["hypotheses"] if h["verdict"] == "inconclusive"]
+    held = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "supported"]
+    failed = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "contradicted"]
+    open_ = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "inconclusive"]
     s = []
     if held:
         s.append("Our data support that " + "; and that ".join(held) + ".")

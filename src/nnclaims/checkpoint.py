@@ -28,7 +28,7 @@ def load(path: str | os.PathLike | None, tag: str) -> dict[str, Any] | None:
     if path is None or not Path(path).exists():
         return None
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # a truncated or foreign file: start over rather than fail
         log.warning("ignoring unreadable checkpoint %s (%s)", path, e)
         return None

@@ -2,6 +2,7 @@
 
 nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
 nnclaims plan --config config/test.yaml             # lists the runs a config asks for
+nnclaims cost --config config/paper.yaml            # FLOPs and GPU-hours per claim
 """
 
 from __future__ import annotations
@@ -87,6 +88,24 @@ def show_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_cost(args: argparse.Namespace) -> int:
+    """Training FLOPs per claim, counted on the real models, and GPU-hours at an assumed
+    sustained rate (small CIFAR nets reach a fraction of a GPU's peak: state the rate you use)."""
+    from . import resources
+
+    plan = make_plan(load_config(args.config, None, None))
+    total = 0.0
+    print(f"{'claim':<16} {'runs':>4} {'PFLOP':>9} {'GPU-hours':>10}  (at {args.tflops:g} TFLOP/s)")
+    for claim, ids in plan.claim_runs.items():
+        flops = sum(resources.train_flops(plan.runs[r]) for r in ids)
+        total += flops
+        hours = flops / (args.tflops * 1e12) / 3600
+        print(f"{claim:<16} {len(ids):>4} {flops / 1e15:>9.1f} {hours:>10.1f}")
+    hours = total / (args.tflops * 1e12) / 3600
+    print(f"{'total':<16} {len(plan.runs):>4} {total / 1e15:>9.1f} {hours:>10.1f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="nnclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("plan", help="list the runs a config asks for")
     q.add_argument("--config", default="config/config.yaml")
     q.set_defaults(func=show_plan)
+    c = sub.add_parser("cost", help="training FLOPs and GPU-hours per claim for a config")
+    c.add_argument("--config", default="config/paper.yaml")
+    c.add_argument(
+        "--tflops", type=float, default=10.0, help="sustained TFLOP/s assumed (default 10)"
+    )
+    c.set_defaults(func=show_cost)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     missing = [f for f in ROOT_FILES if not Path(f).exists()]

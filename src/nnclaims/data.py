@@ -1,7 +1,12 @@
 """Datasets as plain arrays (.npz: x_train, y_train, x_test, y_test), never pickles.
 
-`mnist1d` (Greydanus & Kobak 2024) is generated from code by the `mnist1d` package with its
-published arguments (4000 train / 1000 test, length 40, seed 42): no download, ~3 s.
+Embedded (no download):
+- `mnist1d` (Greydanus & Kobak 2024) is generated from code by the `mnist1d` package with its
+  published arguments (4000 train / 1000 test, length 40, seed 42): ~3 s.
+- `digits` is scikit-learn's bundled 8×8 digits (UCI optdigits test set, 1797 images), split
+  1437 / 360 by a fixed permutation, pixels scaled from 0..16 to [0, 1].
+Downloaded (nnclaims.downloads, pinned hashes): cifar10, cifar100, mnist, fashion_mnist, kept
+as uint8 images (N, C, H, W) and standardised per channel with training-set statistics on load.
 """
 
 from __future__ import annotations
@@ -33,13 +38,42 @@ def make_mnist1d() -> dict[str, np.ndarray]:
     }
 
 
-DATASETS: dict[str, Callable[[], dict[str, np.ndarray]]] = {"mnist1d": make_mnist1d}
+def make_digits() -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+
+    d = load_digits()
+    perm = np.random.default_rng(42).permutation(len(d.target))
+    x = (d.data[perm] / 16.0).astype(np.float32)
+    y = d.target[perm].astype(np.int64)
+    n_train = 1437  # 80 %
+    return {
+        "x_train": x[:n_train],
+        "y_train": y[:n_train],
+        "x_test": x[n_train:],
+        "y_test": y[n_train:],
+    }
+
+
+DATASETS: dict[str, Callable[[], dict[str, np.ndarray]]] = {
+    "mnist1d": make_mnist1d,
+    "digits": make_digits,
+}
+
+
+def known() -> list[str]:
+    from .downloads import REGISTRY
+
+    return sorted([*DATASETS, *REGISTRY])
 
 
 def get_maker(name: str) -> Callable[[], dict[str, np.ndarray]]:
     if name not in DATASETS:
-        raise ValueError(f"No such dataset: {name!r}. Known: {', '.join(sorted(DATASETS))}")
+        raise ValueError(f"No such dataset: {name!r}. Known: {', '.join(known())}")
     return DATASETS[name]
+
+
+def is_embedded(name: str) -> bool:
+    return name in DATASETS
 
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -52,9 +86,22 @@ def checksum(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def prepare(name: str, out: str | os.PathLike) -> str:
-    """Make dataset `name` and save it to `out` (.npz); returns its checksum."""
-    arrays = get_maker(name)()
+def prepare(
+    name: str,
+    out: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+    mirror: str | None = None,
+) -> str:
+    """Make (embedded) or download dataset `name` and save it to `out` (.npz); returns its
+    checksum. Nothing is written to `out` unless the whole dataset parsed."""
+    if is_embedded(name):
+        arrays = get_maker(name)()
+    else:
+        from . import downloads
+
+        if name not in downloads.REGISTRY:
+            raise ValueError(f"No such dataset: {name!r}. Known: {', '.join(known())}")
+        arrays = downloads.load(name, cache_dir, mirror)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -72,11 +119,24 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return {k: z[k] for k in KEYS}
 
 
+def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, C, H, W) → float32, per-channel zero mean and unit SD on the train set."""
+    xtr = x_train.astype(np.float32) / 255
+    xte = x_test.astype(np.float32) / 255
+    axes = (0, 2, 3)
+    mean = xtr.mean(axis=axes, keepdims=True)
+    std = xtr.std(axis=axes, keepdims=True) + 1e-8
+    return (xtr - mean) / std, (xte - mean) / std
+
+
 def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
     a = load_npz(path)
+    x_train, x_test = a["x_train"], a["x_test"]
+    if x_train.dtype == np.uint8:
+        x_train, x_test = standardise(x_train, x_test)
     return Arrays(
-        torch.as_tensor(a["x_train"], dtype=dtype),
+        torch.as_tensor(x_train, dtype=dtype),
         torch.as_tensor(a["y_train"]),
-        torch.as_tensor(a["x_test"], dtype=dtype),
+        torch.as_tensor(x_test, dtype=dtype),
         torch.as_tensor(a["y_test"]),
     )

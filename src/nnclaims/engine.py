@@ -49,14 +49,57 @@ def _per_model_ce(logits_cb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: Stacked, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per-model (loss, accuracy in %) on one shared set."""
-    k = model.n_models
-    logits = model.logits_cb(x.unsqueeze(0).expand(k, -1, -1))
-    yk = y.unsqueeze(0).expand(k, -1)
-    loss = _per_model_ce(logits, yk)
-    acc = (logits.argmax(1) == yk).to(torch.float64).mean(dim=1) * 100
-    return loss.double().numpy(), acc.numpy()
+def evaluate(
+    model: Stacked, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-model (loss, accuracy in %) on one shared set, in eval mode (BN running statistics,
+    no dropout); `chunk` examples at a time where the set would not fit at once."""
+    was_training = model.training
+    model.eval()
+    k, n = model.n_models, x.shape[0]
+    chunk = n if chunk is None else chunk
+    loss_sum = torch.zeros(k, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(k, dtype=torch.float64, device=x.device)
+    for a in range(0, n, chunk):
+        xb, yb = x[a : a + chunk], y[a : a + chunk]
+        logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
+        yk = yb.unsqueeze(0).expand(k, -1)
+        loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
+        correct += (logits.argmax(1) == yk).double().sum(dim=1)
+    model.train(was_training)
+    return (loss_sum / n).cpu().numpy(), (correct / n * 100).cpu().numpy()
+
+
+def augment_crop_flip(x: torch.Tensor, gens: Sequence[torch.Generator], pad: int = 4):
+    """Random crop after zero-padding by `pad`, and a random horizontal flip, for images
+    (K, B, C, H, W); each model draws from its own generator."""
+    k, b, c, h, w = x.shape
+    draws = [
+        (torch.randint(0, 2 * pad + 1, (2, b), generator=g), torch.rand(b, generator=g) < 0.5)
+        for g in gens
+    ]
+    shift = torch.stack([d[0] for d in draws]).to(x.device)  # (K, 2, B)
+    flip = torch.stack([d[1] for d in draws]).to(x.device)  # (K, B)
+    xp = F.pad(x.reshape(k * b, c, h, w), (pad, pad, pad, pad)).view(k, b, c, h + 2 * pad, -1)
+    rows = shift[:, 0, :, None] + torch.arange(h, device=x.device)  # (K, B, H)
+    cols = torch.arange(w, device=x.device).expand(k, b, w)
+    cols = torch.where(flip[..., None], w - 1 - cols, cols) + shift[:, 1, :, None]  # (K, B, W)
+    ki = torch.arange(k, device=x.device)[:, None, None, None]
+    bi = torch.arange(b, device=x.device)[None, :, None, None]
+    # index (K, B, H, W) → (K, B, H, W, C), then channels back in place
+    out = xp.permute(0, 1, 3, 4, 2)[ki, bi, rows[..., :, None], cols[..., None, :]]
+    return out.permute(0, 1, 4, 2, 3).contiguous()
+
+
+def resolve_device(device: str) -> torch.device:
+    """auto → CUDA when present, else CPU; asking for cuda without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device: cuda was asked for, but torch sees no CUDA GPU. Use auto or cpu."
+        )
+    return torch.device(device)
 
 
 def train_classifier(
@@ -68,6 +111,11 @@ def train_classifier(
     on_epoch: Callable[[int, dict], None] | None = None,
     checkpoint: str | os.PathLike | None = None,
     tag: str = "train",
+    optimizer: str = "adam",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    augment: bool = False,
+    device: str | torch.device = "cpu",
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
@@ -82,8 +130,20 @@ def train_classifier(
     steps = n // batch_size  # drop the last partial batch so every model sees equal batches
     if steps == 0:
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
+    dev = torch.device(device)
+    model.to(dev)
+    if getattr(model, "masks", None) is not None:
+        model.set_masks(model.masks)  # masks are not parameters: move them along
+    x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
+    x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    images = x_train.dim() == 4
+    eval_chunk = 1000 if images else None
+    after_step = getattr(model, "after_step", None)  # image stacks re-zero pruned weights
     orders = [seeding.generator(s, "order") for s in model.seeds]
-    opt = make_optimizer(model.parameters(), lr)
+    aug_gens = [seeding.generator(s, "augment") for s in model.seeds] if augment else []
+    if augment and not images:
+        raise ValueError("augment (crop + flip) needs image data (N, C, H, W)")
+    opt = make_optimizer(model.parameters(), lr, optimizer, momentum, weight_decay)
     alive = torch.ones(k, dtype=torch.bool)
     diverged = np.zeros(k, dtype=np.int64)
     hist = {m: np.full((epochs, k), np.nan) for m in ("train_loss", "test_loss", "test_acc")}
@@ -94,19 +154,27 @@ def train_classifier(
         opt.load_state_dict(state["opt"])
         for g, s in zip(orders, state["orders"]):
             g.set_state(s)
+        for g, s in zip(aug_gens, state.get("aug", [])):
+            g.set_state(s)
+        if "rng" in state:
+            torch.set_rng_state(state["rng"])
         alive, diverged = state["alive"], state["diverged"].numpy().copy()
         hist = {m: v.numpy().copy() for m, v in state["hist"].items()}
         start = int(state["epoch"]) + 1
         log.info("resuming from checkpoint %s after epoch %d", checkpoint, start - 1)
     t0 = time.perf_counter()
     for epoch in range(start, epochs + 1):
-        perm = torch.stack([torch.randperm(n, generator=g) for g in orders])  # (K, N)
-        running = torch.zeros(k, dtype=torch.float64)
+        perm = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(dev)  # (K, N)
+        running = torch.zeros(k, dtype=torch.float64, device=dev)
+        model.train()
         for step in range(steps):
             idx = perm[:, step * batch_size : (step + 1) * batch_size]
-            losses = _per_model_ce(model.logits_cb(data.x_train[idx]), data.y_train[idx])
+            xb = x_train[idx]
+            if augment:
+                xb = augment_crop_flip(xb, aug_gens)
+            losses = _per_model_ce(model.logits_cb(xb), y_train[idx])
             with torch.no_grad():
-                finite = torch.isfinite(losses)
+                finite = torch.isfinite(losses).cpu()
                 newly = alive & ~finite
                 if newly.any():
                     for i in torch.nonzero(newly).flatten().tolist():
@@ -117,11 +185,13 @@ def train_classifier(
                     alive &= finite
                 running += losses.detach().double()
             opt.zero_grad(set_to_none=True)
-            torch.where(alive, losses, torch.zeros_like(losses)).sum().backward()
+            torch.where(alive.to(dev), losses, torch.zeros_like(losses)).sum().backward()
             opt.step()
-        test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
+            if after_step is not None:
+                after_step()
+        test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
         row = {
-            "train_loss": (running / steps).numpy(),
+            "train_loss": (running / steps).cpu().numpy(),
             "test_loss": test_loss,
             "test_acc": test_acc,
         }
@@ -138,6 +208,8 @@ def train_classifier(
                     "model": model.state_dict(),
                     "opt": opt.state_dict(),
                     "orders": [g.get_state() for g in orders],
+                    "aug": [g.get_state() for g in aug_gens],
+                    "rng": torch.get_rng_state(),  # dropout draws from the global generator
                     "alive": alive,
                     "diverged": torch.as_tensor(diverged),
                     "hist": {m: torch.as_tensor(v) for m, v in hist.items()},

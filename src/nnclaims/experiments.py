@@ -2,11 +2,14 @@
 
 The tidy table has one row per (seed, epoch, metric) with columns COLUMNS; `size` is the number
 of hidden layers, `level` the fraction of weights remaining (1 for dense), `freq` the frequency
-k of a spectral measurement (NaN elsewhere), and for spectral runs `epoch` counts full-batch steps.
+k of a spectral measurement (NaN elsewhere), `lr` the learning rate the row was trained with,
+and for spectral runs `epoch` counts full-batch steps. A run with an lr grid also has rows with
+split "val" and metric "val_acc": each candidate lr's final accuracy on the validation split.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -19,9 +22,9 @@ import torch
 
 from . import checkpoint as ckpt
 from . import data as datamod
-from . import paths, pruning, seeding
-from .engine import train_classifier, train_spectral
-from .hparams import RunSpec
+from . import paths, pruning, seeding, vision
+from .engine import Arrays, resolve_device, train_classifier, train_spectral
+from .hparams import RunSpec, batch_key
 from .io import atomic_path, write_json, write_parquet
 from .models import Stacked, get_model
 from .provenance import stamp
@@ -37,6 +40,7 @@ COLUMNS = [
     "freq",
     "seed",
     "epoch",
+    "lr",
     "split",
     "metric",
     "value",
@@ -45,7 +49,12 @@ SPLITS = {"train_loss": "train", "test_loss": "test", "test_acc": "test"}
 
 
 def _rows_from_history(
-    spec: RunSpec, hist: dict[str, np.ndarray], seeds: list[int], level: np.ndarray, arm: list[str]
+    spec: RunSpec,
+    hist: dict[str, np.ndarray],
+    seeds: list[int],
+    level: np.ndarray,
+    arm: list[str],
+    lr: float | None = None,
 ) -> pd.DataFrame:
     """hist arrays (E, K) → long rows for K models with their seeds, levels and arm labels."""
     frames = []
@@ -85,12 +94,25 @@ def _rows_from_history(
         spec.depth,
         np.nan,
     )
+    df["lr"] = spec.lr if lr is None else lr
     return df[COLUMNS]
 
 
 def _stack(
-    spec: RunSpec, d_in: int, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
+    spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
 ) -> Stacked:
+    """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images."""
+    if spec.model in vision.IMAGE_MODELS:
+        shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
+        if init_seeds is None:
+            init_seeds = [seeding.derive_seed(s, "init") for s in seeds]
+        return vision.ModuleStack(
+            seeds,
+            init_seeds,
+            lambda: vision.build(
+                spec.model, spec.depth, spec.activation, spec.layer_acts, shape, d_out
+            ),
+        )
     return get_model(spec.model)(
         seeds,
         d_in,
@@ -100,14 +122,23 @@ def _stack(
         spec.activation,
         init_scale=spec.init_scale,
         init_seeds=init_seeds,
+        layer_acts=spec.layer_acts,
     )
+
+
+def _d_in(arrays):
+    """Input size for the MLP/CNN stacks, one example's shape for the image models."""
+    x = arrays.x_train
+    return x.shape[1] if x.dim() == 2 else tuple(x.shape[1:])
 
 
 def _ckpt(ckpt_dir: Path | None, name: str) -> Path | None:
     return None if ckpt_dir is None else ckpt_dir / name
 
 
-def _train(spec: RunSpec, model: Stacked, arrays, ckpt_dir: Path | None, tag: str) -> dict:
+def _train(
+    spec: RunSpec, model: Stacked, arrays, ckpt_dir: Path | None, tag: str, on_epoch=None
+) -> dict:
     """train_classifier with the run's settings, checkpointed under ckpt_dir/train.pt."""
     return train_classifier(
         model,
@@ -115,23 +146,236 @@ def _train(spec: RunSpec, model: Stacked, arrays, ckpt_dir: Path | None, tag: st
         spec.epochs,
         spec.batch_size,
         spec.lr,
+        on_epoch=on_epoch,
         checkpoint=_ckpt(ckpt_dir, "train.pt"),
         tag=tag,
+        optimizer=spec.optimizer,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        augment=spec.augment,
+        device=DEVICE,
     )
 
 
+DEVICE = torch.device("cpu")  # set by run() from the config's `device`
+
+
+def validation_split(arrays, fraction: float):
+    """(train part, validation part) of the training set, by one fixed permutation (the same for
+    every arm and seed, so candidates are compared on the same examples); test is untouched."""
+    n = arrays.x_train.shape[0]
+    n_val = int(round(n * fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f"val_fraction {fraction} leaves no validation or no training examples")
+    perm = torch.randperm(n, generator=seeding.generator(0, "split"))
+    tr, va = perm[n_val:], perm[:n_val]
+    return Arrays(arrays.x_train[tr], arrays.y_train[tr], arrays.x_train[va], arrays.y_train[va])
+
+
+def _arm_stack(specs: list[RunSpec], d_in, d_out: int, seeds_per_spec: list[list[int]]):
+    """One stack for several arms of the same shape: each arm's models get its activation."""
+    seeds = [x for ss in seeds_per_spec for x in ss]
+    acts = [list(sp.activation) for sp, ss in zip(specs, seeds_per_spec) for _ in ss]
+    if len(specs) == 1:
+        return _stack(specs[0], d_in, d_out, seeds)
+    return _stack(
+        dataclasses.replace(specs[0], activation=tuple(map(tuple, acts))), d_in, d_out, seeds
+    )
+
+
+def _train_lrs(spec: RunSpec, model, arrays, lrs, ckpt_dir, tag) -> dict:
+    """Training with one lr per model (StackedAdam), so a model's numbers do not depend on
+    which other arms share its stack (tested bitwise)."""
+    return train_classifier(
+        model,
+        arrays,
+        spec.epochs,
+        spec.batch_size,
+        list(lrs),
+        checkpoint=_ckpt(ckpt_dir, "train.pt"),
+        tag=tag,
+        optimizer=spec.optimizer,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        augment=spec.augment,
+        device=DEVICE,
+    )
+
+
+def tune_lrs(
+    specs: list[RunSpec], arrays, ckpt_dir: Path | None
+) -> tuple[list[float], list[pd.DataFrame]]:
+    """For each arm: every lr of its grid × tune_seeds models, all arms in one stack (one lr per
+    model), trained on the training part and scored by final validation accuracy (mean over
+    seeds); the best lr wins (the smaller on a tie). Returns the best lrs and the val_acc rows."""
+    grid = list(specs[0].lr_grid)
+    seeds = list(specs[0].seeds[: specs[0].tune_seeds])
+    run_seeds = seeds * len(grid)
+    lrs = [lr for lr in grid for _ in seeds]
+    state = ckpt.load(_ckpt(ckpt_dir, "tune.pt"), "tune")
+    if state is not None:
+        final = state["value"].numpy()
+    else:
+        split = validation_split(arrays, specs[0].val_fraction)
+        model = _arm_stack(specs, _d_in(arrays), arrays.n_classes, [run_seeds] * len(specs))
+        hist = _train_lrs(specs[0], model, split, lrs * len(specs), ckpt_dir, "tune")
+        final = hist["test_acc"][-1]  # accuracy on the validation part
+        final = np.where(hist["diverged_epoch"] > 0, np.nan, final)
+        if ckpt_dir is not None:
+            ckpt.save(ckpt_dir / "tune.pt", "tune", {"value": torch.as_tensor(final)})
+            ckpt.clear(ckpt_dir / "train.pt")
+    best, frames = [], []
+    n = len(run_seeds)
+    for i, spec in enumerate(specs):
+        f = final[i * n : (i + 1) * n]
+        score = {lr: np.nanmean(f[[j for j, x in enumerate(lrs) if x == lr]]) for lr in grid}
+        score = {lr: (-np.inf if np.isnan(v) else v) for lr, v in score.items()}
+        b = max(sorted(grid), key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
+        log.info(
+            "%s lr search %s: best %g",
+            spec.arm,
+            {k: round(float(v), 2) for k, v in score.items()},
+            b,
+        )
+        best.append(b)
+        frames.append(_val_rows(spec, run_seeds, lrs, f))
+    return best, frames
+
+
+def train_arms(specs: list[RunSpec], arrays, ckpt_dir: Path | None = None) -> list[pd.DataFrame]:
+    """Classification runs that differ only in their activation, trained as one stack: the lr
+    search (when they have a grid), then every seed of every arm at its chosen lr. Each run's
+    rows equal those of the run trained alone."""
+    base = specs[0]
+    for sp in specs[1:]:
+        if batch_key(sp) != batch_key(base):
+            raise ValueError(f"Runs {base.run_id} and {sp.run_id} differ in more than the arm")
+    seeds = list(base.seeds)
+    tuned: list[pd.DataFrame] = [None] * len(specs)  # type: ignore[list-item]
+    lrs = [base.lr] * len(specs)
+    if base.lr_grid:
+        lrs, tuned = tune_lrs(specs, arrays, ckpt_dir)
+    model = _arm_stack(specs, _d_in(arrays), arrays.n_classes, [seeds] * len(specs))
+    if base.lr_grid:
+        hist = _train_lrs(
+            base, model, arrays, [lr for lr in lrs for _ in seeds], ckpt_dir, "classify"
+        )
+    else:
+        hist = _train(base, model, arrays, ckpt_dir, "classify")
+    out = []
+    k = len(seeds)
+    for i, (spec, lr) in enumerate(zip(specs, lrs)):
+        h = {
+            m: (v[:, i * k : (i + 1) * k] if v.ndim == 2 else v[i * k : (i + 1) * k])
+            for m, v in hist.items()
+        }
+        df = _rows_from_history(spec, h, seeds, np.ones(k), [spec.arm] * k, lr=lr)
+        out.append(df if tuned[i] is None else pd.concat([tuned[i], df], ignore_index=True))
+    return out
+
+
+def _val_rows(spec: RunSpec, seeds, lrs, values) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "dataset": spec.dataset,
+            "model": spec.model,
+            "arm": spec.arm,
+            "size": spec.depth,
+            "level": 1.0,
+            "freq": np.nan,
+            "seed": list(seeds),
+            "epoch": spec.epochs,
+            "lr": list(lrs),
+            "split": "val",
+            "metric": "val_acc",
+            "value": np.asarray(values, dtype=float),
+        }
+    )[COLUMNS]
+
+
 def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
+    return train_arms([spec], arrays, ckpt_dir)[0]
+
+
+def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
+    """`candidates` distinct random per-layer sets (one function per hidden layer of the small
+    network) from `pool`, the same for every dataset and seed (the thesis's random search)."""
+    rng = np.random.default_rng(seeding.derive_seed(0, "search"))
+    n_possible = len(set(spec.pool)) ** spec.depth
+    if spec.candidates > n_possible:
+        raise ValueError(f"{spec.candidates} candidates, but the pool makes only {n_possible} sets")
+    out: list[tuple[str, ...]] = []
+    while len(out) < spec.candidates:
+        c = tuple(str(x) for x in rng.choice(spec.pool, size=spec.depth))
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def set_name(s: tuple[str, ...]) -> str:
+    return "+".join(s)
+
+
+def run_search(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
+    """Per-layer set search as in Schweickert (2022): random sets on the small network, scored by
+    validation accuracy (mean over tune_seeds), the `keep` best trained with every seed on the
+    full training set at the small and the large size (each function then serves
+    large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
+    arms best_set1.. (with a val_acc row naming their functions via arm "cand:...")."""
+    cands = candidate_sets(spec)
+    tseeds = list(spec.seeds[: spec.tune_seeds])
+    d_in, d_out = _d_in(arrays), arrays.n_classes
+    state = ckpt.load(_ckpt(ckpt_dir, "search.pt"), "search")
+    if state is None:
+        run_seeds = tseeds * len(cands)
+        sets = [c for c in cands for _ in tseeds]
+        model = _stack(dataclasses.replace(spec, layer_acts=tuple(sets)), d_in, d_out, run_seeds)
+        hist = _train(spec, model, validation_split(arrays, spec.val_fraction), ckpt_dir, "search")
+        final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
+        if ckpt_dir is not None:
+            ckpt.save(ckpt_dir / "search.pt", "search", {"final": torch.as_tensor(final)})
+            ckpt.clear(ckpt_dir / "train.pt")
+    else:
+        final = state["final"].numpy()
+    scores = [np.nanmean(final[i * len(tseeds) : (i + 1) * len(tseeds)]) for i in range(len(cands))]
+    scores = [-np.inf if np.isnan(x) else x for x in scores]
+    ranked = sorted(range(len(cands)), key=lambda i: -scores[i])  # stable: ties keep draw order
+    best = [cands[i] for i in ranked[: spec.keep]]
+    log.info("set search: %s", {set_name(c): round(float(x), 2) for c, x in zip(cands, scores)})
+    frames = [
+        _val_rows(
+            dataclasses.replace(spec, arm=f"cand:{set_name(c)}"),
+            tseeds,
+            [spec.lr] * len(tseeds),
+            final[i * len(tseeds) : (i + 1) * len(tseeds)],
+        )
+        for i, c in enumerate(cands)
+    ]
     seeds = list(spec.seeds)
-    model = _stack(spec, arrays.x_train.shape[1], arrays.n_classes, seeds)
-    hist = _train(spec, model, arrays, ckpt_dir, "classify")
-    return _rows_from_history(spec, hist, seeds, np.ones(len(seeds)), [spec.arm] * len(seeds))
+    for depth in (spec.depth, spec.large_depth):
+        sized = dataclasses.replace(
+            spec, depth=depth, layer_acts=tuple(b for b in best for _ in seeds)
+        )
+        model = _stack(sized, d_in, d_out, seeds * len(best))
+        hist = _train(sized, model, arrays, ckpt_dir, f"final-d{depth}")
+        arms = [f"best_set{r + 1}" for r in range(len(best)) for _ in seeds]
+        frames.append(_rows_from_history(sized, hist, seeds * len(best), np.ones(len(arms)), arms))
+    return pd.concat(frames, ignore_index=True)
 
 
 def ticket(
-    spec: RunSpec, d_in: int, d_out: int, seeds: list[int], masks: list[torch.Tensor] | None
+    spec: RunSpec,
+    d_in: int,
+    d_out: int,
+    seeds: list[int],
+    masks: list[torch.Tensor] | None,
+    rewind: dict | None = None,
 ) -> Stacked:
-    """The models at the start of an IMP round: θ0 (the same init seeds every round) times masks."""
+    """The models at the start of an IMP round: θ0 (the same init seeds every round), or the
+    weights at the rewind epoch of the dense training when given, times masks."""
     model = _stack(spec, d_in, d_out, seeds)
+    if rewind is not None:
+        model.load_state_dict(rewind)
     model.set_masks(masks)
     return model
 
@@ -142,26 +386,43 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None
     Checkpoints after every epoch and every round; a restarted run resumes where it stopped.
     """
     seeds = list(spec.seeds)
-    d_in, d_out = arrays.x_train.shape[1], arrays.n_classes
-    masks = [torch.ones_like(w) for w in _stack(spec, d_in, d_out, seeds).weights]
-    rates = pruning.layer_rates(len(masks), spec.prune_fraction)
+    d_in, d_out = _d_in(arrays), arrays.n_classes
+    weights0 = _stack(spec, d_in, d_out, seeds).weights
+    masks = [torch.ones_like(w) for w in weights0]
+    rates = pruning.rates_for(weights0, spec.prune_fraction, spec.conv_prune_fraction)
     done: list[dict] = []  # per finished round: its history and level
     saved: dict[str, torch.Tensor] = {}
     state = ckpt.load(_ckpt(ckpt_dir, "imp.pt"), "imp")
     if state is not None:
         masks, done, saved = list(state["masks"]), list(state["done"]), dict(state["saved"])
         log.info("resuming IMP after round %d", len(done) - 1)
+    # rewinding (Frankle et al. 2020, not the 2019 paper): reset to the weights after epoch k
+    rewind = ckpt.load(_ckpt(ckpt_dir, "rewind.pt"), "rewind") if spec.rewind_epoch else None
+    rewind = None if rewind is None else rewind["model"]
+
+    def keep_rewind(epoch: int, _row: dict, model=None) -> None:
+        nonlocal rewind
+        if epoch == spec.rewind_epoch:
+            rewind = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if ckpt_dir is not None:
+                ckpt.save(ckpt_dir / "rewind.pt", "rewind", {"model": rewind})
+
     for r in range(len(done), spec.prune_rounds + 1):
-        model = ticket(spec, d_in, d_out, seeds, masks)
+        model = ticket(spec, d_in, d_out, seeds, masks, rewind if r > 0 else None)
         level = pruning.remaining_fraction(masks)
         log.info(
             "IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean()
         )
-        hist = _train(spec, model, arrays, ckpt_dir, f"imp-round{r}")
+        hook = None
+        if r == 0 and spec.rewind_epoch:
+            hook = lambda e, row, m=model: keep_rewind(e, row, m)  # noqa: E731
+        hist = _train(spec, model, arrays, ckpt_dir, f"imp-round{r}", on_epoch=hook)
+        if r == 0 and spec.rewind_epoch and rewind is None:
+            raise ValueError(f"rewind epoch {spec.rewind_epoch} is past the {spec.epochs} epochs")
         done.append({"level": level, **{m: torch.as_tensor(v) for m, v in hist.items()}})
         for i, m in enumerate(masks):
             saved[f"round{r}_layer{i}"] = m.to(torch.uint8)
-        masks = pruning.prune_by_magnitude(list(model.weights), masks, rates)
+        masks = pruning.prune_by_magnitude([w.cpu() for w in model.weights], masks, rates)
         if ckpt_dir is not None:
             ckpt.save(ckpt_dir / "imp.pt", "imp", {"masks": masks, "done": done, "saved": saved})
             ckpt.clear(ckpt_dir / "train.pt")
@@ -191,8 +452,8 @@ def run_control(
     """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds)."""
     pruning.get_pruner(spec.control)
     seeds = list(spec.seeds)
-    d_in, d_out = arrays.x_train.shape[1], arrays.n_classes
-    n_layers = spec.depth + 1
+    d_in, d_out = _d_in(arrays), arrays.n_classes
+    n_layers = len(_stack(spec, d_in, d_out, seeds[:1]).weights)
     per_round = load_masks(trunk_masks, spec.prune_rounds, n_layers)
     run_seeds, init_seeds, masks = [], [], [[] for _ in range(n_layers)]
     for r, round_masks in enumerate(per_round, start=1):
@@ -242,8 +503,40 @@ def run_spectral(spec: RunSpec) -> pd.DataFrame:
     )
     df = pd.concat([df_r, df_m], ignore_index=True)
     df["dataset"], df["model"], df["arm"], df["size"] = "sines", spec.model, spec.arm, spec.depth
-    df["level"], df["split"] = 1.0, "train"
+    df["level"], df["split"], df["lr"] = 1.0, "train", spec.lr
     return df[COLUMNS]
+
+
+def _setup(spec: RunSpec, threads: int, device: str) -> None:
+    global DEVICE
+    DEVICE = resolve_device(device)
+    torch.set_num_threads(threads)
+    if DEVICE.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:  # cuDNN's deterministic kernels where they exist; some ops have none
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seeding.derive_seed(spec.seeds[0], "dropout"))
+
+
+def _finish(spec: RunSpec, out_dir: Path, df: pd.DataFrame, wall: float, threads: int, extra=None):
+    write_json(
+        {
+            "run_id": spec.run_id,
+            "hparams": spec.to_dict(),
+            "wall_seconds": round(wall, 2),
+            "threads": threads,
+            "device": str(DEVICE),
+            "determinism": "torch.use_deterministic_algorithms(True), CPU"
+            if DEVICE.type == "cpu"
+            else "deterministic algorithms where CUDA has them (warn_only)",
+            "provenance": stamp(),
+            **(extra or {}),
+        },
+        out_dir / paths.RUN_HPARAMS,
+    )
+    write_parquet(df, out_dir / paths.RUN_METRICS)  # last: its presence means the run finished
+    log.info("run %s done: %d rows", spec.run_id, len(df))
 
 
 def run(
@@ -252,14 +545,14 @@ def run(
     data_path: str | os.PathLike | None = None,
     trunk_masks: str | os.PathLike | None = None,
     threads: int = 1,
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir.
 
     Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
     resumed from there when the run restarts after a kill; it is removed once the run finished.
     """
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    _setup(spec, threads, device)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / paths.RUN_CHECKPOINTS
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -271,6 +564,8 @@ def run(
         arrays = datamod.load_arrays(data_path)
         if spec.kind == "classify":
             df = run_classify(spec, arrays, ckpt_dir)
+        elif spec.kind == "search":
+            df = run_search(spec, arrays, ckpt_dir)
         elif spec.kind == "imp":
             df = run_imp(spec, arrays, out_dir / paths.RUN_MASKS, ckpt_dir)
         else:
@@ -279,19 +574,32 @@ def run(
                     f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}"
                 )
             df = run_control(spec, arrays, Path(trunk_masks), ckpt_dir)
-    wall = time.perf_counter() - t0
-    write_json(
-        {
-            "run_id": spec.run_id,
-            "hparams": spec.to_dict(),
-            "wall_seconds": round(wall, 2),
-            "threads": threads,
-            "determinism": "torch.use_deterministic_algorithms(True), CPU",
-            "provenance": stamp(),
-        },
-        out_dir / paths.RUN_HPARAMS,
-    )
-    write_parquet(df, out_dir / paths.RUN_METRICS)  # last: its presence means the run finished
+    _finish(spec, out_dir, df, time.perf_counter() - t0, threads)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
-    log.info("run %s done in %.1fs: %d rows", spec.run_id, wall, len(df))
     return df
+
+
+def run_batch(
+    specs: list[RunSpec],
+    out_dirs: list[str | os.PathLike],
+    data_path: str | os.PathLike,
+    ckpt_dir: str | os.PathLike,
+    threads: int = 1,
+    device: str = "cpu",
+) -> list[pd.DataFrame]:
+    """Several classification runs that differ only in their arm, trained as one stack (one
+    process, one lr search); each run's directory is written as if it had run alone, and its
+    numbers are the same (a test checks this bitwise). hparams.json names the batch."""
+    _setup(specs[0], threads, device)
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    log.info("batch of %d runs: %s", len(specs), ", ".join(f"{s.run_id} ({s.arm})" for s in specs))
+    dfs = train_arms(specs, datamod.load_arrays(data_path), ckpt_dir)
+    wall = time.perf_counter() - t0
+    batch = [s.run_id for s in specs]
+    for spec, out, df in zip(specs, out_dirs, dfs):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        _finish(spec, Path(out), df, wall / len(specs), threads, {"trained_with": batch})
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return dfs

@@ -13,12 +13,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-KINDS = ("classify", "imp", "control", "spectral")
+KINDS = ("classify", "imp", "control", "spectral", "search")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    kind: str  # classify | imp | control | spectral
+    kind: str  # classify | imp | control | spectral | search
     arm: str  # label in tables and figures
     activation: tuple[str, ...]  # one function, or several mixed within each layer
     dataset: str = "mnist1d"  # embedded default: generated, no download
@@ -32,12 +33,26 @@ class RunSpec:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # run seeds; each is one model of the stack
     prune_rounds: int = 0  # imp: rounds after the dense one
     prune_fraction: float = 0.2  # imp: of remaining weights per round (paper: 20 %)
+    conv_prune_fraction: float = 0.0  # imp: rate for conv layers (paper: 10-15 %); 0 = as above
+    rewind_epoch: int = 0  # imp: reset survivors to the weights after this epoch; 0 = θ0 (paper)
     control: str = ""  # control: reinit (trunk's masks, new init) | random
     trunk: str = ""  # control: run id of the IMP run it branches from
     freqs: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)  # spectral: k_i (Rahaman)
     amplitudes: tuple[float, ...] = ()  # spectral: A_i; empty means all 1
     n_points: int = 200  # spectral: grid points on [0, 1) (Rahaman: 200)
     eval_every: int = 50  # spectral: steps between DFTs of the output
+    layer_acts: tuple[str, ...] = ()  # per-layer set (thesis): spread evenly over the layers
+    optimizer: str = "adam"  # adam | sgd (VGG-HE: SGD with momentum 0.9)
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0  # L2 coefficient (sgd: torch's weight_decay)
+    augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
+    lr_grid: tuple[float, ...] = ()  # classify: pick lr from these on a validation split
+    tune_seeds: int = 3  # classify with lr_grid: seeds per candidate lr
+    val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
+    pool: tuple[str, ...] = ()  # search: functions per-layer sets are drawn from
+    candidates: int = 0  # search: random per-layer sets tried on the small network
+    keep: int = 0  # search: best sets (by validation accuracy) transferred to the large network
+    large_depth: int = 0  # search: the large network's hidden layers
 
     def __post_init__(self):
         for f in fields(self):
@@ -46,6 +61,10 @@ class RunSpec:
                 object.__setattr__(self, f.name, tuple(v))
         if self.kind not in KINDS:
             raise ValueError(f"No such run kind: {self.kind!r}. Known: {', '.join(KINDS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"
+            )
 
     def non_defaults(self) -> dict[str, Any]:
         out = {}
@@ -76,3 +95,17 @@ class RunSpec:
                 f"Known: {', '.join(sorted(known))}"
             )
         return cls(**d)
+
+
+BATCH_FREE = ("arm", "activation")  # fields in which the runs of one batch may differ
+
+
+def batch_key(spec: RunSpec) -> str:
+    """Runs with the same key can train in one stack (same data, shape and schedule)."""
+    d = {k: v for k, v in spec.to_dict().items() if k not in BATCH_FREE}
+    return json.dumps(d, sort_keys=True)
+
+
+def batch_id(run_ids: list[str]) -> str:
+    canon = ",".join(sorted(run_ids))
+    return f"batch_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import seeding
-from .activations import stack_activation
+from .activations import layer_functions, stack_activation
 
 
 def init_weights(
@@ -82,7 +82,8 @@ class Stacked(nn.Module):
             return
         if len(masks) != len(self.weights):
             raise ValueError(f"Expected {len(self.weights)} masks, got {len(masks)}")
-        self.masks = [m.to(self.weights[0].dtype) for m in masks]
+        w0 = self.weights[0]
+        self.masks = [m.to(device=w0.device, dtype=w0.dtype) for m in masks]
         with torch.no_grad():
             for w, m in zip(self.weights, self.masks):
                 if m.shape != w.shape:
@@ -115,6 +116,20 @@ class Stacked(nn.Module):
         return sum(fi * fo for fi, fo in self.sizes)
 
 
+def _layer_acts(activation, layer_acts, width: int, k: int, depth: int) -> nn.ModuleList:
+    """Each hidden layer's activation: the run's spec everywhere, or a per-layer set (Schweickert
+    2022) spread over the layers (a 2-function set on 4 layers: f1 f1 f2 f2)."""
+    if layer_acts and not isinstance(layer_acts[0], str):  # one set per model (a set search)
+        per_model = [layer_functions(("unused",), s, depth) for s in layer_acts]
+        return nn.ModuleList(
+            stack_activation([[names[i]] for names in per_model], width, k) for i in range(depth)
+        )
+    if layer_acts:
+        names = layer_functions(("unused",), layer_acts, depth)
+        return nn.ModuleList(stack_activation([n], width, k) for n in names)
+    return nn.ModuleList(stack_activation(activation, width, k) for _ in range(depth))
+
+
 class StackedMLP(Stacked):
     """K MLPs: d_in → [width] × depth → d_out; one activation spec for all K, or one per model."""
 
@@ -129,11 +144,11 @@ class StackedMLP(Stacked):
         init_scale: float = 1.0,
         init_seeds: Sequence[int] | None = None,
         dtype=torch.float32,
+        layer_acts: Sequence[str] = (),
     ):
         dims = [d_in] + [width] * depth + [d_out]
         super().__init__(seeds, list(zip(dims[:-1], dims[1:])), init_scale, init_seeds, dtype)
-        k = len(self.seeds)
-        self.acts = nn.ModuleList(stack_activation(activation, width, k) for _ in range(depth))
+        self.acts = _layer_acts(activation, layer_acts, width, len(self.seeds), depth)
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, B, d_in) → logits (K, d_out, B)."""
@@ -161,6 +176,7 @@ class StackedCNN(Stacked):
         init_scale: float = 1.0,
         init_seeds: Sequence[int] | None = None,
         dtype=torch.float32,
+        layer_acts: Sequence[str] = (),
     ):
         self.convs: list[tuple[int, int, int]] = []  # (kernel, stride, pad) per conv
         sizes, c_in, length = [], 1, d_in
@@ -173,8 +189,7 @@ class StackedCNN(Stacked):
             raise ValueError(f"Input length {d_in} is too short for {depth} stride-2 convolutions")
         sizes.append((width * length, d_out))
         super().__init__(seeds, sizes, init_scale, init_seeds, dtype)
-        k = len(self.seeds)
-        self.acts = nn.ModuleList(stack_activation(activation, width, k) for _ in range(depth))
+        self.acts = _layer_acts(activation, layer_acts, width, len(self.seeds), depth)
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, B, L) → logits (K, d_out, B)."""

@@ -70,9 +70,28 @@ class StackedAdam:
             p.sub_(step * m / denom)
 
 
-def make_optimizer(params, lr: float | Sequence[float]):
-    """Adam for a stack: fused torch Adam for one lr, StackedAdam for one lr per model."""
+def make_optimizer(
+    params,
+    lr: float | Sequence[float],
+    kind: str = "adam",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+):
+    """Adam for a stack: fused torch Adam for one lr, StackedAdam for one lr per model.
+    SGD (with momentum and L2 weight decay) for the image models' papers."""
     params = list(params)
+    if kind == "sgd":
+        if not isinstance(lr, (int, float)):
+            raise ValueError("SGD takes one learning rate per run")
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True
+        )
+    if kind != "adam":
+        raise ValueError(f"No such optimizer: {kind!r}. Known: adam, sgd")
+    if weight_decay:
+        if not isinstance(lr, (int, float)):
+            raise ValueError("Adam with weight decay takes one learning rate per run")
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if isinstance(lr, (int, float)):
         try:  # fused steps all stacked tensors in one kernel where the build supports it
             return torch.optim.Adam(params, lr=lr, fused=True)

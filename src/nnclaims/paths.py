@@ -28,7 +28,7 @@ RUN_CHECKPOINTS = "checkpoint"  # training state while a run is in progress; rem
 
 # Figures each claim's notebook draws (stem names; each is written as .png and .pdf).
 CLAIM_FIGURES: dict[str, list[str]] = {
-    "swish_vs_relu": ["accuracy"],
+    "swish_vs_relu": ["accuracy", "lr_search"],
     "hat": ["train_loss", "spectral"],
     "mixed_scaling": ["scaling"],
     "sparse_vs_dense": ["sparsity"],
@@ -41,6 +41,11 @@ def dataset_file(name: str) -> Path:
 
 def run_dir(run_id: str) -> Path:
     return RUNS / run_id
+
+
+def batch_checkpoint(batch_id: str) -> Path:
+    """Training state of a batch job while it runs (removed when it finished)."""
+    return RESULTS / "batches" / batch_id / RUN_CHECKPOINTS
 
 
 def run_metrics(run_id: str) -> Path:

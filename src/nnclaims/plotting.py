@@ -18,6 +18,20 @@ ARM_LABELS = {
     "swish_beta": "Swish (trainable β)",
     "max_sigmoid": "max(x, σ(x))",
     "hat": "hat",
+    "hat_wide": "hat, bump on [0, 4]",
+    "hat_narrow": "hat, bump on [0, 1]",
+    "hat_init3": "hat, init × 3",
+    "leaky_relu": "leaky ReLU",
+    "elu": "ELU",
+    "selu": "SELU",
+    "softplus": "softplus",
+    "gelu": "GELU",
+    "relu_cnn": "ReLU (CNN)",
+    "swish_cnn": "Swish-1 (CNN)",
+    "swish_beta_cnn": "Swish β (CNN)",
+    "max_sigmoid_cnn": "max(x, σ(x)) (CNN)",
+    "best_set1": "best set 1",
+    "best_set2": "best set 2",
     "mix4": "mix {relu, swish, tanh, sin}",
     "dense": "dense",
     "imp": "IMP ticket",
@@ -40,6 +54,16 @@ ARM_COLORS = {
     "max_sigmoid": _CB[3],
     "hat": _CB[4],
     "mix4": _CB[5],
+    "leaky_relu": _CB[6],
+    "elu": _CB[7],
+    "selu": _CB[8],
+    "softplus": _CB[9],
+    "gelu": (0.35, 0.35, 0.35),
+    "hat_wide": _CB[6],
+    "hat_narrow": _CB[7],
+    "hat_init3": _CB[8],
+    "best_set1": _CB[8],
+    "best_set2": _CB[9],
     # sparsity arms never share a figure with activation arms
     "dense": (0.2, 0.2, 0.2),
     "imp": _CB[2],
@@ -49,8 +73,16 @@ ARM_COLORS = {
 
 
 def arm_palette(arms) -> dict[str, tuple]:
-    """The same arm has the same colour in every figure; unknown arms get a stable pick."""
-    return {a: ARM_COLORS.get(a, _CB[sum(map(ord, a)) % len(_CB)]) for a in arms}
+    """The same arm has the same colour in every figure; a variant (<arm>_cnn) takes its arm's
+    colour; unknown arms get a stable pick."""
+
+    def pick(a: str):
+        if a in ARM_COLORS:
+            return ARM_COLORS[a]
+        base = a.rsplit("_", 1)[0]
+        return ARM_COLORS.get(base, _CB[sum(map(ord, a)) % len(_CB)])
+
+    return {a: pick(a) for a in arms}
 
 
 def label(arm: str) -> str:

@@ -27,6 +27,16 @@ def layer_rates(n_layers: int, fraction: float) -> list[float]:
     return [fraction] * (n_layers - 1) + [fraction / 2]
 
 
+def rates_for(weights: Sequence[torch.Tensor], fraction: float, conv_fraction: float = 0.0):
+    """Per-layer rates for stacked weights: conv layers (5-D stacks, image models) at
+    `conv_fraction` when given (Frankle & Carbin: 10-15 % for conv, 20 % for dense), the
+    others at `fraction`, the output layer at half of it."""
+    rates = layer_rates(len(weights), fraction)
+    if conv_fraction:
+        rates = [conv_fraction if w.dim() == 5 else r for w, r in zip(weights, rates)]
+    return rates
+
+
 def prune_by_magnitude(
     weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], rates: Sequence[float]
 ) -> list[torch.Tensor]:

@@ -33,7 +33,15 @@ def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
         f"comparison with a 95 % confidence interval."
     )
     parts = [f"{v}: {', '.join(t)}" for v, t in by.items() if t]
-    return s + " Verdicts — " + "; ".join(parts) + "."
+    per_ds = []
+    for c in claims:
+        vs = c.get("verdicts_by_dataset", {})
+        if vs:
+            per_ds.append(f"{c['title']} ({', '.join(f'{k} {v}' for k, v in vs.items())})")
+    out = s + " Verdicts over all datasets — " + "; ".join(parts) + "."
+    if per_ds:
+        out += " Per dataset: " + "; ".join(per_ds) + "."
+    return out
 
 
 STAGES = {"data": "data", "train": "training", "collect": "tables", "analyse": "notebooks"}

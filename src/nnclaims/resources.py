@@ -9,12 +9,20 @@ from .hparams import RunSpec
 
 # Model-epochs (or, for the spectral probe, model-steps × 1/100) per minute on one slow core:
 # about a quarter of what one laptop core managed here, so a queue's runtime limit is not hit.
-RATE = {"mlp": 1200, "cnn": 300}
+# Image models: model-epochs per minute on one GPU (rough, for the queue limit only).
+RATE = {"mlp": 1200, "cnn": 300, "lenet": 60, "conv": 10, "vgg_he": 6, "resnet": 2}
 
 
 def work(spec: RunSpec) -> float:
-    """Model-epochs the run trains."""
-    models = len(spec.seeds) * (spec.prune_rounds if spec.kind == "control" else 1)
+    """Model-epochs the run trains (a search or an lr grid adds its trials on 1 − val_fraction
+    of the data; a large network in a search counts large/small times)."""
+    seeds = len(spec.seeds)
+    if spec.kind == "search":
+        trials = spec.candidates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
+        return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
+    models = seeds * (spec.prune_rounds if spec.kind == "control" else 1)
+    if spec.kind == "classify" and spec.lr_grid:
+        models += len(spec.lr_grid) * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
     trainings = spec.prune_rounds + 1 if spec.kind == "imp" else 1
     epochs = spec.epochs / 100 if spec.kind == "spectral" else spec.epochs
     return models * trainings * epochs
@@ -25,4 +33,49 @@ def runtime_minutes(spec: RunSpec) -> int:
 
 
 def mem_mb(spec: RunSpec) -> int:
-    return 2000 if spec.model == "mlp" else 4000
+    if spec.model in ("mlp", "cnn"):
+        return 2000 if spec.model == "mlp" else 4000
+    return 16000  # CIFAR as float32 (600 MB) plus the model and its activations
+
+
+# Embedded datasets' example shape, training-set size and classes (downloads carry their own).
+EMBEDDED_SHAPES = {
+    "mnist1d": ((40,), 4000, 10),
+    "digits": ((64,), 1437, 10),
+    "sines": ((1,), 200, 1),
+}
+
+
+def dataset_shape(name: str) -> tuple[tuple[int, ...], int, int]:
+    from .downloads import REGISTRY
+
+    if name in REGISTRY:
+        src = REGISTRY[name]
+        return src.shape, src.n_train, src.n_classes
+    return EMBEDDED_SHAPES[name]
+
+
+def train_flops_per_example(spec: RunSpec) -> float:
+    """FLOPs of one training example (forward + backward) of one model, counted by torch's
+    FlopCounterMode on a batch of 2 (matmuls and convolutions; elementwise ops are not counted)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .experiments import _stack
+
+    shape, _, n_classes = dataset_shape(spec.dataset)
+    d_in = shape if len(shape) > 1 else shape[0]
+    model = _stack(spec, d_in, n_classes, [0])
+    x = torch.randn(1, 2, *shape)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.logits_cb(x).sum().backward()
+    return counter.get_total_flops() / 2
+
+
+def train_flops(spec: RunSpec) -> float:
+    """FLOPs of the whole run: per example × training examples × model-epochs."""
+    _, n_train, _ = dataset_shape(spec.dataset)
+    if spec.kind == "spectral":
+        return train_flops_per_example(spec) * spec.n_points * work(spec) * 100
+    return train_flops_per_example(spec) * n_train * work(spec)

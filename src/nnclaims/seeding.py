@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("init", "order", "reinit", "mask", "phases")
+STREAMS = ("init", "order", "reinit", "mask", "phases", "augment", "dropout", "split", "search")
 
 
 def derive_seed(seed: int, stream: str, *extra: int) -> int:

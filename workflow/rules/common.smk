@@ -3,7 +3,7 @@
 
 import os
 
-from nnclaims import paths, resources
+from nnclaims import data, downloads, paths, resources
 from nnclaims.plan import make_plan
 
 try:
@@ -13,11 +13,25 @@ except (
 ) as e:  # a bad arm or claim name: stop before any job starts, saying which
     raise WorkflowError(f"Invalid config: {e}") from None
 
+EMBEDDED = sorted(data.DATASETS)
+DOWNLOADABLE = sorted(downloads.REGISTRY)
+DATA_CFG = config.get("data", {})
+DEVICE = config.get("device", "cpu")
 RUNS = PLAN.runs
 CLAIMS = list(PLAN.claim_runs)
 REPORT_PDF = str(paths.REPORT_PDF)
 CLAIMS_FILE = "config/claims.yaml"
 RUN_ID = r"[a-z]+_[0-9a-f]{12}"
+_BATCHED = {r for ids in PLAN.batches.values() for r in ids}
+# runs the one-run `train` rule makes (batched runs are made by their batch's rule)
+UNBATCHED = (
+    "|".join(
+        r
+        for r, s in RUNS.items()
+        if s.kind in ("classify", "spectral", "search") and r not in _BATCHED
+    )
+    or "(?!x)x"
+)
 
 
 def run_spec(wildcards):
@@ -36,6 +50,11 @@ def train_runtime(wildcards):
 
 def train_mem(wildcards):
     return resources.mem_mb(RUNS[wildcards.run])
+
+
+def train_gpus(wildcards):
+    """One GPU per training job with `device: cuda` (a SLURM job then asks for --gpus=1)."""
+    return 1 if DEVICE == "cuda" else 0
 
 
 def train_inputs(wildcards):
@@ -60,7 +79,8 @@ def all_benchmarks():
     """Snakemake's time record of every job before the report (for the report's stage times)."""
     datasets = sorted({s.dataset for s in RUNS.values() if s.kind != "spectral"})
     files = [paths.benchmark("data", d) for d in datasets]
-    files += [paths.benchmark("train", r) for r in RUNS]
+    files += [paths.benchmark("train", r) for r in RUNS if r not in _BATCHED]
+    files += [paths.benchmark("train", b) for b in PLAN.batches]
     files += [
         paths.benchmark(stage, c) for stage in ("collect", "analyse") for c in CLAIMS
     ]

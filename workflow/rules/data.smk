@@ -7,9 +7,31 @@ rule data:
     benchmark:
         str(paths.benchmark("data", "{dataset}"))
     wildcard_constraints:
-        dataset="[a-z0-9_]+",
+        dataset="|".join(EMBEDDED),
     conda:
         "../../envs/train.yaml"
     threads: 1
+    script:
+        "../scripts/make_data.py"
+
+
+rule download:
+    """Fetch a dataset at its pinned hash (pooch; data.cache_dir, data.mirror) and parse it."""
+    output:
+        str(paths.dataset_file("{dataset}")),
+    log:
+        str(paths.LOGS / "data" / "{dataset}.log"),
+    benchmark:
+        str(paths.benchmark("data", "{dataset}"))
+    wildcard_constraints:
+        dataset="|".join(DOWNLOADABLE),
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        runtime=30,
+    params:
+        cache_dir=DATA_CFG.get("cache_dir"),
+        mirror=DATA_CFG.get("mirror"),
     script:
         "../scripts/make_data.py"

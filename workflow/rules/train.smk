@@ -1,4 +1,5 @@
-# One job per run: all seeds of a run train together in one process (stacked models).
+# One job per run: all seeds of a run train together in one process (stacked models); runs that
+# differ only in their activation train as one batch job (one stack, one process: see below).
 # threads: 1, so a 2-core machine runs two jobs side by side without oversubscription.
 
 
@@ -14,15 +15,17 @@ rule train:
     benchmark:
         str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
-        run=r"(classify|spectral)_[0-9a-f]{12}",
+        run=UNBATCHED,
     conda:
         "../../envs/train.yaml"
     threads: 1
     resources:
         runtime=train_runtime,
         mem_mb=train_mem,
+        gpu=train_gpus,
     params:
         spec=run_spec,
+        device=DEVICE,
     script:
         "../scripts/train.py"
 
@@ -47,8 +50,10 @@ rule train_control:
     resources:
         runtime=train_runtime,
         mem_mb=train_mem,
+        gpu=train_gpus,
     params:
         spec=run_spec,
+        device=DEVICE,
     script:
         "../scripts/train.py"
 
@@ -74,7 +79,41 @@ rule train_imp:
     resources:
         runtime=train_runtime,
         mem_mb=train_mem,
+        gpu=train_gpus,
     params:
         spec=run_spec,
+        device=DEVICE,
     script:
         "../scripts/train.py"
+
+
+# One job per batch: arms of the same shape and schedule train as one stack (nnclaims.plan
+# .make_batches); each run still gets its own directory, with the numbers it would get alone.
+for _bid, _ids in PLAN.batches.items():
+
+    rule:
+        name:
+            f"train_{_bid}"
+        input:
+            data=str(paths.dataset_file(RUNS[_ids[0]].dataset)),
+        output:
+            metrics=[str(paths.run_metrics(r)) for r in _ids],
+            hparams=[str(paths.run_hparams(r)) for r in _ids],
+        log:
+            str(paths.LOGS / "train" / f"{_bid}.log"),
+        benchmark:
+            str(paths.benchmark("train", _bid))
+        priority: 5  # the longest training jobs after the IMP chain: start them early
+        conda:
+            "../../envs/train.yaml"
+        threads: 1
+        resources:
+            runtime=sum(resources.runtime_minutes(RUNS[r]) for r in _ids),
+            mem_mb=max(resources.mem_mb(RUNS[r]) for r in _ids),
+            gpu=1 if DEVICE == "cuda" else 0,
+        params:
+            specs=[RUNS[r].to_dict() for r in _ids],
+            checkpoint=str(paths.batch_checkpoint(_bid)),
+            device=DEVICE,
+        script:
+            "../scripts/train_batch.py"

@@ -1,7 +1,14 @@
-"""Rule `data`: generate one embedded dataset as .npz."""
+"""Rules `data` and `download`: one dataset as .npz (generated, or fetched at pinned hashes)."""
 
 from nnclaims import data, logs
 
-log = logs.to_file(snakemake.log[0])  # noqa: F821 (snakemake is injected by the script directive)
-digest = data.prepare(snakemake.wildcards.dataset, snakemake.output[0])  # noqa: F821
-log.info("wrote %s (sha256 of arrays %s)", snakemake.output[0], digest)  # noqa: F821
+sm = snakemake  # noqa: F821 (snakemake is injected by the script directive)
+log = logs.to_file(sm.log[0])
+params = dict(sm.params)
+digest = data.prepare(
+    sm.wildcards.dataset,
+    sm.output[0],
+    cache_dir=params.get("cache_dir"),
+    mirror=params.get("mirror"),
+)
+log.info("wrote %s (sha256 of arrays %s)", sm.output[0], digest)

@@ -14,4 +14,5 @@ experiments.run(
     data_path=sm.input.get("data"),
     trunk_masks=sm.input.get("trunk_masks"),
     threads=sm.threads,
+    device=sm.params.get("device", "cpu"),
 )

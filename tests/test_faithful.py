@@ -1,0 +1,222 @@
+"""The faithful-experiment parts: claim verdicts per dataset on constructed tables, the headline
+rows, the selectors (frequency band, early-stopping epoch), the lr search on a validation split,
+and the per-layer set search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import ROOT
+
+from nnclaims import analysis, experiments
+from nnclaims.engine import Arrays
+from nnclaims.hparams import RunSpec
+
+H = {
+    "id": "h",
+    "text": "swish at least relu − 1",
+    "source": "+0.9",
+    "metric": "test_acc",
+    "a": {"arm": "swish"},
+    "b": {"arm": "relu"},
+    "direction": "greater",
+    "threshold": -1.0,
+}
+
+
+def rows(dataset: str, arm: str, values, metric="test_acc", epoch=10, **extra):
+    return [
+        dict(dataset=dataset, arm=arm, size=2, level=1.0, seed=s, epoch=epoch, freq=np.nan,
+             split="test", metric=metric, value=v, **extra)
+        for s, v in enumerate(values)
+    ]  # fmt: skip
+
+
+def frame(spec: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    out = []
+    for (ds, arm), vals in spec.items():
+        out += rows(ds, arm, vals)
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize(
+    "swish,want",
+    [
+        ([70, 71, 72, 71, 70], "supported"),  # a clear win
+        ([60, 61, 60, 62, 61], "contradicted"),  # a clear loss
+        ([67.5, 66.2, 69.9, 65.1, 68.8], "inconclusive"),  # a tie with noise around −1
+    ],
+)
+def test_claim_verdicts_on_constructed_data(swish, want):
+    relu = [68, 67, 69, 66, 68]
+    ev = analysis.evaluate_claim(
+        frame({("d1", "relu"): relu, ("d1", "swish"): swish}), {"hypotheses": [H]}
+    )
+    assert ev["verdict"] == want and ev["by_dataset"] == {"d1": want}
+
+
+def test_verdict_per_dataset_and_overall():
+    df = frame({
+        ("a", "relu"): [60, 61, 60, 62], ("a", "swish"): [66, 67, 66, 68],
+        ("b", "relu"): [90, 91, 92, 90], ("b", "swish"): [80, 81, 80, 82],
+    })  # fmt: skip
+    ev = analysis.evaluate_claim(df, {"hypotheses": [H]})
+    assert ev["by_dataset"] == {"a": "supported", "b": "contradicted"}
+    assert ev["verdict"] == "contradicted"  # a claim that fails on one dataset is contradicted
+    head = analysis.headline({"hypotheses": [H]}, ev)
+    assert [(r["dataset"], r["verdict"], r["source"]) for r in head] == [
+        ("a", "supported", "+0.9"), ("b", "contradicted", "+0.9")]  # fmt: skip
+    assert head[0]["ours"] == "66.8 vs 60.8"
+
+
+def test_hypothesis_skips_datasets_without_its_arms_but_not_all():
+    df = frame({("a", "relu"): [1, 2, 3], ("a", "swish"): [2, 3, 4], ("b", "relu"): [1, 2, 3]})
+    ev = analysis.evaluate_claim(df, {"hypotheses": [H]})
+    assert [r["dataset"] for r in ev["hypotheses"]] == ["a"]
+    bad = {**H, "a": {"arm": "swishh"}}
+    with pytest.raises(ValueError, match="'h' of config/claims.yaml matches no runs.*swishh"):
+        analysis.evaluate_claim(df, {"hypotheses": [bad]})
+
+
+def test_spectral_hypothesis_counts_for_every_dataset():
+    df = frame({("a", "relu"): [60, 61, 60], ("a", "swish"): [66, 67, 66]})
+    sp = []
+    for arm, hi in (("relu", 0.1), ("hat", 0.6)):
+        for k, v in ((5, 0.9), (10, 0.8), (40, hi), (50, hi)):
+            sp += rows("sines", arm, [v + 0.01 * s for s in range(3)], metric="dft_ratio", epoch=50)
+            for r in sp[-3:]:
+                r["freq"] = k
+    df = pd.concat([df, pd.DataFrame(sp)], ignore_index=True)
+    hs = {
+        "id": "s",
+        "text": "hat fits high k sooner",
+        "datasets": ["sines"],
+        "metric": "dft_ratio",
+        "a": {"arm": "hat", "freq": "high"},
+        "b": {"arm": "relu", "freq": "high"},
+        "direction": "greater",
+        "threshold": 0.0,
+    }
+    vals = analysis.select(df, "dft_ratio", "hat", dataset="sines", freq="high")
+    assert np.allclose(vals.to_numpy(), [0.6, 0.61, 0.62])  # mean over k = 40, 50
+    ev = analysis.evaluate_claim(df, {"hypotheses": [H, hs]})
+    assert ev["by_dataset"] == {"a": "supported"}  # both hold; the spectral one counts for "a"
+    assert {r["dataset"] for r in ev["hypotheses"]} == {"a", "sines"}
+
+
+def test_best_epoch_is_the_epoch_of_lowest_test_loss():
+    r = []
+    for e, losses in enumerate([[3, 3], [1, 2], [2, 1]], start=1):
+        r += rows("a", "imp", losses, metric="test_loss", epoch=e)
+    v = analysis.select(pd.DataFrame(r), "best_epoch", "imp")
+    assert v.tolist() == [2.0, 3.0]
+
+
+def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
+    claims = yaml.safe_load((ROOT / "config/claims.yaml").read_text())
+    keys = {"arm", "size", "level", "epoch", "freq", "loss"}
+    for cid, c in claims.items():
+        assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid
+        for h in c["hypotheses"]:
+            assert h.get("source"), h["id"]
+            assert set(h["a"]) <= keys and set(h.get("b", {})) <= keys, h["id"]
+
+
+def _toy(n=400, d=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+    return Arrays(x, y, x[:100], y[:100])
+
+
+def test_validation_split_is_fixed_disjoint_and_leaves_test_alone():
+    a = _toy()
+    s1, s2 = experiments.validation_split(a, 0.25), experiments.validation_split(a, 0.25)
+    assert torch.equal(s1.x_test, s2.x_test) and s1.x_test.shape[0] == 100
+    rows_tr = {tuple(r.tolist()) for r in s1.x_train}
+    rows_va = {tuple(r.tolist()) for r in s1.x_test}
+    assert not rows_tr & rows_va and len(rows_tr) + len(rows_va) == 400
+
+
+def test_lr_search_picks_the_best_candidate_on_validation_and_records_it():
+    spec = RunSpec("classify", "relu", ("relu",), depth=1, width=16, epochs=3, batch_size=50,
+                   lr_grid=(1e-6, 3e-2), tune_seeds=2, seeds=(0, 1, 2))  # fmt: skip
+    df = experiments.run_classify(spec, _toy())
+    val = df[df.metric == "val_acc"]
+    assert sorted(val.lr.unique()) == [1e-6, 3e-2] and len(val) == 4  # 2 lrs × 2 seeds
+    assert (df[df.metric == "test_acc"].lr == 3e-2).all()  # an lr of 1e-6 cannot learn in 3 epochs
+    assert val.groupby("lr").value.mean()[3e-2] > val.groupby("lr").value.mean()[1e-6]
+
+
+def test_set_search_draws_distinct_sets_and_transfers_the_best():
+    spec = RunSpec("search", "best_set", ("relu",), depth=2, width=8, epochs=2, batch_size=50,
+                   pool=("relu", "tanh", "sin"), candidates=4, keep=2, large_depth=4,
+                   seeds=(0, 1), tune_seeds=1)  # fmt: skip
+    cands = experiments.candidate_sets(spec)
+    assert len(set(cands)) == 4 and cands == experiments.candidate_sets(spec)
+    df = experiments.run_search(spec, _toy())
+    assert set(df[df.metric == "val_acc"].arm) == {f"cand:{experiments.set_name(c)}" for c in cands}
+    final = df[df.metric == "test_acc"]
+    assert set(final.arm) == {"best_set1", "best_set2"} and set(final["size"]) == {2, 4}
+    with pytest.raises(ValueError, match="only 4 sets"):
+        experiments.candidate_sets(
+            RunSpec("search", "s", ("relu",), pool=("relu", "tanh"), candidates=5)
+        )
+
+
+def test_arms_trained_as_one_batch_equal_each_trained_alone_bitwise():
+    kw = dict(depth=1, width=16, epochs=2, batch_size=50, lr_grid=(0.01, 0.03), tune_seeds=2,
+              seeds=(0, 1, 2))  # fmt: skip
+    specs = [
+        RunSpec("classify", "relu", ("relu",), **kw),
+        RunSpec("classify", "swish_beta", ("swish_beta",), **kw),
+        RunSpec("classify", "mix", ("relu", "tanh"), **kw),
+    ]
+    together = experiments.train_arms(specs, _toy())
+    for spec, df in zip(specs, together):
+        alone = experiments.run_classify(spec, _toy())
+        pd.testing.assert_frame_equal(df.reset_index(drop=True), alone.reset_index(drop=True))
+    with pytest.raises(ValueError, match="differ in more than the arm"):
+        experiments.train_arms(
+            [specs[0], RunSpec("classify", "x", ("relu",), **{**kw, "depth": 2})], _toy()
+        )
+
+
+def test_epochs_to_loss_counts_never_as_censored():
+    r = []
+    for e, losses in enumerate([[2.0, 2.0, 2.0], [0.4, 1.0, 2.0], [0.3, 0.5, 2.0]], start=1):
+        r += rows("a", "hat", losses, metric="train_loss", epoch=e)
+    v = analysis.select(pd.DataFrame(r), "epochs_to_loss", "hat", loss=0.5)
+    assert v.tolist() == [2.0, 3.0, 4.0]  # seed 2 never gets there: 3 epochs + 1
+    with pytest.raises(ValueError, match="needs a `loss`"):
+        analysis.select(pd.DataFrame(r), "epochs_to_loss", "hat")
+
+
+def test_imp_rewinding_resets_survivors_to_the_rewind_epoch(tmp_path):
+    spec = RunSpec("imp", "imp", ("relu",), depth=1, width=16, epochs=3, batch_size=50,
+                   prune_rounds=1, rewind_epoch=1, seeds=(0, 1))  # fmt: skip
+    seen = {}
+    orig = experiments.ticket
+
+    def spy(spec_, d_in, d_out, seeds, masks, rewind=None):
+        m = orig(spec_, d_in, d_out, seeds, masks, rewind)
+        seen.setdefault("rewound", []).append(rewind is not None)
+        seen.setdefault("first", m.weights[0].detach().clone())
+        return m
+
+    experiments.ticket = spy
+    try:
+        df = experiments.run_imp(spec, _toy(), tmp_path / "masks.npz", tmp_path / "ck")
+    finally:
+        experiments.ticket = orig
+    assert seen["rewound"] == [False, True]
+    assert set(df.arm) == {"dense", "imp"}
+    theta0 = experiments._stack(spec, 8, 4, [0, 1]).weights[0]
+    assert torch.equal(seen["first"], theta0)  # round 0 starts at θ0
+    with pytest.raises(ValueError, match="past the 3 epochs"):
+        bad = RunSpec("imp", "imp", ("relu",), depth=1, width=16, epochs=3, batch_size=50,
+                      prune_rounds=1, rewind_epoch=5, seeds=(0,))  # fmt: skip
+        experiments.run_imp(bad, _toy(), tmp_path / "m2.npz")

@@ -1,0 +1,172 @@
+"""The paper-scale image models: one tiny training step each on the CPU, masks, augmentation,
+and the paper profile's DAG (a dry run: its data are downloads this machine does not make)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import torch
+
+from nnclaims import cli, engine, pruning, vision
+from nnclaims.engine import Arrays, augment_crop_flip, train_classifier
+
+ARCHS = [
+    ("vgg_he", 2, (3, 32, 32)),
+    ("vgg_he", 4, (3, 32, 32)),
+    ("resnet", 20, (3, 32, 32)),
+    ("resnet", 164, (3, 32, 32)),
+    ("conv", 2, (3, 32, 32)),
+    ("conv", 4, (3, 32, 32)),
+    ("conv", 6, (3, 32, 32)),
+    ("lenet", 0, (1, 28, 28)),
+]
+
+
+def _stack(name, depth, shape, seeds=(0, 1), acts=("relu",), layer_acts=()):
+    return vision.ModuleStack(
+        list(seeds),
+        [100 + s for s in seeds],
+        lambda: vision.build(name, depth, acts, layer_acts, shape, 10),
+    )
+
+
+def _tiny(shape, n=8):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, *shape, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return Arrays(x, y, x[:4], y[:4])
+
+
+@pytest.mark.parametrize("name,depth,shape", ARCHS)
+def test_each_architecture_trains_one_step(name, depth, shape):
+    torch.manual_seed(0)
+    model = _stack(name, depth, shape)
+    before = [w.clone() for w in model.weights]
+    hist = train_classifier(
+        model, _tiny(shape), 1, 4, 0.01, optimizer="sgd", momentum=0.9, augment=shape[0] == 3
+    )
+    assert torch.isfinite(torch.as_tensor(hist["train_loss"])).all()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.weights))
+    assert hist["diverged_epoch"].tolist() == [0, 0]
+
+
+def test_parameter_counts_match_the_papers():
+    def count(name, depth, shape):
+        return sum(
+            p.numel() for p in vision.build(name, depth, ("relu",), (), shape, 10).parameters()
+        )
+
+    assert abs(count("resnet", 20, (3, 32, 32)) - 0.27e6) < 0.01e6  # He et al. 2016: 0.27M
+    assert abs(count("resnet", 164, (3, 32, 32)) - 1.7e6) < 0.05e6  # 1.7M
+    assert count("lenet", 0, (1, 28, 28)) == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+    assert abs(count("conv", 6, (3, 32, 32)) - 2.26e6) < 0.05e6  # Frankle & Carbin: 2.3M
+
+
+def test_per_block_sets_are_duplicated_when_scaled_up():
+    assert vision.layer_functions(("relu",), ("abs", "softplus_abs", "identity"), 3) == [
+        "abs",
+        "softplus_abs",
+        "identity",
+    ]
+    assert vision.layer_functions(("relu",), ("abs", "softplus_abs", "identity"), 5) == [
+        "abs",
+        "abs",
+        "softplus_abs",
+        "softplus_abs",
+        "identity",
+    ]
+    with pytest.raises(ValueError, match="within-layer mix"):
+        vision.layer_functions(("relu", "tanh"), (), 3)
+
+
+def test_pruned_weights_stay_zero_under_sgd_momentum():
+    model = _stack("conv", 2, (3, 32, 32))
+    masks = [torch.ones_like(w) for w in model.weights]
+    masks = pruning.prune_by_magnitude(model.weights, masks, pruning.rates_for(masks, 0.2, 0.1))
+    model.set_masks(masks)
+    train_classifier(model, _tiny((3, 32, 32)), 2, 4, 0.05, optimizer="sgd", momentum=0.9)
+    for w, m in zip(model.weights, masks):
+        assert (w[m == 0] == 0).all()
+        assert (w[m == 1] != 0).float().mean() > 0.99
+    conv_kept = masks[0][0].mean().item()
+    assert abs(conv_kept - 0.9) < 0.01  # conv layers at the conv rate
+
+
+def test_member_k_of_a_stack_equals_a_stack_of_one():
+    a = _stack("vgg_he", 2, (3, 32, 32), seeds=(0, 1, 2))
+    b = _stack("vgg_he", 2, (3, 32, 32), seeds=(2,))
+    for wa, wb in zip(a.weights, b.weights):
+        assert torch.equal(wa[2], wb[0])
+
+
+def test_augmentation_is_a_padded_crop_or_its_mirror():
+    x = torch.randn(2, 3, 3, 8, 8)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    out = augment_crop_flip(x, gens, pad=2)
+    assert out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for k in range(2):
+        for b in range(3):
+            crops = [padded[k, b, :, i : i + 8, j : j + 8] for i in range(5) for j in range(5)]
+            crops += [c.flip(-1) for c in crops]
+            assert any(torch.equal(out[k, b], c) for c in crops)
+    again = augment_crop_flip(x, [torch.Generator().manual_seed(s) for s in (1, 2)], pad=2)
+    assert torch.equal(out, again)
+
+
+def test_device_auto_falls_back_to_cpu_and_cuda_without_gpu_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert engine.resolve_device("auto").type == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        engine.resolve_device("cuda")
+
+
+def test_paper_profile_dag_builds(project):
+    r = subprocess.run(
+        [
+            "snakemake",
+            "-n",
+            "--configfile",
+            "config/paper.yaml",
+            "--cores",
+            "1",
+            "--quiet",
+            "rules",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    for rule in ("download", "train", "train_imp", "train_control", "report"):
+        assert rule in out, rule
+    r = subprocess.run(
+        [
+            "snakemake",
+            "-n",
+            "--configfile",
+            "config/paper.yaml",
+            "--config",
+            "device=cuda",
+            "--profile",
+            "profiles/slurm",
+            "--slurm-no-account",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_cost_estimate_counts_flops(capsys, monkeypatch):
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    assert cli.main(["cost", "--config", "config/paper.yaml", "--tflops", "10"]) == 0
+    out = capsys.readouterr().out
+    total = [line for line in out.splitlines() if line.startswith("total")][0].split()
+    assert float(total[2]) > 100  # PFLOP: ResNet-56 × 9 arms × 2 datasets × 5 seeds × 200 epochs

@@ -1,0 +1,18 @@
+"""Batch rules `train_batch_<id>`: runs that differ only in their arm, trained as one stack."""
+
+from pathlib import Path
+
+from nnclaims import experiments, logs
+from nnclaims.hparams import RunSpec
+
+sm = snakemake  # noqa: F821 (injected by the script directive)
+logs.to_file(sm.log[0])
+specs = [RunSpec.from_dict(d) for d in sm.params.specs]
+experiments.run_batch(
+    specs,
+    [Path(m).parent for m in sm.output.metrics],
+    data_path=sm.input.data,
+    ckpt_dir=sm.params.checkpoint,
+    threads=sm.threads,
+    device=sm.params.get("device", "cpu"),
+)
