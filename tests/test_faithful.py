@@ -72,12 +72,15 @@ def test_verdict_per_dataset_and_overall():
     assert head[0]["ours"] == "66.8 vs 60.8"
 
 
-def test_hypothesis_skips_datasets_without_its_arms_but_not_all():
+def test_hypothesis_skips_datasets_without_its_arms_and_lists_untested_ones():
     df = frame({("a", "relu"): [1, 2, 3], ("a", "swish"): [2, 3, 4], ("b", "relu"): [1, 2, 3]})
     ev = analysis.evaluate_claim(df, {"hypotheses": [H]})
-    assert [r["dataset"] for r in ev["hypotheses"]] == ["a"]
-    bad = {**H, "a": {"arm": "swishh"}}
-    with pytest.raises(ValueError, match="'h' of config/claims.yaml matches no runs.*swishh"):
+    assert [r["dataset"] for r in ev["hypotheses"]] == ["a"] and ev["not_tested"] == []
+    bad = {**H, "id": "cnn", "a": {"arm": "swish_cnn"}}
+    ev = analysis.evaluate_claim(df, {"hypotheses": [H, bad]})
+    assert ev["not_tested"] == [f"{H['text']} (arms swish_cnn, relu not run by this config)"]
+    assert [r["id"] for r in ev["hypotheses"]] == ["h"]  # the verdict rests on what was run
+    with pytest.raises(ValueError, match="No hypothesis of this claim .* swish_cnn"):
         analysis.evaluate_claim(df, {"hypotheses": [bad]})
 
 

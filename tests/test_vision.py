@@ -170,3 +170,97 @@ def test_cost_estimate_counts_flops(capsys, monkeypatch):
     out = capsys.readouterr().out
     total = [line for line in out.splitlines() if line.startswith("total")][0].split()
     assert float(total[2]) > 100  # PFLOP: ResNet-56 × 9 arms × 2 datasets × 5 seeds × 200 epochs
+
+
+def test_image_runs_through_the_experiment_code(tmp_path):
+    """classify (SGD, augmentation), IMP with a conv rate and a reinit control, on tiny images
+    written as a real dataset file: the path the paper profile's jobs take."""
+    import numpy as np
+
+    from nnclaims import experiments
+    from nnclaims.hparams import RunSpec
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "imgs.npz"
+    np.savez(
+        npz,
+        x_train=rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 40),
+        x_test=rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 12),
+    )
+    kw = dict(dataset="cifar10", depth=2, epochs=1, batch_size=20, seeds=(0, 1))
+    cls = RunSpec(
+        "classify",
+        "swish",
+        ("swish",),
+        model="vgg_he",
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.9,
+        augment=True,
+        **kw,
+    )
+    df = experiments.run(cls, tmp_path / "c", data_path=npz)
+    assert set(df.metric) >= {"test_acc", "train_loss"} and df.value.notna().all()
+    imp = RunSpec(
+        "imp",
+        "imp",
+        ("relu",),
+        model="conv",
+        prune_rounds=1,
+        prune_fraction=0.2,
+        conv_prune_fraction=0.1,
+        lr=1e-3,
+        **kw,
+    )
+    experiments.run(imp, tmp_path / "i", data_path=npz)
+    ctl = RunSpec(
+        "control",
+        "reinit",
+        ("relu",),
+        model="conv",
+        prune_rounds=1,
+        control="reinit",
+        trunk=imp.run_id,
+        prune_fraction=0.2,
+        conv_prune_fraction=0.1,
+        lr=1e-3,
+        **kw,
+    )
+    out = experiments.run(ctl, tmp_path / "r", data_path=npz, trunk_masks=tmp_path / "i/masks.npz")
+    assert out["level"].between(0.7, 0.9).all()  # one round: conv at 90 %, dense at 80 %
+
+
+def test_lr_grid_and_set_search_are_refused_for_image_models():
+    import yaml
+
+    from nnclaims.plan import make_plan
+
+    cfg = yaml.safe_load(
+        (cli.Path(__file__).resolve().parents[1] / "config/paper.yaml").read_text()
+    )
+    cfg["train"]["lr_grid"] = [0.1, 0.01]
+    with pytest.raises(ValueError, match="lr_grid works with the stacked models"):
+        make_plan(cfg)
+
+
+def test_paper_profile_merged_over_the_default_leaks_nothing():
+    """Snakemake merges --configfile over config/config.yaml: the paper profile must switch off
+    every default-only setting, so its plan is the same as the file's own."""
+    import yaml
+
+    from nnclaims.plan import make_plan
+
+    root = cli.Path(__file__).resolve().parents[1]
+
+    def merge(a, b):
+        for k, v in b.items():
+            a[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    paper = yaml.safe_load((root / "config/paper.yaml").read_text())
+    merged = merge(yaml.safe_load((root / "config/config.yaml").read_text()), paper)
+    runs = make_plan(merged).runs
+    assert set(runs) == set(make_plan(paper).runs)
+    assert {s.dataset for s in runs.values()} == {"cifar10", "cifar100", "sines"}

@@ -90,6 +90,15 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
             assert (project / fig["file"]).stat().st_size > 5_000
         assert (project / "results" / "notebooks" / f"{claim}.ipynb").exists()
     assert "Verdicts" in text and "Provenance" in text and "Time per stage" in text
+    # the opening table has each claim on both datasets; the sanity check is printed
+    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        assert {r["dataset"] for r in nums["headline"]} == {"mnist1d", "digits"}, claim
+        assert all(r["source"] for r in nums["headline"]), claim
+    assert "Sanity check" in text and "Greydanus & Kobak 2024" in text
+    sparse = json.loads((project / "results/numbers/sparse_vs_dense.json").read_text())
+    stop = [row[-1] for row in sparse["table"]["rows"]]  # IMP: epoch of lowest test loss
+    assert stop and all(x in ("1", "2", "3") for x in stop), stop  # an epoch of the 3 run
     everything = pd.read_parquet(project / "results" / "metrics.parquet")
     assert set(everything.claim) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
     # the Snakemake HTML report builds, with the figures marked report()

@@ -137,15 +137,22 @@ def _ckpt(ckpt_dir: Path | None, name: str) -> Path | None:
 
 
 def _train(
-    spec: RunSpec, model: Stacked, arrays, ckpt_dir: Path | None, tag: str, on_epoch=None
+    spec: RunSpec,
+    model: Stacked,
+    arrays,
+    ckpt_dir: Path | None,
+    tag: str,
+    on_epoch=None,
+    lr: float | list[float] | None = None,
 ) -> dict:
-    """train_classifier with the run's settings, checkpointed under ckpt_dir/train.pt."""
+    """train_classifier with the run's settings (lr: the run's, or one per model), checkpointed
+    under ckpt_dir/train.pt."""
     return train_classifier(
         model,
         arrays,
         spec.epochs,
         spec.batch_size,
-        spec.lr,
+        spec.lr if lr is None else lr,
         on_epoch=on_epoch,
         checkpoint=_ckpt(ckpt_dir, "train.pt"),
         tag=tag,
@@ -186,20 +193,7 @@ def _arm_stack(specs: list[RunSpec], d_in, d_out: int, seeds_per_spec: list[list
 def _train_lrs(spec: RunSpec, model, arrays, lrs, ckpt_dir, tag) -> dict:
     """Training with one lr per model (StackedAdam), so a model's numbers do not depend on
     which other arms share its stack (tested bitwise)."""
-    return train_classifier(
-        model,
-        arrays,
-        spec.epochs,
-        spec.batch_size,
-        list(lrs),
-        checkpoint=_ckpt(ckpt_dir, "train.pt"),
-        tag=tag,
-        optimizer=spec.optimizer,
-        momentum=spec.momentum,
-        weight_decay=spec.weight_decay,
-        augment=spec.augment,
-        device=DEVICE,
-    )
+    return _train(spec, model, arrays, ckpt_dir, tag, lr=list(lrs))
 
 
 def tune_lrs(

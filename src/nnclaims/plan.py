@@ -102,12 +102,25 @@ def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+STACKED_MODELS = ("mlp", "cnn")  # models.MODELS: one tensor per layer for all K models
+
+
+def _check_image_settings(kw: dict, claim: str) -> None:
+    """The lr search and the set search need stacked parameters (models.Stacked)."""
+    if kw.get("model", "mlp") not in STACKED_MODELS and kw.get("lr_grid"):
+        raise ValueError(
+            f"claims.{claim}: lr_grid works with the stacked models ({', '.join(STACKED_MODELS)}); "
+            f"for {kw['model']} set train.lr_grid: [] and one train.lr"
+        )
+
+
 def _label(arm: str, tag: str) -> str:
     return f"{arm}_{tag}" if tag else arm
 
 
 def _add_claim_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: dict) -> None:
     tag = v.get("tag", "")
+    _check_image_settings(kw, claim)
     if claim in ("swish_vs_relu", "hat"):
         for arm in v["arms"]:
             spec = RunSpec("classify", _label(arm, tag), **arm_spec(arm, config), **kw)
@@ -119,7 +132,12 @@ def _add_claim_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: 
                     "classify", _label(arm, tag), **arm_spec(arm, config), **{**kw, "depth": size}
                 )
                 plan.add(claim, spec)
-        if "search" in c and not tag:
+        if c.get("search") and not tag:
+            if kw.get("model", "mlp") not in STACKED_MODELS:
+                raise ValueError(
+                    f"claims.mixed_scaling.search runs on {', '.join(STACKED_MODELS)}; for "
+                    f"{kw['model']} list the sets to compare under `sets` and in `arms`"
+                )
             s = c["search"]
             spec = RunSpec(
                 "search",
@@ -195,7 +213,7 @@ def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:
     This saves a process start-up and import (~4 s) per run."""
     groups: dict[str, list[str]] = {}
     for rid, s in runs.items():
-        if s.kind == "classify" and s.lr_grid and not s.layer_acts:
+        if s.kind == "classify" and s.lr_grid and not s.layer_acts and s.model in STACKED_MODELS:
             groups.setdefault(batch_key(s), []).append(rid)
     out = {}
     for ids in groups.values():

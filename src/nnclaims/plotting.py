@@ -32,6 +32,7 @@ ARM_LABELS = {
     "max_sigmoid_cnn": "max(x, σ(x)) (CNN)",
     "best_set1": "best set 1",
     "best_set2": "best set 2",
+    "ga2": "GA set #2",
     "mix4": "mix {relu, swish, tanh, sin}",
     "dense": "dense",
     "imp": "IMP ticket",
@@ -64,6 +65,7 @@ ARM_COLORS = {
     "hat_init3": _CB[8],
     "best_set1": _CB[8],
     "best_set2": _CB[9],
+    "ga2": _CB[6],
     # sparsity arms never share a figure with activation arms
     "dense": (0.2, 0.2, 0.2),
     "imp": _CB[2],
