@@ -119,7 +119,13 @@ def test_best_epoch_is_the_epoch_of_lowest_test_loss():
 
 
 def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
-    claims = yaml.safe_load((ROOT / "config/claims.yaml").read_text())
+    raw = (ROOT / "config/claims.yaml").read_text()
+    claims = yaml.safe_load(raw)
+    # an unquoted " #" in a value starts a YAML comment and silently cuts the text
+    for line in raw.splitlines():
+        body = line.split(":", 1)[-1].strip()
+        if not line.lstrip().startswith("#") and " #" in body:
+            assert body[0] in "\"'{", f"quote this value: {line.strip()}"
     keys = {"arm", "size", "level", "epoch", "freq", "loss"}
     for cid, c in claims.items():
         assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid
