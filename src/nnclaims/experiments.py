@@ -245,7 +245,7 @@ def train_arms(specs: list[RunSpec], arrays, ckpt_dir: Path | None = None) -> li
         if batch_key(sp) != batch_key(base):
             raise ValueError(f"Runs {base.run_id} and {sp.run_id} differ in more than the arm")
     seeds = list(base.seeds)
-    tuned: list[pd.DataFrame] = [None] * len(specs)  # type: ignore[list-item]
+    tuned: list[pd.DataFrame | None] = [None] * len(specs)
     lrs = [base.lr] * len(specs)
     if base.lr_grid:
         lrs, tuned = tune_lrs(specs, arrays, ckpt_dir)
