@@ -123,43 +123,20 @@ def test_device_auto_falls_back_to_cpu_and_cuda_without_gpu_is_an_error():
         engine.resolve_device("cuda")
 
 
+def _paper_dry_run(project, *args):
+    """`snakemake -n` of the paper profile in the project copy."""
+    cmd = ["snakemake", "-n", "--configfile", "config/paper.yaml", *args]
+    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300)
+
+
 def test_paper_profile_dag_builds(project):
-    r = subprocess.run(
-        [
-            "snakemake",
-            "-n",
-            "--configfile",
-            "config/paper.yaml",
-            "--cores",
-            "1",
-            "--quiet",
-            "rules",
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = _paper_dry_run(project, "--cores", "1", "--quiet", "rules")
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
     for rule in ("download", "train", "train_imp", "train_control", "report"):
         assert rule in out, rule
-    r = subprocess.run(
-        [
-            "snakemake",
-            "-n",
-            "--configfile",
-            "config/paper.yaml",
-            "--config",
-            "device=cuda",
-            "--profile",
-            "profiles/slurm",
-            "--slurm-no-account",
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    r = _paper_dry_run(
+        project, "--config", "device=cuda", "--profile", "profiles/slurm", "--slurm-no-account"
     )
     assert r.returncode == 0, r.stderr[-3000:]
 
