@@ -6,7 +6,7 @@ nnclaims.engine.train_classifier on K stacked models (same work per model-epoch)
 two arrangements on all cores: one process with all threads, and one single-thread process per
 core; the best arrangement of each is compared. A and B alternate `--repeats` times; medians.
 
-    python benchmarks/bench_engine.py            # ~4 min on 2 cores
+    python benchmarks/bench_engine.py            # ~7 min on 2 cores
 The last line is `speedup_mlp_k64=<x> speedup_cnn_k32=<y>` (best A over best B).
 """
 
@@ -19,7 +19,7 @@ import statistics
 import time
 
 N_TRAIN, N_TEST, BATCH = 4000, 1000, 100
-WORK = 160  # model-epochs per process and measurement: ~2–5 s each
+SECONDS = 4.0  # target length of one measurement window per process (after a warm-up)
 
 
 def macs_per_sample(model: str) -> int:
@@ -108,12 +108,16 @@ def worker(job, threads, barrier, out):
     torch.set_num_threads(threads)
     d = _data()
     impl, kind, k = job
+    # warm-up (first-call costs are not throughput), timed to size the measured window
+    t = time.perf_counter()
     if impl == "plain":
-        plain_train(kind, d, 1, 0)  # warm-up: first-call costs are not throughput
-        models, epochs = max(1, WORK // 20), 20
+        plain_train(kind, d, 1, 0)
     else:
         engine_train(kind, d, k, 1)
-        models, epochs = 1, max(1, WORK // k)
+    per_epoch = time.perf_counter() - t
+    epochs = max(2, round(SECONDS / per_epoch))
+    # the plain loop trains models of 10 epochs each (model set-up counts, as for a user)
+    models, epochs = (max(1, round(epochs / 10)), 10) if impl == "plain" else (1, epochs)
     barrier.wait()
     t0 = time.perf_counter()
     for m in range(models):

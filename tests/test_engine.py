@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnclaims import engine, pruning
+from nnclaims import engine, pruning, stacked_ops
 from nnclaims.engine import Arrays
 from nnclaims.models import StackedCNN, StackedMLP
 
@@ -50,16 +50,27 @@ def test_cnn_shapes_match_mnist1d_convbase():
     assert sum(p.numel() for p in m.parameters()) == 2 * per_model
 
 
-def test_cnn_conv_equals_torch_conv1d():
-    m = StackedCNN(
-        [0], d_in=40, depth=1, width=6, d_out=3, activation=["identity"], dtype=torch.float64
-    )
-    x = torch.randn(1, 4, 40, dtype=torch.float64)
-    w = m.weights[0][0].T.reshape(6, 1, 5)  # ours: (C_in·k, C_out) → torch: (C_out, C_in, k)
-    ref = torch.nn.functional.conv1d(x[0].unsqueeze(1), w, m.biases[0][0, 0], stride=2, padding=1)
-    h = ref.transpose(1, 2).reshape(4, -1)  # channels-last flatten, as the model's head sees it
-    want = h @ m.weights[1][0].T + m.biases[1][0].T  # the head is stored transposed
-    torch.testing.assert_close(m(x)[0], want, rtol=0, atol=1e-12)
+@pytest.mark.parametrize("activation", [["relu"], ["tanh", "relu"]])
+def test_cnn_equals_torch_conv1d_forward_and_gradients(activation):
+    """The stacked CNN (batch-last layout, hand-written conv backward) against torch's Conv1d:
+    same outputs and same weight gradients, per model, in float64."""
+    m = StackedCNN([0, 1], 40, 3, 6, 3, activation, dtype=torch.float64)
+    x = torch.randn(2, 4, 40, dtype=torch.float64)
+    m(x).square().sum().backward()
+    for k in range(2):
+        ws = [w[k].detach().clone().requires_grad_() for w in m.weights]
+        bs = [b[k].detach().clone().requires_grad_() for b in m.biases]
+        h = x[k].unsqueeze(1)  # (B, C=1, L)
+        for i, (kernel, stride, pad) in enumerate(m.convs):
+            w = ws[i].view(kernel, -1, 6).permute(2, 1, 0)  # (tap·C_in, C_out) → (C_out, C_in, tap)
+            h = torch.nn.functional.conv1d(h, w, bs[i][0], stride=stride, padding=pad)
+            # a within-layer mix splits channels: apply it channels-last
+            h = m.acts[i](h.transpose(1, 2).unsqueeze(0).expand(2, -1, -1, -1))[k].transpose(1, 2)
+        want = h.flatten(1) @ ws[-1].T + bs[-1].T  # Conv1d's (C, L) flatten; head stored (out, in)
+        torch.testing.assert_close(m(x)[k], want, rtol=0, atol=1e-12)
+        want.square().sum().backward()
+        for ours, ref in zip([*m.weights, *m.biases], [*ws, *bs]):
+            torch.testing.assert_close(ours.grad[k], ref.grad, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("model", [StackedMLP, StackedCNN])
@@ -157,3 +168,33 @@ def test_different_arms_in_one_stack_equal_separate_runs(model):
         alone = model([s], 40, 2, 8, 4, arm, dtype=torch.float64)
         h_one = engine.train_classifier(alone, d, 2, 50, 1e-2)
         np.testing.assert_allclose(h_all["test_loss"][:, i], h_one["test_loss"][:, 0], atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "length,c_in,kernel,stride,pad",
+    [(40, 1, 5, 2, 1), (9, 2, 3, 2, 1), (7, 2, 3, 1, 0), (9, 2, 4, 3, 2)],
+)
+def test_stacked_conv_matches_torch_and_gradcheck(length, c_in, kernel, stride, pad):
+    """Hand-written stacked conv (batch last) = torch's conv1d per model, and its backward
+    passes torch's numerical gradient check, for several strides, paddings and kernels."""
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(2, c_in, length, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(2, kernel * c_in, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(2, 1, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    out = stacked_ops.conv1d(h, w, b, kernel, stride, pad)
+    for k in range(2):
+        ref = torch.nn.functional.conv1d(
+            h[k].permute(2, 0, 1),
+            w[k].view(kernel, c_in, 4).permute(2, 1, 0),
+            b[k, 0],
+            stride=stride,
+            padding=pad,
+        )
+        torch.testing.assert_close(out[k], ref.permute(1, 2, 0), rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda h, w, b: stacked_ops.conv1d(h, w, b, kernel, stride, pad), (h, w, b)
+    )
+    x = torch.randn(2, 5, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    wh = torch.randn(2, 3, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    bh = torch.randn(2, 3, 1, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(stacked_ops.head, (x, wh, bh))

@@ -5,8 +5,8 @@ the sum of per-model means, so gradients never mix, and Adam is elementwise, so 
 exactly as it would alone. A model whose loss becomes NaN/inf is recorded as diverged at that
 epoch and left out of the loss from then on; the others train on. A diverged run is a result.
 
-Speed (2-core CPU, torch 2.13): about 40 model-epochs/s for eight 40-100-100-10 MLPs on
-MNIST-1D in one single-thread process.
+Speed (2-core CPU, torch 2.13, benchmarks/bench_engine.py): about 95 model-epochs/s per
+single-thread process for 64 stacked 40-100-100-10 MLPs on MNIST-1D, 3.4× the plain loop.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from . import seeding
+from .allocator import keep_freed_memory
 from .models import Stacked
 from .optim import make_optimizer
 
@@ -65,7 +66,8 @@ def evaluate(
         logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
         yk = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
-        correct += (logits.argmax(1) == yk).double().sum(dim=1)
+        # max(1).indices: the same first-maximum index as argmax(1), 5× faster on this layout
+        correct += (logits.max(1).indices == yk).double().sum(dim=1)
     model.train(was_training)
     return (loss_sum / n).cpu().numpy(), (correct / n * 100).cpu().numpy()
 
@@ -125,6 +127,7 @@ def train_classifier(
     after every epoch and a matching `tag`'s checkpoint is resumed: a killed and restarted run
     ends with exactly the numbers of an uninterrupted one.
     """
+    keep_freed_memory()
     k = model.n_models
     n = data.x_train.shape[0]
     steps = n // batch_size  # drop the last partial batch so every model sees equal batches
@@ -168,11 +171,13 @@ def train_classifier(
         running = torch.zeros(k, dtype=torch.float64, device=dev)
         model.train()
         for step in range(steps):
-            idx = perm[:, step * batch_size : (step + 1) * batch_size]
-            xb = x_train[idx]
+            idx = perm[:, step * batch_size : (step + 1) * batch_size].reshape(-1)
+            # index_select on the flat index: 3.5× faster than x_train[idx] with idx (K, B)
+            xb = x_train.index_select(0, idx).view(k, batch_size, *x_train.shape[1:])
+            yb = y_train.index_select(0, idx).view(k, batch_size)
             if augment:
                 xb = augment_crop_flip(xb, aug_gens)
-            losses = _per_model_ce(model.logits_cb(xb), y_train[idx])
+            losses = _per_model_ce(model.logits_cb(xb), yb)
             with torch.no_grad():
                 finite = torch.isfinite(losses).cpu()
                 newly = alive & ~finite
@@ -265,6 +270,7 @@ def train_spectral(
     eval_every: int,
 ) -> dict[str, np.ndarray]:
     """Full-batch Adam on MSE; returns `step` (E,), `ratio` (E, K, F), `mse` (E, K)."""
+    keep_freed_memory()
     k = model.n_models
     targets = np.stack([sines_target(s, freqs, amps, n_points)[1] for s in model.seeds])
     z = torch.arange(n_points, dtype=torch.float32) / n_points

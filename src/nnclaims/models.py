@@ -1,9 +1,8 @@
 """K independent models of one shape, stored stacked along a leading model axis.
 
 Every layer's weight is (K, fan_in, fan_out), so a linear layer is one batched matmul
-(`baddbmm`) for all K models, and a 1-D convolution is the same matmul over unfolded input
-windows (activations are kept channels-last, (K, B, L, C), so no transposes are needed; a window's
-features are ordered tap-major, index j·C_in + c).
+(`baddbmm`) for all K models, and a 1-D convolution is the same matmul over gathered input
+windows (stacked_ops.conv1d; a window's features are ordered tap-major, index j·C_in + c).
 Each model is initialised from its own seed with `torch.nn.Linear`/`Conv1d`'s default law
 (U(−1/√fan_in, 1/√fan_in) for weights and biases, fan_in = C_in·kernel for a conv), times an
 optional init scale, so model k of a stack equals a stack of one built with the same seed.
@@ -17,10 +16,9 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from . import seeding
+from . import seeding, stacked_ops
 from .activations import layer_functions, stack_activation
 
 
@@ -101,7 +99,7 @@ class Stacked(nn.Module):
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer on x (K, N, fan_in) → (K, fan_out, N)."""
-        return torch.baddbmm(self.biases[-1], self._w(len(self.sizes) - 1), x.transpose(1, 2))
+        return stacked_ops.head(x, self._w(len(self.sizes) - 1), self.biases[-1])
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs in (K, classes, B) layout: what the training loop uses."""
@@ -163,7 +161,13 @@ def conv_out_len(length: int, kernel: int, stride: int, pad: int) -> int:
 
 class StackedCNN(Stacked):
     """K 1-D CNNs shaped like MNIST-1D's ConvBase: `depth` stride-2 convs of `width` channels
-    (kernel 5 first, then 3; padding 1), each followed by the activation, then a linear head."""
+    (kernel 5 first, then 3; padding 1), each followed by the activation, then a linear head.
+
+    Inside, activations are laid out (K, C, L, B), batch last: every conv window is a strided copy
+    of whole rows of B values, both conv matmuls put the long L·B axis last (measured ~1.8×
+    faster), and the head reads the features in Conv1d's flatten order as a free view. The head's
+    weights are drawn as for a channels-last (L, C) flatten and stored permuted, so each model
+    computes the same function it did when features were flattened channels-last."""
 
     def __init__(
         self,
@@ -189,21 +193,22 @@ class StackedCNN(Stacked):
             raise ValueError(f"Input length {d_in} is too short for {depth} stride-2 convolutions")
         sizes.append((width * length, d_out))
         super().__init__(seeds, sizes, init_scale, init_seeds, dtype)
+        with torch.no_grad():  # head columns from (L, C) order to (C, L) order
+            w = self.weights[-1]
+            w.copy_(w.view(len(self.seeds), d_out, length, width).transpose(2, 3).reshape(w.shape))
         self.acts = _layer_acts(activation, layer_acts, width, len(self.seeds), depth)
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, B, L) → logits (K, d_out, B)."""
         k, b = x.shape[:2]
-        h = x.unsqueeze(-1)  # (K, B, L, C=1), channels last
+        h = x.transpose(1, 2).unsqueeze(1)  # (K, C=1, L, B)
         for i, ((kernel, stride, pad), act) in enumerate(zip(self.convs, self.acts)):
-            h = F.pad(h, (0, 0, pad, pad))
-            l_out = (h.shape[2] - kernel) // stride + 1
-            # windows as kernel strided slices joined on the channel axis: (K, B, L_out, kernel·C)
-            # (Tensor.unfold gives the same numbers, but its backward was 3× slower here)
-            span = stride * (l_out - 1) + 1
-            win = torch.cat([h[:, :, j : j + span : stride] for j in range(kernel)], dim=-1)
-            h = act(self.linear(i, win.reshape(k, b * l_out, -1)).view(k, b, l_out, -1))
-        return self.head(h.reshape(k, b, -1))
+            h = stacked_ops.conv1d(h, self._w(i), self.biases[i], kernel, stride, pad)
+            # activations see channels last (a within-layer mix splits channels); for one
+            # elementwise function the permutes are free views
+            h = act(h.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        last = len(self.sizes) - 1
+        return torch.baddbmm(self.biases[last], self._w(last), h.reshape(k, -1, b))
 
 
 MODELS: dict[str, Callable[..., Stacked]] = {"mlp": StackedMLP, "cnn": StackedCNN}
