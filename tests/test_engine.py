@@ -145,6 +145,30 @@ def test_stacked_adam_with_one_lr_equals_torch_adam():
     np.testing.assert_allclose(ha["test_loss"], hb["test_loss"], rtol=0, atol=1e-10)
 
 
+def test_fused_adam_equals_torch_adam_bit_for_bit_and_resumes():
+    from nnclaims.optim import FusedAdam
+
+    g = torch.Generator().manual_seed(0)
+    w0 = [torch.randn(3, 5, 4, generator=g), torch.randn(3, 1, 4, generator=g)]
+    grads = [[torch.randn(w.shape, generator=g) for w in w0] for _ in range(6)]
+    ref = [w.clone().requires_grad_() for w in w0]
+    ours = [w.clone().requires_grad_() for w in w0]
+    torch_opt = torch.optim.Adam(ref, lr=3e-3, fused=True)
+    opt = FusedAdam(ours, 3e-3)
+    for step, gs in enumerate(grads):
+        if step == 3:  # a restart from the saved state goes on exactly
+            state = opt.state_dict()
+            ours = [w.detach().clone().requires_grad_() for w in ours]
+            opt = FusedAdam(ours, 1.0)
+            opt.load_state_dict(state)
+        for p, q, gr in zip(ref, ours, gs):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        torch_opt.step()
+        opt.step()
+    for p, q in zip(ref, ours):
+        assert torch.equal(p, q)
+
+
 def test_per_model_learning_rates_equal_separate_runs():
     d = toy(dtype=torch.float64)
     lrs = [1e-3, 3e-3, 1e-2]

@@ -501,12 +501,22 @@ def run_spectral(spec: RunSpec) -> pd.DataFrame:
     return df[COLUMNS]
 
 
+def _deterministic() -> None:
+    """torch.use_deterministic_algorithms(True) without its import of torch._inductor (1 s of
+    every job's start-up here): that import only sets inductor's flag, and nothing here compiles."""
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # a torch without the private setter: the public call
+        torch.use_deterministic_algorithms(True)
+    else:
+        set_flag(True)
+
+
 def _setup(spec: RunSpec, threads: int, device: str) -> None:
     global DEVICE
     DEVICE = resolve_device(device)
     torch.set_num_threads(threads)
     if DEVICE.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+        _deterministic()
     else:  # cuDNN's deterministic kernels where they exist; some ops have none
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -1,9 +1,10 @@
 """Adam over stacked parameters, with one learning rate per model when asked for.
 
 Every stacked parameter has the model axis first, and Adam is elementwise, so one step over the
-stack is K independent Adam steps. With a single learning rate torch's fused Adam does this in
-one kernel; with a learning rate per model, StackedAdam applies the same update as torch.optim.Adam
-(same formula and order of operations) with lr broadcast along the model axis.
+stack is K independent Adam steps. With a single learning rate torch's fused Adam kernel does
+this in one call (FusedAdam); with a learning rate per model, StackedAdam applies the same
+update as torch.optim.Adam (same formula and order of operations) with lr broadcast along the
+model axis.
 """
 
 from __future__ import annotations
@@ -12,6 +13,65 @@ import math
 from collections.abc import Iterable, Sequence
 
 import torch
+from torch.optim.adam import adam as adam_functional
+
+
+class FusedAdam:
+    """torch's fused Adam kernel (the same one torch.optim.Adam(fused=True) calls, bit for bit)
+    over all stacked tensors in one call, without torch.optim.Optimizer: its first use imports
+    torch._dynamo, 1 s of every short job's start-up on this machine."""
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, (self.b1, self.b2), self.eps = float(lr), betas, eps
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.params]
+
+    def state_dict(self) -> dict:
+        return {
+            "lr": self.lr,
+            "m": [m.clone() for m in self.m],
+            "v": [v.clone() for v in self.v],
+            "steps": [s.clone() for s in self.steps],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lr = float(state["lr"])
+        for dst, src in zip(
+            self.m + self.v + self.steps, [*state["m"], *state["v"], *state["steps"]]
+        ):
+            dst.copy_(src)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        adam_functional(
+            [self.params[i] for i in live],
+            [self.params[i].grad for i in live],
+            [self.m[i] for i in live],
+            [self.v[i] for i in live],
+            [],
+            [self.steps[i] for i in live],  # the kernel counts the steps itself
+            fused=True,
+            amsgrad=False,
+            beta1=self.b1,
+            beta2=self.b2,
+            lr=self.lr,
+            weight_decay=0.0,
+            eps=self.eps,
+            maximize=False,
+        )
 
 
 class StackedAdam:
@@ -93,8 +153,7 @@ def make_optimizer(
             raise ValueError("Adam with weight decay takes one learning rate per run")
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if isinstance(lr, (int, float)):
-        try:  # fused steps all stacked tensors in one kernel where the build supports it
-            return torch.optim.Adam(params, lr=lr, fused=True)
-        except (RuntimeError, TypeError):
-            return torch.optim.Adam(params, lr=lr, foreach=True)
+        if all(p.device.type == "cpu" for p in params):
+            return FusedAdam(params, lr)
+        return torch.optim.Adam(params, lr=lr, fused=True)  # CUDA: torch's own, as is
     return StackedAdam(params, lr)
