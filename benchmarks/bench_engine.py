@@ -194,6 +194,11 @@ def main() -> None:
                 f"{v:>16.1f}{gf:>9.1f}{100 * gf / peak:>7.1f}%{v / base[j[1]]:>8.2f}×{mark}"
             )
     print("(* best arrangement; speedup against the best plain loop of the same model)")
+    for j in jobs:
+        if j[0] == "plain" or j[2] == max(ks[j[1]]):
+            p, t = best[j]
+            how = "one process per core, 1 thread each" if t == 1 else f"one process, {t} threads"
+            print(f"best arrangement, {j[0]} {j[1]} K={j[2]}: {how}")
     s_mlp = med[(("engine", "mlp", 64), best[("engine", "mlp", 64)])] / base["mlp"]
     s_cnn = med[(("engine", "cnn", 32), best[("engine", "cnn", 32)])] / base["cnn"]
     print(f"speedup_mlp_k64={s_mlp:.2f} speedup_cnn_k32={s_cnn:.2f}")

@@ -222,3 +222,47 @@ def test_stacked_conv_matches_torch_and_gradcheck(length, c_in, kernel, stride, 
     wh = torch.randn(2, 3, 6, dtype=torch.float64, generator=g, requires_grad=True)
     bh = torch.randn(2, 3, 1, dtype=torch.float64, generator=g, requires_grad=True)
     assert torch.autograd.gradcheck(stacked_ops.head, (x, wh, bh))
+
+
+def _plain_loop(d: Arrays, seed: int, epochs: int, batch: int, lr: float) -> float:
+    """The textbook loop, one nn.Module model at a time: final test accuracy in %."""
+    from torch import nn
+
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4)
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n = d.x_train.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for i in range(n // batch):
+            idx = perm[i * batch : (i + 1) * batch]
+            loss = torch.nn.functional.cross_entropy(model(d.x_train[idx]), d.y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return float((model(d.x_test).argmax(1) == d.y_test).float().mean() * 100)
+
+
+def test_float32_stack_matches_plain_loop_as_a_distribution_over_seeds():
+    """In float32 stacked and one-at-a-time training drift apart in the last bits, so they are
+    compared as distributions: 12 seeds of the engine (one stack) against 12 seeds of the plain
+    nn.Module loop (its own init draws and batch orders), final test accuracy."""
+    d = toy(n=600, seed=3)
+    seeds = list(range(12))
+    ours = engine.train_classifier(StackedMLP(seeds, 12, 2, 16, 4, ["relu"]), d, 15, 50, 1e-2)
+    ours = ours["test_acc"][-1]
+    plain = np.array([_plain_loop(d, s, 15, 50, 1e-2) for s in seeds])
+    assert plain.mean() > 80  # the task is learnt at all, so the comparison means something
+    # equal means within the seed spread: |Δmean| below 2 standard errors of the difference
+    se = np.sqrt(ours.var(ddof=1) / len(ours) + plain.var(ddof=1) / len(plain))
+    assert abs(ours.mean() - plain.mean()) < 2 * se + 0.5, (ours.mean(), plain.mean(), se)
+    assert 0.5 < ours.std(ddof=1) / max(plain.std(ddof=1), 1e-9) < 2  # similar spread
+    # and the same seeds in one stack or in stacks of one agree closely, seed by seed
+    alone = [
+        engine.train_classifier(StackedMLP([s], 12, 2, 16, 4, ["relu"]), d, 15, 50, 1e-2)
+        for s in seeds[:4]
+    ]
+    np.testing.assert_allclose([a["test_acc"][-1, 0] for a in alone], ours[:4], atol=1.0)

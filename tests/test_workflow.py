@@ -1,6 +1,7 @@
 """The real DAG: dry runs of the default config, config validation, the tiny config end to end."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,21 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)
     assert r3.returncode == 0, r3.stderr[-2000:]
     assert html.stat().st_size > 50_000
+    # the time split reads this run's records: every run counted, training a real share
+    split = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "time_split.py")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert split.returncode == 0, split.stderr
+    n_runs = len(list((project / "results" / "runs").glob("*/hparams.json")))
+    assert f"runs: {n_runs}" in split.stdout
+    share = float(
+        re.search(r"training \(inside train jobs\)\s+\d+ core-s\s+([\d.]+) %", split.stdout)[1]
+    )
+    assert 1 < share < 100, split.stdout
     # a second run has nothing to do: outputs are complete and up to date
     r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in r2.stdout + r2.stderr
