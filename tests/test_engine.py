@@ -169,6 +169,16 @@ def test_fused_adam_equals_torch_adam_bit_for_bit_and_resumes():
         assert torch.equal(p, q)
 
 
+def test_per_model_adam_keeps_its_learning_rates_on_the_parameters_device():
+    """Found on a GPU: the per-model lr tensor stayed on the CPU. Torch's meta device stands in
+    for CUDA here (no GPU in CI): mixing it with a CPU tensor raises the same error."""
+    from nnclaims.optim import StackedAdam
+
+    p = torch.zeros(2, 3, device="meta", requires_grad=True)
+    p.grad = torch.ones(2, 3, device="meta")
+    StackedAdam([p], [1e-2, 1e-3]).step()
+
+
 def test_per_model_learning_rates_equal_separate_runs():
     d = toy(dtype=torch.float64)
     lrs = [1e-3, 3e-3, 1e-2]

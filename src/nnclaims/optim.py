@@ -126,7 +126,7 @@ class StackedAdam:
             m.lerp_(g, 1 - self.b1)
             v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
             denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            step = (self.lr / bc1).to(p.dtype).view(-1, *([1] * (p.dim() - 1)))
+            step = (self.lr / bc1).to(p.device, p.dtype).view(-1, *([1] * (p.dim() - 1)))
             p.sub_(step * m / denom)
 
 

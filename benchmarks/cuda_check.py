@@ -1,0 +1,199 @@
+"""The CUDA path, checked on a machine with a GPU (CI has none; run this on a GPU node).
+
+    PYTHONPATH=src python benchmarks/cuda_check.py [--data results/data/mnist1d.npz] [--out DIR]
+
+1. Exactness on the GPU, float64: K models trained as one stack equal each trained alone (MLP and
+   CNN, with masks, with a mix of activations), and the GPU's numbers agree with the CPU's.
+2. The experiment code with device=cuda: classification with an lr search, IMP and its reinit
+   control on the MLP, a CNN run, and one SGD + augmentation step of every image architecture.
+3. Throughput of the engine on the GPU (float32), for scale against the CPU benchmark; with
+   --paper, one epoch of each paper-profile architecture (sustained TFLOP/s for `nnclaims cost`).
+Prints one line per check and ends with `cuda_check: all passed` or exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnclaims import engine, pruning, vision
+from nnclaims.engine import Arrays
+from nnclaims.models import StackedCNN, StackedMLP
+
+
+def toy(n=400, d=40, classes=4, dtype=torch.float64, seed=0) -> Arrays:
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, classes, generator=g)
+    x = torch.randn(n + 100, d, generator=g)
+    y = (x @ w).argmax(1)
+    x = x.to(dtype)
+    return Arrays(x[:n], y[:n], x[n:], y[n:])
+
+
+def _build(model, seeds, acts, masks=None):
+    m = model(seeds, 40, 2, 16, 4, acts, dtype=torch.float64)
+    if masks is not None:
+        m.set_masks(masks)
+    return m
+
+
+def exactness() -> None:
+    d = toy()
+    for model in (StackedMLP, StackedCNN):
+        for acts in (["relu"], ["relu", "swish_beta", "tanh", "hat"]):
+            seeds = [0, 1, 2]
+
+            def build(ss, masks=None, model=model, acts=acts):
+                return _build(model, ss, acts, masks)
+
+            ref = build(seeds)
+            masks = pruning.random_masks_like(
+                pruning.prune_by_magnitude(
+                    list(ref.weights), [torch.ones_like(w) for w in ref.weights], [0.5] * 3
+                ),
+                [11, 12, 13],
+            )
+            h_gpu = engine.train_classifier(build(seeds, masks), d, 3, 50, 1e-2, device="cuda")
+            h_cpu = engine.train_classifier(build(seeds, masks), d, 3, 50, 1e-2, device="cpu")
+            alone = 0.0
+            for i, s in enumerate(seeds):
+                one = build([s], [m[i : i + 1] for m in masks])
+                h1 = engine.train_classifier(one, d, 3, 50, 1e-2, device="cuda")
+                alone = max(alone, np.abs(h_gpu["test_loss"][:, i] - h1["test_loss"][:, 0]).max())
+            vs_cpu = np.abs(h_gpu["test_loss"] - h_cpu["test_loss"]).max()
+            name = f"{model.__name__} {'+'.join(acts)}"
+            print(f"exactness {name}: stack vs alone {alone:.1e}, GPU vs CPU {vs_cpu:.1e}")
+            assert alone < 1e-10 and vs_cpu < 1e-8, name
+
+
+def experiment_code(data: Path | None, out: Path) -> None:
+    from nnclaims import experiments
+    from nnclaims.hparams import RunSpec
+
+    if data is None:
+        d = toy(n=1000, dtype=torch.float32)
+        data = out / "toy.npz"
+        np.savez(
+            data,
+            **{k: getattr(d, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")},
+        )
+    kw = dict(epochs=3, seeds=(0, 1, 2))
+    runs = [
+        RunSpec("classify", "swish_beta", ("swish_beta",), lr_grid=(3e-3, 1e-2), **kw),
+        RunSpec("classify", "relu_cnn", ("relu",), model="cnn", depth=3, width=25, **kw),
+    ]
+    imp = RunSpec("imp", "imp", ("relu",), prune_rounds=2, **kw)
+    ctl = RunSpec(
+        "control", "reinit", ("relu",), prune_rounds=2, control="reinit", trunk=imp.run_id, **kw
+    )
+    for spec in [*runs, imp, ctl]:
+        t = time.perf_counter()
+        masks = out / imp.run_id / "masks.npz" if spec.kind == "control" else None
+        df = experiments.run(
+            spec, out / spec.run_id, data_path=data, trunk_masks=masks, device="cuda"
+        )
+        acc = df[(df.metric == "test_acc") & (df.split == "test")]
+        assert str(experiments.DEVICE) == "cuda" and acc.value.notna().all(), spec.run_id
+        final = acc[acc.epoch == acc.epoch.max()].value.mean()
+        took = time.perf_counter() - t
+        print(f"run {spec.kind} {spec.arm} on cuda: test acc {final:.1f} % ({took:.1f} s)")
+    images = [("vgg_he", 2, (3, 32, 32)), ("resnet", 20, (3, 32, 32))]
+    images += [("conv", 2, (3, 32, 32)), ("lenet", 0, (1, 28, 28))]
+    for name, depth, shape in images:
+
+        def net(name=name, depth=depth, shape=shape):
+            return vision.build(name, depth, ("relu",), (), shape, 10)
+
+        stack = vision.ModuleStack([0, 1], [100, 101], net)
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(16, *shape, generator=g)
+        y = torch.randint(0, 10, (16,), generator=g)
+        sgd = dict(optimizer="sgd", momentum=0.9, augment=shape[0] == 3, device="cuda")
+        h = engine.train_classifier(stack, Arrays(x, y, x[:8], y[:8]), 1, 8, 0.01, **sgd)
+        assert np.isfinite(h["train_loss"]).all(), name
+        assert next(stack.parameters()).device.type == "cuda", name
+        print(f"image model {name}: one SGD step on cuda, loss {h['train_loss'][0].mean():.3f}")
+
+
+def throughput() -> None:
+    d = toy(n=4000, dtype=torch.float32)
+    for model, k, shape in ((StackedMLP, 64, (2, 100)), (StackedCNN, 32, (3, 25))):
+        m = model(list(range(k)), 40, *shape, 10, ["relu"])
+        engine.train_classifier(m, d, 1, 100, 1e-2, device="cuda")
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        engine.train_classifier(m, d, 5, 100, 1e-2, device="cuda")
+        torch.cuda.synchronize()
+        rate = 5 * k / (time.perf_counter() - t)
+        print(f"throughput {model.__name__} K={k} on cuda: {rate:.0f} model-epochs/s")
+
+
+def paper_epochs(k: int = 5) -> None:
+    """One epoch of 50,000 CIFAR-shaped images for each paper-profile architecture at its batch
+    size and optimizer, K = 5 seeds: seconds per epoch and sustained TFLOP/s (FLOPs counted by
+    torch's FlopCounterMode, as `nnclaims cost` does), to replace cost's assumed rate."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    setups = [  # name, depth, batch, optimizer, augment (config/paper.yaml)
+        ("resnet", 56, 128, "sgd", True),
+        ("resnet", 20, 128, "sgd", True),
+        ("vgg_he", 2, 256, "sgd", False),
+        ("conv", 2, 60, "adam", False),
+    ]
+    n, shape = 50_000, (3, 32, 32)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, *shape, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    data = Arrays(x, y, x[:10_000], y[:10_000])
+    for name, depth, batch, opt, aug in setups:
+
+        def net(name=name, depth=depth):
+            return vision.build(name, depth, ("relu",), (), shape, 10)
+
+        one = vision.ModuleStack([0], [100], net)
+        counter = FlopCounterMode(display=False)
+        with counter:
+            one.logits_cb(torch.randn(1, 2, *shape)).sum().backward()
+        flops = counter.get_total_flops() / 2 * n * k
+        stack = vision.ModuleStack(list(range(k)), [100 + i for i in range(k)], net)
+        kw = dict(optimizer=opt, momentum=0.9 if opt == "sgd" else 0.0, augment=aug)
+        small = Arrays(x[:2048], y[:2048], x[:512], y[:512])
+        engine.train_classifier(stack, small, 1, batch, 0.01, device="cuda", **kw)  # warm-up
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        engine.train_classifier(stack, data, 1, batch, 0.01, device="cuda", **kw)
+        torch.cuda.synchronize()
+        sec = time.perf_counter() - t
+        print(
+            f"paper {name}-{depth} K={k} batch {batch}: {sec:.1f} s per epoch of {n} images, "
+            f"{flops / sec / 1e12:.1f} TFLOP/s sustained"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, help="a dataset .npz (default: a generated toy set)")
+    ap.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
+    ap.add_argument("--paper", action="store_true", help="also time one epoch per paper model")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("No CUDA GPU visible to torch: run this on a GPU machine.")
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
+    exactness()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        experiment_code(args.data, out)
+    throughput()
+    if args.paper:
+        paper_epochs()
+    print("cuda_check: all passed")
+
+
+if __name__ == "__main__":
+    main()
