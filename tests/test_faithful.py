@@ -176,8 +176,9 @@ def test_set_search_draws_distinct_sets_and_transfers_the_best():
         )
 
 
-def test_arms_trained_as_one_batch_equal_each_trained_alone_bitwise():
-    kw = dict(depth=1, width=16, epochs=2, batch_size=50, lr_grid=(0.01, 0.03), tune_seeds=2,
+@pytest.mark.parametrize("lr_grid", [(0.01, 0.03), ()])
+def test_arms_trained_as_one_batch_equal_each_trained_alone_bitwise(lr_grid):
+    kw = dict(depth=1, width=16, epochs=2, batch_size=50, lr_grid=lr_grid, tune_seeds=2,
               seeds=(0, 1, 2))  # fmt: skip
     specs = [
         RunSpec("classify", "relu", ("relu",), **kw),
