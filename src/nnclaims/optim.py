@@ -16,7 +16,36 @@ import torch
 from torch.optim.adam import adam as adam_functional
 
 
-class FusedAdam:
+class _AdamBase:
+    """Parameters and first/second moments of an Adam over stacked tensors, saved and restored
+    with the subclass's own fields (`_extra`)."""
+
+    def __init__(self, params: Iterable[torch.Tensor], betas: tuple[float, float], eps: float):
+        self.params = [p for p in params if p.requires_grad]
+        (self.b1, self.b2), self.eps = betas, eps
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def _extra(self) -> dict:
+        return {}
+
+    def _load_extra(self, state: dict) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {"m": [m.clone() for m in self.m], "v": [v.clone() for v in self.v], **self._extra()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for dst, src in zip(self.m + self.v, [*state["m"], *state["v"]]):
+            dst.copy_(src)
+        self._load_extra(state)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+
+class FusedAdam(_AdamBase):
     """torch's fused Adam kernel (the same one torch.optim.Adam(fused=True) calls, bit for bit)
     over all stacked tensors in one call, without torch.optim.Optimizer: its first use imports
     torch._dynamo, 1 s of every short job's start-up on this machine."""
@@ -28,30 +57,17 @@ class FusedAdam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, (self.b1, self.b2), self.eps = float(lr), betas, eps
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
+        super().__init__(params, betas, eps)
+        self.lr = float(lr)
         self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.params]
 
-    def state_dict(self) -> dict:
-        return {
-            "lr": self.lr,
-            "m": [m.clone() for m in self.m],
-            "v": [v.clone() for v in self.v],
-            "steps": [s.clone() for s in self.steps],
-        }
+    def _extra(self) -> dict:
+        return {"lr": self.lr, "steps": [s.clone() for s in self.steps]}
 
-    def load_state_dict(self, state: dict) -> None:
+    def _load_extra(self, state: dict) -> None:
         self.lr = float(state["lr"])
-        for dst, src in zip(
-            self.m + self.v + self.steps, [*state["m"], *state["v"], *state["steps"]]
-        ):
+        for dst, src in zip(self.steps, state["steps"]):
             dst.copy_(src)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
@@ -74,7 +90,7 @@ class FusedAdam:
         )
 
 
-class StackedAdam:
+class StackedAdam(_AdamBase):
     """Adam (no weight decay, no amsgrad); lr has shape (K,), along each parameter's first axis."""
 
     def __init__(
@@ -84,35 +100,20 @@ class StackedAdam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        self.params = [p for p in params if p.requires_grad]
+        super().__init__(params, betas, eps)
         self.lr = torch.as_tensor(list(lr), dtype=torch.float64)
-        self.b1, self.b2 = betas
-        self.eps = eps
         self.t = 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
         for p in self.params:
             if p.shape[0] != len(self.lr):
                 raise ValueError(
                     f"{len(self.lr)} learning rates for a stack of {p.shape[0]} models"
                 )
 
-    def state_dict(self) -> dict:
-        return {
-            "t": self.t,
-            "lr": self.lr.clone(),
-            "m": [m.clone() for m in self.m],
-            "v": [v.clone() for v in self.v],
-        }
+    def _extra(self) -> dict:
+        return {"t": self.t, "lr": self.lr.clone()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def _load_extra(self, state: dict) -> None:
         self.t, self.lr = int(state["t"]), state["lr"].clone()
-        for dst, src in zip(self.m + self.v, list(state["m"]) + list(state["v"])):
-            dst.copy_(src)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
