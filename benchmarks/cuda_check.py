@@ -22,17 +22,13 @@ import numpy as np
 import torch
 
 from nnclaims import engine, pruning, vision
+from nnclaims.data import linear_toy
 from nnclaims.engine import Arrays
 from nnclaims.models import StackedCNN, StackedMLP
 
 
 def toy(n=400, d=40, classes=4, dtype=torch.float64, seed=0) -> Arrays:
-    g = torch.Generator().manual_seed(seed)
-    w = torch.randn(d, classes, generator=g)
-    x = torch.randn(n + 100, d, generator=g)
-    y = (x @ w).argmax(1)
-    x = x.to(dtype)
-    return Arrays(x[:n], y[:n], x[n:], y[n:])
+    return linear_toy(n, d, classes, dtype, seed)
 
 
 def _build(model, seeds, acts, masks=None):

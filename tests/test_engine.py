@@ -3,17 +3,11 @@ import pytest
 import torch
 
 from nnclaims import engine, pruning, stacked_ops
+from nnclaims.data import linear_toy
 from nnclaims.engine import Arrays
 from nnclaims.models import StackedCNN, StackedMLP
 
-
-def toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    w = torch.randn(d, classes, generator=g)
-    x = torch.randn(n + 100, d, generator=g)
-    y = (x @ w).argmax(1)
-    x = x.to(dtype)
-    return Arrays(x[:n], y[:n], x[n:], y[n:])
+toy = linear_toy  # 400 + 100 examples of a random linear task, 12 features by default
 
 
 def test_shapes_and_parameter_count():

@@ -140,3 +140,14 @@ def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
         torch.as_tensor(x_test, dtype=dtype),
         torch.as_tensor(a["y_test"]),
     )
+
+
+def linear_toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0) -> Arrays:
+    """A small synthetic task for tests and checks: labels are the argmax of a random linear map
+    of Gaussian inputs; n training and 100 test examples."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, classes, generator=g)
+    x = torch.randn(n + 100, d, generator=g)
+    y = (x @ w).argmax(1)
+    x = x.to(dtype)
+    return Arrays(x[:n], y[:n], x[n:], y[n:])
