@@ -29,6 +29,30 @@ def max_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.maximum(x, torch.sigmoid(x))
 
 
+def _simd_block(dtype: torch.dtype) -> int:
+    """Elements per step of torch's vectorised CPU loops (two vectors); 64-byte vectors where
+    the capability is not known to be AVX2, to be safe."""
+    vec_bytes = 32 if torch.backends.cpu.get_cpu_capability() == "AVX2" else 64
+    return 2 * vec_bytes // torch.empty((), dtype=dtype).element_size()
+
+
+def per_model(fn: Callable[..., torch.Tensor], x: torch.Tensor, *args) -> torch.Tensor:
+    """fn(x) for a stack x (K, ...), each model's values computed exactly as they are alone.
+
+    torch's CPU loops run a vectorised body and a scalar tail over a tensor, and for exp, sin,
+    tanh and friends the two round differently. When a model's slice is not a whole number of
+    vector steps, which of its elements land in the tail depends on its place in the stack, so
+    the function is then applied model by model (`args`, if any, are per-model tensors too)."""
+    if (
+        x.shape[0] == 1
+        or x.device.type != "cpu"
+        or fn in EXACT
+        or x[0].numel() % _simd_block(x.dtype) == 0
+    ):
+        return fn(x, *args)
+    return torch.stack([fn(*parts) for parts in zip(x.unbind(0), *(a.unbind(0) for a in args))])
+
+
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "swish": swish,
@@ -47,6 +71,9 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "abs": torch.abs,  # |x| and softplus(x) + |x|: functions of the thesis's GA-evolved set #2
     "softplus_abs": lambda x: F.softplus(x) + torch.abs(x),
 }
+# made of single IEEE operations (max, add, multiply by a constant): a SIMD lane and the
+# scalar tail give the same bits, so per_model need not split them
+EXACT = {ACTIVATIONS[n] for n in ("relu", "hat", "hat_wide", "hat_narrow", "identity", "abs")}
 TRAINABLE = ("swish_beta",)  # x·σ(βx) with β learned, one β per model and layer, β0 = 1
 
 
@@ -76,7 +103,7 @@ class SwishBeta(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta[self.lo : self.hi].view(-1, *([1] * (x.dim() - 1)))
-        return x * torch.sigmoid(beta * x)
+        return per_model(lambda x, b: x * torch.sigmoid(b * x), x, beta)
 
 
 class Fixed(nn.Module):
@@ -86,7 +113,7 @@ class Fixed(nn.Module):
         self.fn = get(name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
+        return per_model(self.fn, x)
 
 
 class Mixed(nn.Module):

@@ -146,7 +146,9 @@ def train_classifier(
     aug_gens = [seeding.generator(s, "augment") for s in model.seeds] if augment else []
     if augment and not images:
         raise ValueError("augment (crop + flip) needs image data (N, C, H, W)")
-    opt = make_optimizer(model.parameters(), lr, optimizer, momentum, weight_decay)
+    opt = make_optimizer(
+        model.parameters(), lr, optimizer, momentum, weight_decay, isinstance(model, Stacked)
+    )
     alive = torch.ones(k, dtype=torch.bool)
     diverged = np.zeros(k, dtype=np.int64)
     hist = {m: np.full((epochs, k), np.nan) for m in ("train_loss", "test_loss", "test_acc")}

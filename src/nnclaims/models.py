@@ -95,7 +95,7 @@ class Stacked(nn.Module):
 
     def linear(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Hidden layer i on x (K, N, fan_in) → (K, N, fan_out)."""
-        return torch.baddbmm(self.biases[i], x, self._w(i))
+        return stacked_ops.baddbmm(self.biases[i], x, self._w(i))
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer on x (K, N, fan_in) → (K, fan_out, N)."""
@@ -208,7 +208,7 @@ class StackedCNN(Stacked):
             # elementwise function the permutes are free views
             h = act(h.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         last = len(self.sizes) - 1
-        return torch.baddbmm(self.biases[last], self._w(last), h.reshape(k, -1, b))
+        return stacked_ops.baddbmm(self.biases[last], self._w(last), h.reshape(k, -1, b))
 
 
 MODELS: dict[str, Callable[..., Stacked]] = {"mlp": StackedMLP, "cnn": StackedCNN}

@@ -20,18 +20,39 @@ from __future__ import annotations
 import torch
 
 
+def _two(*ts: torch.Tensor) -> list[torch.Tensor]:
+    return [t.expand(2, *t.shape[1:]) for t in ts]
+
+
+def baddbmm(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """torch.baddbmm, but a stack of one model runs as a batch of two (the model twice, the
+    copy dropped): torch sends a batch of one down another GEMM path, which rounds some small
+    products (e.g. 7 × 300 × 21) differently from the batched one, so a model alone would not
+    match itself in a stack. Autograd's backward then runs batched too."""
+    if a.shape[0] != 1:
+        return torch.baddbmm(c, a, b)
+    return torch.baddbmm(*_two(c, a, b))[:1]
+
+
+def bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """torch.bmm with a stack of one run as a batch of two (see baddbmm)."""
+    if a.shape[0] != 1:
+        return torch.bmm(a, b)
+    return torch.bmm(*_two(a, b))[:1]
+
+
 class _Head(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w, b):
         # x (K, B, H), w (K, C, H), b (K, C, 1) → logits (K, C, B)
         ctx.save_for_backward(x, w)
-        return torch.baddbmm(b, w, x.transpose(1, 2))
+        return baddbmm(b, w, x.transpose(1, 2))
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        gx = torch.bmm(g.transpose(1, 2), w) if ctx.needs_input_grad[0] else None  # (K, B, H)
-        gw = torch.bmm(g, x) if ctx.needs_input_grad[1] else None
+        gx = bmm(g.transpose(1, 2), w) if ctx.needs_input_grad[0] else None  # (K, B, H)
+        gw = bmm(g, x) if ctx.needs_input_grad[1] else None
         gb = g.sum(dim=2, keepdim=True) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
@@ -78,19 +99,21 @@ class _Conv1d(torch.autograd.Function):
         ctx.geom = (k, c, length, bsz, l_out, kernel, stride, pad)
         # (C_out, kernel·C) @ (kernel·C, L_out·B): the long axis last, ~1.8× faster here than
         # the same product as (L_out·B, kernel·C) @ (kernel·C, C_out)
-        out = torch.baddbmm(b.transpose(1, 2), w.transpose(1, 2), win)
+        out = baddbmm(b.transpose(1, 2), w.transpose(1, 2), win)
         return out.view(k, -1, l_out, bsz)
 
     @staticmethod
     def backward(ctx, g):
         win, w = ctx.saved_tensors
         k, c, length, bsz, l_out, kernel, stride, pad = ctx.geom
-        g2 = g.reshape(k, g.shape[1], l_out * bsz)
-        gw = torch.bmm(g2, win.transpose(1, 2)).transpose(1, 2)  # (K, kernel·C, C_out)
+        # one layout whatever the upstream layout: a strided g made reshape a view whose bias
+        # sum and GEMM ran in another order, so a model's rounding depended on its stack-mates
+        g2 = g.contiguous().view(k, g.shape[1], l_out * bsz)
+        gw = bmm(g2, win.transpose(1, 2)).transpose(1, 2)  # (K, kernel·C, C_out)
         gb = g2.sum(dim=2, keepdim=True).transpose(1, 2)
         gh = None
         if ctx.needs_input_grad[0]:
-            gwin = torch.bmm(w, g2).view(k, kernel, c, l_out, bsz)
+            gwin = bmm(w, g2).view(k, kernel, c, l_out, bsz)
             gh = g.new_zeros(k, c, length, bsz)
             for j, i0, i1, s0 in _taps(length, l_out, kernel, stride, pad):
                 if i1 > i0:

@@ -1,20 +1,48 @@
-"""Paired comparisons over seeds and the three-way verdict.
+"""Paired comparisons over seeds, the three-way verdict, familywise control and power.
 
 A hypothesis says the paired difference d = a − b lies above (direction "greater") or below
-("less") a threshold. With the 95 % t-interval [lo, hi] of mean(d):
+("less") a threshold. Per hypothesis, with the 95 % t-interval [lo, hi] of mean(d) (`verdict`,
+`compare_paired`, kept for callers that decide one hypothesis on its own):
   supported    the whole interval lies on the hypothesised side of the threshold;
   contradicted the whole interval lies on the other side;
   inconclusive otherwise, or with fewer than two pairs.
+
+A claim tests a family of up to a dozen hypotheses × datasets and is contradicted if any one
+is, so deciding each at its own 5 % lets false contradictions pile up (at the margin, 12
+hypotheses with 5 seeds: about 26 % of true claims contradicted). `evaluate_family` controls the
+familywise error rate per claim at ALPHA with Holm–Bonferroni:
+  1. each hypothesis gets the two-sided p of the one-sample t-test of mean(d) == threshold
+     (`paired_p`);
+  2. the m p-values are sorted, p_(1) ≤ … ≤ p_(m); the k-th is multiplied by (m − k + 1), a
+     running maximum keeps them monotone and they are capped at 1 (`holm`); a missing p
+     (fewer than two pairs) still counts in m;
+  3. a hypothesis is decided when its adjusted p < ALPHA — supported if mean(d) lies on the
+     hypothesised side of the threshold, contradicted if on the other — and inconclusive
+     otherwise (`decide`).
+Holm rejects whatever Bonferroni (each at ALPHA / m) rejects, and sometimes more, while keeping
+the chance that any hypothesis sitting exactly at its threshold gets decided ≤ ALPHA, whatever
+the dependence between the tests; a contradiction needs the wrong side too, so at the margin
+false contradictions stay near ALPHA / 2 (simulated in tests/test_stats.py).
+
+For an inconclusive hypothesis two power numbers say how far it is from a decision, both for the
+paired t-test at the Bonferroni level ALPHA / m with 80 % power (noncentral t):
+  seeds_needed  the number of paired seeds at which the observed |mean − threshold| and the
+                observed SD would be detected (`seeds_needed`);
+  detectable    the smallest |mean − threshold| the current number of seeds detects at the
+                observed SD (`detectable_effect`).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
 
 VERDICTS = ("supported", "contradicted", "inconclusive")
+ALPHA = 0.05  # familywise error rate per claim (Holm across all its hypotheses × datasets)
 
 
 @dataclass(frozen=True)
@@ -66,3 +94,201 @@ def combine(verdicts: list[str]) -> str:
     if verdicts and all(v == "supported" for v in verdicts):
         return "supported"
     return "inconclusive"
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+
+
+def _check_level(name: str, value: float) -> None:
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+
+
+def paired_p(d: np.ndarray, threshold: float) -> float:
+    """Two-sided p of the one-sample t-test of mean(d) == threshold (scipy.stats.ttest_1samp).
+
+    NaN for fewer than two pairs or non-finite d. With zero spread the t statistic is 0/0 or
+    ±inf: if every d equals the threshold there is nothing to decide and the p is NaN; if every
+    d is equal but differs from the threshold, the p is 0.0 (the data are exactly on one side).
+    """
+    d = np.asarray(d, dtype=float).ravel()
+    if len(d) < 2 or not np.all(np.isfinite(d)):
+        return np.nan
+    if d.min() == d.max():
+        return np.nan if d[0] == threshold else 0.0
+    with warnings.catch_warnings():
+        # nearly constant d: scipy warns of precision loss but the p it returns is still usable
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return float(sps.ttest_1samp(d, threshold).pvalue)
+
+
+def holm(pvalues: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """Holm (step-down Bonferroni) adjusted p-values, in the order of the input.
+
+    Sorted ascending, the k-th smallest of m p-values (k = 1…m) becomes
+    max_{j ≤ k} (m − j + 1)·p_(j), capped at 1; hypothesis i is rejected at familywise level
+    alpha when its adjusted p < alpha. A NaN p counts in the family size m (as if it were 1,
+    which is conservative) and stays NaN in the output. The adjusted p-values do not depend on
+    alpha; it is accepted (and checked) to match `decide` and statsmodels' multipletests. A 2-D
+    array is treated as one family per row (last axis).
+    """
+    _check_level("alpha", alpha)
+    p = np.asarray(pvalues, dtype=float)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    m = p.shape[-1]
+    if m == 0:
+        return p.copy()
+    missing = np.isnan(p)
+    order = np.argsort(np.where(missing, np.inf, p), axis=-1, kind="stable")
+    ranked = np.take_along_axis(np.where(missing, 1.0, p), order, axis=-1)
+    adj = np.minimum(np.maximum.accumulate((m - np.arange(m)) * ranked, axis=-1), 1.0)
+    out = np.empty_like(adj)
+    np.put_along_axis(out, order, adj, axis=-1)
+    out[missing] = np.nan
+    return out
+
+
+def decide(
+    mean: float, p_adjusted: float, direction: str, threshold: float, alpha: float = ALPHA
+) -> str:
+    """Verdict from an adjusted p: decided when p_adjusted < alpha, by the side the mean is on.
+
+    "supported" if the mean lies on the hypothesised side of the threshold (direction
+    "greater": mean > threshold; "less": mean < threshold), "contradicted" if on the other
+    side, "inconclusive" otherwise, including a NaN mean or p.
+    """
+    _check_direction(direction)
+    if not (np.isfinite(mean) and p_adjusted < alpha) or mean == threshold:
+        return "inconclusive"
+    above = mean > threshold
+    return "supported" if above == (direction == "greater") else "contradicted"
+
+
+def _power(n: np.ndarray | float, delta: float, alpha: float) -> np.ndarray | float:
+    """Power of the two-sided one-sample t-test at level alpha, n pairs, standardised effect."""
+    df = np.asarray(n, dtype=float) - 1
+    crit = sps.t.isf(alpha / 2, df)
+    nc = abs(delta) * np.sqrt(df + 1)
+    upper = sps.nct.sf(crit, df, nc)
+    if np.any(np.isnan(upper)):
+        upper = np.where(np.isnan(upper), 1 - sps.nct.cdf(crit, df, nc), upper)
+    lower = sps.nct.cdf(-crit, df, nc)
+    if np.any(np.isnan(lower)):
+        # scipy's nct.cdf gives NaN far in the lower tail, which lies below P(T < 0) = Φ(−nc)
+        fallback = np.fmin(np.clip(1 - sps.nct.sf(-crit, df, nc), 0, 1), sps.norm.cdf(-nc))
+        lower = np.where(np.isnan(lower), fallback, lower)
+    power = upper + lower
+    return power if np.ndim(power) else float(power)
+
+
+def seeds_needed(
+    effect: float, sd: float, alpha: float, power: float = 0.8, max_n: int = 1000
+) -> int | None:
+    """Smallest number of paired seeds n ≥ 2 giving the two-sided t-test `power` at `alpha`.
+
+    The true |mean − threshold| is |effect| and the SD of d is sd: under the alternative the t
+    statistic is noncentral t with df = n − 1 and nc = |effect|·√n / sd, and the power is
+    P(|T| > t_{1−α/2, n−1}). None when sd is 0 or not finite, effect is 0 or not finite, or
+    more than max_n seeds would be needed.
+    """
+    _check_level("alpha", alpha)
+    _check_level("power", power)
+    if not (np.isfinite(effect) and np.isfinite(sd)) or effect == 0 or sd <= 0:
+        return None
+    delta = abs(effect) / sd
+    lo, hi = 2, int(max_n)
+    if hi < lo or _power(hi, delta, alpha) < power:
+        return None
+    if _power(lo, delta, alpha) >= power:
+        return lo
+    while hi - lo > 1:  # power rises with n: bisect, keeping power(lo) < power ≤ power(hi)
+        mid = (lo + hi) // 2
+        if _power(mid, delta, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> float:
+    """Smallest |mean − threshold| the two-sided t-test at `alpha` detects with `power` at n pairs.
+
+    Solves power(n, effect / sd) = power for the effect (scipy.optimize.brentq on the
+    standardised effect). NaN for n < 2 or sd not finite; 0.0 when sd is 0.
+    """
+    _check_level("alpha", alpha)
+    _check_level("power", power)
+    if n < 2 or not np.isfinite(sd):
+        return np.nan
+    if sd < 0:
+        raise ValueError(f"sd must be non-negative, got {sd!r}")
+    if sd == 0:
+        return 0.0
+    if power <= alpha:  # the test rejects that often with no effect at all
+        return 0.0
+
+    def gap(delta: float) -> float:
+        return float(_power(n, delta, alpha)) - power
+
+    hi = 1.0
+    while gap(hi) < 0:
+        hi *= 2
+    delta = optimize.brentq(gap, 0.0, hi, xtol=1e-14, rtol=1e-14)
+    return float(delta * sd)
+
+
+def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
+    """Decide one claim's hypotheses together, with Holm's familywise control at alpha.
+
+    Each row has `d` (the paired differences), `direction` and `threshold`. The rows are the
+    claim's family: Holm adjusts their p-values together (m = len(rows)). Returns per row a
+    dict with
+      n, mean, sd        of d (sd with ddof=1, NaN for n < 2);
+      lo, hi             the unadjusted 95 % t-interval of the mean (`mean_ci`), for reporting;
+      p, p_holm          the paired t-test p (`paired_p`) and its Holm-adjusted value;
+      verdict            `decide` on p_holm;
+      alpha_test         alpha / m, the Bonferroni level used for the power numbers;
+      seeds_needed       inconclusive rows only: paired seeds that would decide the row at the
+                         observed |mean − threshold| and observed sd, at level alpha / m;
+      detectable         inconclusive rows only: the smallest |mean − threshold| detected at
+                         the current n and observed sd, at level alpha / m.
+    Both power numbers use 80 % power and alpha / m, the level of Holm's first and most
+    demanding step; a hypothesis tested later in the step-down sequence faces a milder level,
+    so they are conservative (they may overstate the seeds needed and the detectable effect).
+    For decided rows both are None.
+    """
+    _check_level("alpha", alpha)
+    m = len(rows)
+    if m == 0:
+        return []
+    alpha_test = alpha / m
+    out = []
+    for row in rows:
+        _check_direction(row["direction"])
+        d = np.asarray(row["d"], dtype=float).ravel()
+        mean, lo, hi = mean_ci(d)
+        sd = float(d.std(ddof=1)) if len(d) >= 2 else np.nan
+        out.append(
+            {
+                "n": len(d),
+                "mean": mean,
+                "sd": sd,
+                "lo": lo,
+                "hi": hi,
+                "p": paired_p(d, row["threshold"]),
+            }
+        )
+    p_holm = holm(np.array([r["p"] for r in out]), alpha)
+    for row, r, ph in zip(rows, out, p_holm):
+        r["p_holm"] = float(ph)
+        r["verdict"] = decide(r["mean"], r["p_holm"], row["direction"], row["threshold"], alpha)
+        r["alpha_test"] = alpha_test
+        r["seeds_needed"] = r["detectable"] = None
+        if r["verdict"] == "inconclusive":
+            effect = abs(r["mean"] - row["threshold"]) if np.isfinite(r["mean"]) else np.nan
+            r["seeds_needed"] = seeds_needed(effect, r["sd"], alpha_test)
+            r["detectable"] = detectable_effect(r["n"], r["sd"], alpha_test)
+    return out
