@@ -27,6 +27,12 @@ CHANCE = {
     "cifar100": 1.0,
 }
 SPECTRAL = "sines"  # the spectral probe's pseudo-dataset
+# The end metric of a run: test accuracy averaged over its last END_WINDOW epochs (per seed).
+# In the overfit regime (MNIST-1D test loss climbs from ~1.05 at epoch 8 to 2.3-3.0 at 50) the
+# last epoch's accuracy swings by points from tiny perturbations; a 10-epoch mean is stable.
+# The last-epoch number is kept beside it in the report.
+END_WINDOW = 10
+END_METRICS = ("test_acc",)
 
 
 def load_claims(path: str | os.PathLike) -> dict[str, Any]:
@@ -59,18 +65,20 @@ def select(
     arm: str,
     size: Any = None,
     level: Any = None,
-    epoch: Any = "last",
+    epoch: Any = None,
     dataset: str | None = None,
     freq: str | None = None,
     loss: float | None = None,
 ) -> pd.Series:
     """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
 
-    epoch: "last", an epoch (step) number, or a fraction of the run in (0, 1) (the nearest
-    recorded one). freq ("low" / "high"): mean over the lower / upper half of the probe's
-    frequencies. metric "best_epoch": the epoch of lowest test loss (early-stopping iteration).
-    metric "epochs_to_loss": the first epoch whose training loss is ≤ `loss` (never: the run's
-    epochs + 1, a censored value that favours no arm).
+    epoch: "end" (mean over the last END_WINDOW epochs: the default for END_METRICS), "last"
+    (the default for other metrics), an epoch (step) number, or a fraction of the run in (0, 1)
+    (the nearest recorded one). Test accuracy is NaN from a model's diverged epoch on and is
+    scored at chance (CHANCE, 100 / classes). freq ("low" / "high"): mean over the lower /
+    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest test loss
+    (early-stopping iteration). metric "epochs_to_loss": the first epoch whose training loss
+    is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no arm).
     """
     if metric == "epochs_to_loss":
         if loss is None:
@@ -85,6 +93,15 @@ def select(
         return best.set_index("seed")["epoch"].astype(float).sort_index()
     d = select_rows(df, metric, arm, size, level, dataset)
     last = float(d["epoch"].max())
+    if epoch is None:
+        epoch = "end" if metric in END_METRICS else "last"
+    if epoch == "end":
+        d = d[d["epoch"] > last - END_WINDOW]
+        if d.duplicated(["seed", "epoch"]).any():
+            raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
+        if metric == "test_acc":
+            d = d.assign(value=d["value"].fillna(CHANCE.get(d["dataset"].iloc[0], np.nan)))
+        return d.groupby("seed")["value"].mean().sort_index()
     if epoch == "last":
         e = last
     elif isinstance(epoch, float) and 0 < epoch < 1:
@@ -125,33 +142,83 @@ def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.Data
     return d
 
 
-def evaluate_hypothesis(
+def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
+    """True when every seed of the selected arm diverged: it has no trained model to compare."""
+    keys = {k: sel[k] for k in ("size", "level") if k in sel}
+    try:
+        d = select_rows(df, "diverged_epoch", sel["arm"], dataset=dataset, **keys)
+    except LookupError:
+        return False
+    return bool(len(d)) and bool((d["value"] > 0).all())
+
+
+def hypothesis_values(
     df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
 ) -> dict[str, Any]:
+    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
+    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric."""
     a = select(df, h["metric"], dataset=dataset, **h["a"])
     b = select(df, h["metric"], dataset=dataset, **h["b"]) if "b" in h else None
     if b is not None:
         common = a.index.intersection(b.index)
         a, b = a.loc[common], b.loc[common]
-    c = stats.compare_paired(
-        a.to_numpy(), None if b is None else b.to_numpy(), h["direction"], float(h["threshold"])
-    )
-    return {
+    out = {
         "id": h["id"],
         "text": h["text"],
         "dataset": dataset,
         "source": h.get("source", ""),
-        "n": c.n,
-        "diff": c.mean,
-        "lo": c.lo,
-        "hi": c.hi,
-        "verdict": c.verdict,
         "direction": h["direction"],
         "threshold": h["threshold"],
+        "metric": h["metric"],
+        "d": (a.to_numpy(float) - (0 if b is None else b.to_numpy(float))),
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
-        "metric": h["metric"],
+        "untrained": [
+            s["arm"] for s in (h["a"], h.get("b")) if s is not None and _untrained(df, s, dataset)
+        ],
     }
+    if h["metric"] in END_METRICS and "epoch" not in h["a"]:
+        last = lambda sel: float(  # noqa: E731
+            select(df, h["metric"], dataset=dataset, **{**sel, "epoch": "last"}).mean()
+        )
+        out["a_last"] = last(h["a"])
+        out["b_last"] = last(h["b"]) if "b" in h else None
+    return out
+
+
+def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verdicts for one claim's family of tests (all its hypotheses × datasets), with Holm's
+    correction across the family (stats.evaluate_family). A comparison in which an arm has no
+    trained model (every seed diverged) decides nothing: inconclusive, and it says so."""
+    stat_rows = [
+        {"d": r["d"], "direction": r["direction"], "threshold": r["threshold"]} for r in rows
+    ]
+    out = []
+    for r, st in zip(rows, stats.evaluate_family(stat_rows)):
+        res = {k: v for k, v in r.items() if k != "d"}
+        res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
+        res.update(
+            {
+                "diff": st["mean"],
+                "sd": st["sd"],
+                "seeds_needed": st["seeds_needed"],
+                "detectable": st["detectable"],
+                "family": len(rows),
+            }
+        )
+        if r["untrained"]:
+            res["verdict"] = "inconclusive"
+            res["note"] = f"no trained model: every seed of {', '.join(r['untrained'])} diverged"
+            res["seeds_needed"] = res["detectable"] = None
+        out.append(res)
+    return out
+
+
+def evaluate_hypothesis(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
+    """One hypothesis on one dataset, decided alone (a family of one: no correction)."""
+    return evaluate_family([hypothesis_values(df, h, dataset)])[0]
 
 
 def claim_datasets(df: pd.DataFrame) -> list[str]:
@@ -161,45 +228,63 @@ def claim_datasets(df: pd.DataFrame) -> list[str]:
 
 def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     """Every hypothesis on every dataset that has its arms (a hypothesis may name its
-    `datasets`); verdicts per dataset (spectral-probe hypotheses count for every dataset) and
-    overall. A hypothesis whose arms this config does not run at all is listed as not tested
-    (the report prints it), e.g. the CNN hypotheses under the paper profile."""
+    `datasets`), decided together with Holm's correction over the claim's whole family; verdicts
+    per dataset (spectral-probe hypotheses count for every dataset) and overall. A hypothesis
+    whose arms this config does not run at all is listed as not tested (the report prints it),
+    e.g. the CNN hypotheses under the paper profile."""
     datasets = claim_datasets(df)
-    results, not_tested = [], []
+    rows, not_tested = [], []
     for h in claim["hypotheses"]:
         wanted = h.get("datasets") or datasets
         found = 0
         for ds in wanted:
             try:
-                results.append(evaluate_hypothesis(df, h, ds))
+                rows.append(hypothesis_values(df, h, ds))
                 found += 1
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
         if not found:
             arms = [h["a"]["arm"]] + ([h["b"]["arm"]] if "b" in h else [])
             not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
-    if not results:
+    if not rows:
         raise ValueError(
             "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "
             + "; ".join(not_tested)
         )
-    by_dataset = {}
+    results = evaluate_family(rows)
+    by_dataset, decided_by = {}, {}
     for ds in datasets:
-        vs = [r["verdict"] for r in results if r["dataset"] in (ds, SPECTRAL)]
-        if vs:
-            by_dataset[ds] = stats.combine(vs)
+        rs = [r for r in results if r["dataset"] in (ds, SPECTRAL)]
+        if rs:
+            by_dataset[ds] = stats.combine([r["verdict"] for r in rs])
+            decided_by[ds] = deciding(rs, by_dataset[ds])
+    verdict = stats.combine([r["verdict"] for r in results])
     return {
         "hypotheses": results,
         "by_dataset": by_dataset,
-        "verdict": stats.combine([r["verdict"] for r in results]),
+        "decided_by": decided_by,
+        "verdict": verdict,
+        "decided_by_overall": deciding(results, verdict),
         "not_tested": not_tested,
+        "alpha": stats.ALPHA,
+        "family": len(results),
     }
+
+
+def deciding(rows: list[dict[str, Any]], verdict: str) -> str:
+    """Which hypotheses decided a claim's verdict: the contradicted ones, all (supported), or
+    the open ones (inconclusive)."""
+    if verdict == "supported":
+        return f"all {len(rows)}"
+    want = "contradicted" if verdict == "contradicted" else "inconclusive"
+    return ", ".join(dict.fromkeys(r["id"] for r in rows if r["verdict"] == want))
 
 
 def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the report's opening table for one claim: per dataset, its headline hypothesis
-    (the first, or the one marked `headline: true`) with the source's number, ours and the CI,
-    and the claim's verdict on that dataset."""
+    (the first, or the one marked `headline: true`) with the source's number, ours, the CI and
+    the hypothesis's own verdict, beside the claim's verdict on that dataset and the hypotheses
+    that decided it."""
     hs = claim["hypotheses"]
     main = next((h for h in hs if h.get("headline")), hs[0])
     rows = []
@@ -218,19 +303,29 @@ def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str
                 "source": main.get("source", ""),
                 "ours": f["ours"],
                 "ci": f["ci"],
+                "p_holm": f["p_holm"],
+                "hypothesis_verdict": r["verdict"],
                 "verdict": verdict,
+                "decided_by": evaluation.get("decided_by", {}).get(ds, ""),
             }
         )
     return rows
 
 
-def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = "last") -> pd.DataFrame:
-    """Mean, SD and n over seeds of `metric` at the last epoch (per group of `by`)."""
-    d = df[df.metric == metric]
-    last = d.groupby(by)["epoch"].transform("max") if epoch == "last" else epoch
-    d = d[d["epoch"] == last].copy()
+def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
+    """Mean, SD and n over seeds of `metric` per group of `by`: the end metric (mean over the
+    last END_WINDOW epochs per seed) for END_METRICS, else the last epoch (or `epoch`). A
+    diverged model's test accuracy counts at chance."""
+    d = df[df.metric == metric].copy()
     if metric == "test_acc":
         d["value"] = d["value"].fillna(d["dataset"].map(CHANCE))
+    if epoch is None:
+        epoch = "end" if metric in END_METRICS else "last"
+    last = d.groupby(by)["epoch"].transform("max")
+    if epoch == "end":
+        d = d[d["epoch"] > last - END_WINDOW].groupby([*by, "seed"], as_index=False)["value"].mean()
+    else:
+        d = d[d["epoch"] == (last if epoch == "last" else epoch)]
     g = d.groupby(by)["value"]
     return g.agg(mean="mean", sd="std", n="count").reset_index()
 
@@ -243,11 +338,26 @@ def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> s
     return f"{f(mean)} ± {f(sd)}"
 
 
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     ci = "n/a" if not np.isfinite(r["lo"]) else f"[{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]"
     sign = ">" if r["direction"] == "greater" else "<"
     d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
     ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
+    if r.get("a_last") is not None:
+        b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
+        ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
+    power = ""
+    if r["verdict"] == "inconclusive" and r.get("detectable") is not None:
+        need = r.get("seeds_needed")
+        power = (
+            f"{need} seeds" if need is not None else "more than 1000 seeds"
+        ) + f" (now detects |d − {r['threshold']:g}| ≥ {r['detectable']:.{digits}f})"
     return {
         "id": r["id"],
         "text": r["text"],
@@ -257,8 +367,12 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "test": f"a − b {sign} {r['threshold']:g}",
         "diff": f"{r['diff']:.{digits}f}",
         "ci": ci,
+        "p": fmt_p(r.get("p", np.nan)),
+        "p_holm": fmt_p(r.get("p_holm", np.nan)),
         "n": r["n"],
         "verdict": r["verdict"],
+        "to_decide": power,
+        "note": r.get("note", ""),
     }
 
 
@@ -335,7 +449,7 @@ def diverged(df: pd.DataFrame) -> str:
         where = f"{arm}, {size} layers" + ("" if level == 1 else f", {100 * level:.1f} % weights")
         epochs = ", ".join(str(int(e)) for e in sorted(g.value))
         parts.append(f"{where}: {len(g)} of {len(total)} (epochs {epochs})")
-    return "; ".join(parts) + " — counted at chance accuracy"
+    return "; ".join(parts) + " — no accuracy from the diverged epoch on; scored at chance"
 
 
 def write_numbers(
@@ -367,6 +481,8 @@ def write_numbers(
             "table": table,
             "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
             "verdict": evaluation["verdict"],
+            "decided_by": evaluation.get("decided_by_overall", ""),
+            "family": evaluation.get("family"),
             "verdicts_by_dataset": evaluation.get("by_dataset", {}),
             "not_tested": evaluation.get("not_tested", []),
             "headline": headline(claim, evaluation),

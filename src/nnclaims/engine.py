@@ -197,6 +197,10 @@ def train_classifier(
             if after_step is not None:
                 after_step()
         test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
+        # a diverged model has NaN weights, and max(1) would call all its predictions class 0:
+        # it has no accuracy from its diverged epoch on (scored at chance by the analysis)
+        dead = ~alive.numpy()
+        test_loss[dead], test_acc[dead] = np.nan, np.nan
         row = {
             "train_loss": (running / steps).cpu().numpy(),
             "test_loss": test_loss,

@@ -10,6 +10,7 @@ split "val" and metric "val_acc": each candidate lr's final accuracy on the vali
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import shutil
@@ -220,10 +221,12 @@ def tune_lrs(
             ckpt.clear(ckpt_dir / "train.pt")
     best, frames = [], []
     n = len(run_seeds)
+    chance = 100.0 / arrays.n_classes
     for i, spec in enumerate(specs):
         f = final[i * n : (i + 1) * n]
-        score = {lr: np.nanmean(f[[j for j, x in enumerate(lrs) if x == lr]]) for lr in grid}
-        score = {lr: (-np.inf if np.isnan(v) else v) for lr, v in score.items()}
+        score = {
+            lr: search_score(f[[j for j, x in enumerate(lrs) if x == lr]], chance) for lr in grid
+        }
         b = max(sorted(grid), key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
         log.info(
             "%s lr search %s: best %g",
@@ -234,6 +237,13 @@ def tune_lrs(
         best.append(b)
         frames.append(_val_rows(spec, run_seeds, lrs, f))
     return best, frames
+
+
+def search_score(val_acc: np.ndarray, chance: float) -> float:
+    """A candidate's score in the lr and set searches: mean validation accuracy over its seeds,
+    a diverged seed (NaN) counted as a failure at chance accuracy, so that a candidate cannot
+    win on its one surviving seed."""
+    return float(np.mean(np.where(np.isnan(val_acc), chance, val_acc)))
 
 
 def train_arms(specs: list[RunSpec], arrays, ckpt_dir: Path | None = None) -> list[pd.DataFrame]:
@@ -331,8 +341,9 @@ def run_search(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFr
             ckpt.clear(ckpt_dir / "train.pt")
     else:
         final = state["final"].numpy()
-    scores = [np.nanmean(final[i * len(tseeds) : (i + 1) * len(tseeds)]) for i in range(len(cands))]
-    scores = [-np.inf if np.isnan(x) else x for x in scores]
+    chance = 100.0 / arrays.n_classes
+    nt = len(tseeds)
+    scores = [search_score(final[i * nt : (i + 1) * nt], chance) for i in range(len(cands))]
     ranked = sorted(range(len(cands)), key=lambda i: -scores[i])  # stable: ties keep draw order
     best = [cands[i] for i in ranked[: spec.keep]]
     log.info("set search: %s", {set_name(c): round(float(x), 2) for c, x in zip(cands, scores)})
@@ -523,11 +534,29 @@ def _setup(spec: RunSpec, threads: int, device: str) -> None:
     torch.manual_seed(seeding.derive_seed(spec.seeds[0], "dropout"))
 
 
-def _finish(spec: RunSpec, out_dir: Path, df: pd.DataFrame, wall: float, threads: int, extra=None):
+def _file_sha256(path) -> str | None:
+    if path is None or not Path(path).exists():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _finish(
+    spec: RunSpec,
+    out_dir: Path,
+    df: pd.DataFrame,
+    wall: float,
+    threads: int,
+    extra=None,
+    data_path=None,
+):
+    trained = df[df["split"] != "val"]
     write_json(
         {
             "run_id": spec.run_id,
             "hparams": spec.to_dict(),
+            # what was measured, not what the config intended: the rates the models trained at
+            "lr_used": sorted({float(x) for x in trained["lr"].unique()}),
+            "data_sha256": _file_sha256(data_path),
             "wall_seconds": round(wall, 2),
             "threads": threads,
             "device": str(DEVICE),
@@ -578,7 +607,7 @@ def run(
                     f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}"
                 )
             df = run_control(spec, arrays, Path(trunk_masks), ckpt_dir)
-    _finish(spec, out_dir, df, time.perf_counter() - t0, threads)
+    _finish(spec, out_dir, df, time.perf_counter() - t0, threads, data_path=data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return df
 
@@ -604,6 +633,7 @@ def run_batch(
     batch = [s.run_id for s in specs]
     for spec, out, df in zip(specs, out_dirs, dfs):
         Path(out).mkdir(parents=True, exist_ok=True)
-        _finish(spec, Path(out), df, wall / len(specs), threads, {"trained_with": batch})
+        extra = {"trained_with": batch}
+        _finish(spec, Path(out), df, wall / len(specs), threads, extra, data_path=data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return dfs

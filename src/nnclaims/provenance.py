@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import platform
 import subprocess
@@ -36,7 +37,40 @@ def git_state(cwd: str | None = None) -> dict[str, object]:
 
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    dirty = bool(status) if status is not None else None
+    out: dict[str, object] = {"commit": commit, "dirty": dirty, "diff_sha256": None}
+    if dirty:  # which uncommitted change: two dirty runs of one commit may differ
+        diff = git("diff", "HEAD")
+        out["diff_sha256"] = hashlib.sha256((diff or "").encode()).hexdigest()[:16]
+    return out
+
+
+def code_version(git: dict[str, object]) -> str:
+    """One label for a run's code: the commit, plus the diff's hash when the tree was dirty."""
+    commit = str(git.get("commit") or "unknown")[:12]
+    return commit + (f"+dirty:{git.get('diff_sha256')}" if git.get("dirty") else "")
+
+
+def code_summary(gits: list[dict[str, object]], current: dict[str, object]) -> dict[str, object]:
+    """The code versions a set of runs came from, for the report: each version with its run
+    count, and a warning when they differ from each other or from the code now, or are dirty."""
+    counts: dict[str, int] = {}
+    for g in gits:
+        v = code_version(g)
+        counts[v] = counts.get(v, 0) + 1
+    now = code_version(current)
+    warnings = []
+    if len(counts) > 1:
+        warnings.append(f"the runs come from {len(counts)} code versions")
+    if any("+dirty" in v for v in counts):
+        warnings.append("some runs were trained with uncommitted changes")
+    if counts and set(counts) != {now}:
+        warnings.append(f"the code now ({now}) differs from the runs' code: `nnclaims stale`")
+    return {
+        "versions": [{"version": v, "runs": n} for v, n in sorted(counts.items())],
+        "now": now,
+        "warning": "; ".join(warnings),
+    }
 
 
 def versions() -> dict[str, str | None]:

@@ -14,8 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import analysis, stats
 from .io import atomic_path, write_json
-from .provenance import stamp
+from .provenance import code_summary, stamp
 
 VERDICT_ORDER = ("supported", "contradicted", "inconclusive")
 
@@ -29,8 +30,8 @@ def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     datasets = ", ".join(config.get("datasets", []))
     s = (
         f"We tested {len(claims)} popular claims about neural networks end to end on {datasets}, "
-        f"with {config.get('seeds')} seeds per arm, and decided each by a pre-declared paired "
-        f"comparison with a 95 % confidence interval."
+        f"with {config.get('seeds')} seeds per arm, and decided each by pre-declared paired "
+        f"comparisons with Holm's familywise error control at {stats.ALPHA:g} per claim."
     )
     parts = [f"{v}: {', '.join(t)}" for v, t in by.items() if t]
     per_ds = []
@@ -69,6 +70,7 @@ def build(
     config: dict[str, Any],
     build_dir: str | os.PathLike,
     benchmarks: list[str] | None = None,
+    runs: list[str] | None = None,
 ) -> Path:
     import typst  # imported here: only the report rule needs it
 
@@ -88,6 +90,12 @@ def build(
         claims.append(c)
     prov = stamp()
     prov["stages"] = stage_times(benchmarks or [])
+    # the code each run was trained with (a run keeps the commit that made it)
+    seen: dict[str, dict] = {}
+    for path in runs or []:
+        for r in json.loads(Path(path).read_text()):
+            seen[r["run_id"]] = r.get("code") or {}
+    prov["runs_code"] = code_summary(list(seen.values()), prov["git"])
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
         "abstract": abstract(claims, config),
@@ -96,6 +104,13 @@ def build(
         "provenance": prov,
         "datasets": config.get("datasets", []),
         "seeds": config.get("seeds"),
+        "alpha": stats.ALPHA,
+        "end_window": analysis.END_WINDOW,
+        "chance": ", ".join(
+            f"{ds} {analysis.CHANCE[ds]:g} %"
+            for ds in config.get("datasets", [])
+            if ds in analysis.CHANCE
+        ),
     }
     write_json(data, build_dir / "data.json")
     shutil.copy2(template, build_dir / "report.typ")

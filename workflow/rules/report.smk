@@ -4,6 +4,7 @@ rule report:
         template="paper/report.typ",
         claims=CLAIMS_FILE,
         numbers=[str(paths.claim_numbers(c)) for c in CLAIMS],
+        runs=[str(paths.claim_runs(c)) for c in CLAIMS],
         figures=[str(p) for c in CLAIMS for p in paths.claim_figures(c)],
         benchmarks=all_benchmarks(),
     output:

@@ -12,4 +12,5 @@ report.build(
     config=sm.config,
     build_dir=sm.params.build_dir,
     benchmarks=list(sm.input.benchmarks),
+    runs=list(sm.input.runs),
 )
