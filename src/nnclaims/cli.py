@@ -3,12 +3,15 @@
 nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
 nnclaims plan --config config/test.yaml             # lists the runs a config asks for
 nnclaims cost --config config/paper.yaml            # FLOPs and GPU-hours per claim
+nnclaims stale [--remove]                           # runs trained by other code than now
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -56,6 +59,7 @@ def run_claim(args: argparse.Namespace) -> int:
             data_path=paths.dataset_file(spec.dataset),
             trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
             threads=args.threads,
+            replicates=paths.REPLICATES,
         )
     table = tables.collect(
         args.claim,
@@ -70,8 +74,8 @@ def run_claim(args: argparse.Namespace) -> int:
     for h in ev["hypotheses"]:
         f = analysis.fmt_hypothesis(h)
         print(
-            f"  {f['verdict']:<13} {f['text']}: "
-            f"mean d = {f['diff']}, 95 % CI {f['ci']} (n={f['n']})"
+            f"  {f['verdict']:<13} {f['text']} ({f['dataset']}): "
+            f"mean d = {f['diff']}, 95 % CI {f['ci']}, p (Holm) {f['p_holm']} (n={f['n']})"
         )
     print(f"table: {paths.claim_table(args.claim)}")
     return 0
@@ -106,6 +110,45 @@ def show_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def stale_runs(runs_dir: Path, current: dict) -> list[tuple[Path, str]]:
+    """Finished run directories whose recorded code (commit, and diff hash when dirty) is not
+    the code now, with that recorded version; and stored seeds (results/replicates/*/seed_*.json)
+    likewise, which a later run would otherwise reuse."""
+    from .provenance import code_version
+
+    now = code_version(current)
+    out = []
+    for h in sorted(runs_dir.glob(f"*/{paths.RUN_HPARAMS}")):
+        meta = json.loads(h.read_text())
+        was = code_version(meta.get("provenance", {}).get("git", {}))
+        if was != now:
+            out.append((h.parent, was))
+    for f in sorted(runs_dir.parent.joinpath(paths.REPLICATES.name).glob("*/seed_*.json")):
+        was = code_version(json.loads(f.read_text()).get("git", {}))
+        if was != now:
+            out.append((f, was))
+    return out
+
+
+def show_stale(args: argparse.Namespace) -> int:
+    """Runs trained by other code than the checkout's; --remove deletes them, so that the next
+    `snakemake` retrains exactly those (Snakemake reruns jobs whose outputs are missing)."""
+    from .provenance import code_version, git_state
+
+    now = git_state()
+    found = stale_runs(Path(args.runs), now)
+    for d, was in found:
+        print(f"{d}  trained by {was}")
+        if args.remove and d.is_dir():
+            shutil.rmtree(d)
+        elif args.remove:  # a stored seed: its rows, masks and record
+            for f in d.parent.glob(d.name.replace(".json", ".*")):
+                f.unlink()
+    verb = "removed" if args.remove else "stale"
+    print(f"{len(found)} run(s) {verb}; code now: {code_version(now)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="nnclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         "--tflops", type=float, default=10.0, help="sustained TFLOP/s assumed (default 10)"
     )
     c.set_defaults(func=show_cost)
+    st = sub.add_parser("stale", help="list (or --remove) runs trained by other code than now")
+    st.add_argument(
+        "--runs", default=str(paths.RUNS), help="run directories (default: %(default)s)"
+    )
+    st.add_argument("--remove", action="store_true", help="delete them, so snakemake retrains them")
+    st.set_defaults(func=show_stale)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     missing = [f for f in ROOT_FILES if not Path(f).exists()]

@@ -24,11 +24,12 @@ import torch
 from . import checkpoint as ckpt
 from . import data as datamod
 from . import paths, pruning, seeding, vision
+from . import replicates as replicate_store
 from .engine import Arrays, resolve_device, train_classifier, train_spectral
 from .hparams import RunSpec, batch_key
 from .io import atomic_path, write_json, write_parquet
 from .models import Stacked, get_model
-from .provenance import stamp
+from .provenance import git_state, stamp
 
 log = logging.getLogger(__name__)
 
@@ -197,14 +198,18 @@ def _train_lrs(spec: RunSpec, model, arrays, lrs, ckpt_dir, tag) -> dict:
     return _train(spec, model, arrays, ckpt_dir, tag, lr=list(lrs))
 
 
-def tune_lrs(
-    specs: list[RunSpec], arrays, ckpt_dir: Path | None
-) -> tuple[list[float], list[pd.DataFrame]]:
+def tune_seeds(spec: RunSpec) -> list[int]:
+    """The seeds of an lr or set search: 0 .. tune_seeds − 1, whatever seeds the run has, so
+    that a run with more seeds reuses its search."""
+    return list(range(spec.tune_seeds))
+
+
+def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None) -> list[pd.DataFrame]:
     """For each arm: every lr of its grid × tune_seeds models, all arms in one stack (one lr per
-    model), trained on the training part and scored by final validation accuracy (mean over
-    seeds); the best lr wins (the smaller on a tie). Returns the best lrs and the val_acc rows."""
+    model), trained on the training part and scored on the validation part. Returns each arm's
+    val_acc rows (final validation accuracy per candidate lr and seed; NaN where it diverged)."""
     grid = list(specs[0].lr_grid)
-    seeds = list(specs[0].seeds[: specs[0].tune_seeds])
+    seeds = tune_seeds(specs[0])
     run_seeds = seeds * len(grid)
     lrs = [lr for lr in grid for _ in seeds]
     state = ckpt.load(_ckpt(ckpt_dir, "tune.pt"), "tune")
@@ -219,24 +224,19 @@ def tune_lrs(
         if ckpt_dir is not None:
             ckpt.save(ckpt_dir / "tune.pt", "tune", {"value": torch.as_tensor(final)})
             ckpt.clear(ckpt_dir / "train.pt")
-    best, frames = [], []
     n = len(run_seeds)
-    chance = 100.0 / arrays.n_classes
-    for i, spec in enumerate(specs):
-        f = final[i * n : (i + 1) * n]
-        score = {
-            lr: search_score(f[[j for j, x in enumerate(lrs) if x == lr]], chance) for lr in grid
-        }
-        b = max(sorted(grid), key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
-        log.info(
-            "%s lr search %s: best %g",
-            spec.arm,
-            {k: round(float(v), 2) for k, v in score.items()},
-            b,
-        )
-        best.append(b)
-        frames.append(_val_rows(spec, run_seeds, lrs, f))
-    return best, frames
+    return [
+        _val_rows(spec, run_seeds, lrs, final[i * n : (i + 1) * n]) for i, spec in enumerate(specs)
+    ]
+
+
+def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
+    """The lr with the best search score on the validation split (the smaller on a tie)."""
+    grid = sorted(spec.lr_grid)
+    score = {lr: search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid}
+    best = max(grid, key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
+    log.info("%s lr search %s: best %g", spec.arm, {k: round(v, 2) for k, v in score.items()}, best)
+    return best
 
 
 def search_score(val_acc: np.ndarray, chance: float) -> float:
@@ -246,35 +246,53 @@ def search_score(val_acc: np.ndarray, chance: float) -> float:
     return float(np.mean(np.where(np.isnan(val_acc), chance, val_acc)))
 
 
-def train_arms(specs: list[RunSpec], arrays, ckpt_dir: Path | None = None) -> list[pd.DataFrame]:
+def train_arms(
+    specs: list[RunSpec],
+    arrays,
+    ckpt_dir: Path | None = None,
+    seeds_per_spec: list[list[int]] | None = None,
+    searched: list[pd.DataFrame | None] | None = None,
+) -> list[pd.DataFrame]:
     """Classification runs that differ only in their activation, trained as one stack: the lr
-    search (when they have a grid), then every seed of every arm at its chosen lr. Each run's
-    rows equal those of the run trained alone."""
+    search (when they have a grid; `searched` gives an arm's stored search instead), then the
+    seeds of every arm (`seeds_per_spec`, default the run's) at its chosen lr. Each run's rows
+    equal those of the run trained alone, bit for bit."""
     base = specs[0]
     for sp in specs[1:]:
         if batch_key(sp) != batch_key(base):
             raise ValueError(f"Runs {base.run_id} and {sp.run_id} differ in more than the arm")
-    seeds = list(base.seeds)
-    tuned: list[pd.DataFrame | None] = [None] * len(specs)
+    seeds_per_spec = seeds_per_spec or [list(sp.seeds) for sp in specs]
+    tuned: list[pd.DataFrame | None] = list(searched or [None] * len(specs))
     lrs = [base.lr] * len(specs)
     if base.lr_grid:
-        lrs, tuned = tune_lrs(specs, arrays, ckpt_dir)
-    model = _arm_stack(specs, _d_in(arrays), arrays.n_classes, [seeds] * len(specs))
-    if base.lr_grid:
-        hist = _train_lrs(
-            base, model, arrays, [lr for lr in lrs for _ in seeds], ckpt_dir, "classify"
-        )
+        todo = [i for i, t in enumerate(tuned) if t is None]
+        if todo:
+            for i, f in zip(todo, tune_lrs([specs[i] for i in todo], arrays, ckpt_dir)):
+                tuned[i] = f
+        chance = 100.0 / arrays.n_classes
+        lrs = [pick_lr(sp, t, chance) for sp, t in zip(specs, tuned)]
+    keep = [i for i, ss in enumerate(seeds_per_spec) if ss]
+    out = [
+        tuned[i] if tuned[i] is not None else pd.DataFrame(columns=COLUMNS)
+        for i in range(len(specs))
+    ]
+    if not keep:
+        return out
+    trained = [specs[i] for i in keep]
+    seeds = [seeds_per_spec[i] for i in keep]
+    model = _arm_stack(trained, _d_in(arrays), arrays.n_classes, seeds)
+    per_model_lr = [lrs[i] for i, ss in zip(keep, seeds) for _ in ss]
+    if len(set(per_model_lr)) == 1:  # one rate: the only form SGD (image models) takes
+        hist = _train(base, model, arrays, ckpt_dir, "classify", lr=per_model_lr[0])
     else:
-        hist = _train(base, model, arrays, ckpt_dir, "classify")
-    out = []
-    k = len(seeds)
-    for i, (spec, lr) in enumerate(zip(specs, lrs)):
-        h = {
-            m: (v[:, i * k : (i + 1) * k] if v.ndim == 2 else v[i * k : (i + 1) * k])
-            for m, v in hist.items()
-        }
-        df = _rows_from_history(spec, h, seeds, np.ones(k), [spec.arm] * k, lr=lr)
-        out.append(df if tuned[i] is None else pd.concat([tuned[i], df], ignore_index=True))
+        hist = _train_lrs(base, model, arrays, per_model_lr, ckpt_dir, "classify")
+    a = 0
+    for i, ss in zip(keep, seeds):
+        k = len(ss)
+        h = {m: (v[:, a : a + k] if v.ndim == 2 else v[a : a + k]) for m, v in hist.items()}
+        a += k
+        df = _rows_from_history(specs[i], h, ss, np.ones(k), [specs[i].arm] * k, lr=lrs[i])
+        out[i] = df if tuned[i] is None else pd.concat([tuned[i], df], ignore_index=True)
     return out
 
 
@@ -320,17 +338,27 @@ def set_name(s: tuple[str, ...]) -> str:
     return "+".join(s)
 
 
-def run_search(spec: RunSpec, arrays, ckpt_dir: Path | None = None) -> pd.DataFrame:
+def run_search(
+    spec: RunSpec, arrays, ckpt_dir: Path | None = None, searched: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per-layer set search as in Schweickert (2022): random sets on the small network, scored by
     validation accuracy (mean over tune_seeds), the `keep` best trained with every seed on the
     full training set at the small and the large size (each function then serves
     large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
-    arms best_set1.. (with a val_acc row naming their functions via arm "cand:...")."""
+    arms best_set1.. (with a val_acc row naming their functions via arm "cand:...").
+    `searched`: the candidates' rows of an earlier run of this setup, reused as they are."""
     cands = candidate_sets(spec)
-    tseeds = list(spec.seeds[: spec.tune_seeds])
+    tseeds = tune_seeds(spec)
     d_in, d_out = _d_in(arrays), arrays.n_classes
     state = ckpt.load(_ckpt(ckpt_dir, "search.pt"), "search")
-    if state is None:
+    if searched is not None:
+        final = np.concatenate(
+            [
+                searched[searched["arm"] == f"cand:{set_name(c)}"].sort_values("seed")["value"]
+                for c in cands
+            ]
+        )
+    elif state is None:
         run_seeds = tseeds * len(cands)
         sets = [c for c in cands for _ in tseeds]
         model = _stack(dataclasses.replace(spec, layer_acts=tuple(sets)), d_in, d_out, run_seeds)
@@ -452,14 +480,22 @@ def load_masks(path: Path, rounds: int, n_layers: int) -> list[list[torch.Tensor
 
 
 def run_control(
-    spec: RunSpec, arrays, trunk_masks: Path, ckpt_dir: Path | None = None
+    spec: RunSpec,
+    arrays,
+    trunk_masks: Path,
+    ckpt_dir: Path | None = None,
+    mask_seeds: list[int] | None = None,
 ) -> pd.DataFrame:
-    """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds)."""
+    """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds).
+    `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's)."""
     pruning.get_pruner(spec.control)
     seeds = list(spec.seeds)
     d_in, d_out = _d_in(arrays), arrays.n_classes
     n_layers = len(_stack(spec, d_in, d_out, seeds[:1]).weights)
     per_round = load_masks(trunk_masks, spec.prune_rounds, n_layers)
+    if mask_seeds is not None:  # the trunk's masks of this run's seeds only
+        pick = torch.tensor([list(mask_seeds).index(s) for s in seeds])
+        per_round = [[m.index_select(0, pick) for m in rm] for rm in per_round]
     run_seeds, init_seeds, masks = [], [], [[] for _ in range(n_layers)]
     for r, round_masks in enumerate(per_round, start=1):
         run_seeds += seeds
@@ -572,6 +608,59 @@ def _finish(
     log.info("run %s done: %d rows", spec.run_id, len(df))
 
 
+def _train_seeds(
+    spec: RunSpec, out_dir: Path, ckpt_dir: Path, data_path, trunk_masks, store, mask_seeds
+):
+    """Train `spec` (its seeds: only those the store lacks) and return (rows, IMP masks);
+    `mask_seeds`: the seeds of the IMP trunk's masks file, for a control."""
+    if spec.kind == "spectral":
+        return run_spectral(spec), None
+    arrays = datamod.load_arrays(data_path)
+    searched = None if store is None else store.search()
+    if spec.kind == "classify":
+        return train_arms([spec], arrays, ckpt_dir, searched=[searched])[0], None
+    if spec.kind == "search":
+        return run_search(spec, arrays, ckpt_dir, searched=searched), None
+    if spec.kind == "imp":
+        masks_file = ckpt_dir / "masks.npz" if store is not None else out_dir / paths.RUN_MASKS
+        df = run_imp(spec, arrays, masks_file, ckpt_dir)
+        with np.load(masks_file, allow_pickle=False) as z:
+            return df, {n: z[n] for n in z.files}
+    if trunk_masks is None:
+        raise ValueError(f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}")
+    return run_control(spec, arrays, Path(trunk_masks), ckpt_dir, mask_seeds), None
+
+
+def _seed_meta(run_id: str, data_path) -> dict:
+    return {"trained_in": run_id, "git": git_state(), "data_sha256": _file_sha256(data_path)}
+
+
+def _assemble(spec: RunSpec, store, out_dir: Path) -> pd.DataFrame:
+    """A run's rows (and IMP masks) from its setup's stored seeds."""
+    searched = store.search()
+    df = store.rows(spec.seeds)
+    if searched is not None:
+        df = pd.concat([searched, df], ignore_index=True)
+    if spec.kind == "imp":
+        with atomic_path(out_dir / paths.RUN_MASKS) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **store.masks(spec.seeds))
+    return df[COLUMNS]
+
+
+def _store(spec: RunSpec, replicates):
+    if replicates is None or not replicate_store.reusable(spec):
+        return None
+    return replicate_store.Store(replicates, spec)
+
+
+def _keep(store, run_id: str, seeds: list[int], df: pd.DataFrame, masks, data_path) -> None:
+    """Store the seeds run `run_id` just trained (and the setup's search, once)."""
+    val = df["split"] == "val"
+    if val.any() and store.search() is None:
+        store.save_search(df[val])
+    store.save(df[~val], seeds, _seed_meta(run_id, data_path), masks)
+
+
 def run(
     spec: RunSpec,
     out_dir: str | os.PathLike,
@@ -579,35 +668,36 @@ def run(
     trunk_masks: str | os.PathLike | None = None,
     threads: int = 1,
     device: str = "cpu",
+    replicates: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir.
 
     Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
     resumed from there when the run restarts after a kill; it is removed once the run finished.
-    """
+    With `replicates` (a directory), seeds this setup already trained are reused from there and
+    only the missing ones train (replicates.py)."""
     _setup(spec, threads, device)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / paths.RUN_CHECKPOINTS
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log.info("run %s: %s", spec.run_id, spec.non_defaults())
-    if spec.kind == "spectral":
-        df = run_spectral(spec)
-    else:
-        arrays = datamod.load_arrays(data_path)
-        if spec.kind == "classify":
-            df = run_classify(spec, arrays, ckpt_dir)
-        elif spec.kind == "search":
-            df = run_search(spec, arrays, ckpt_dir)
-        elif spec.kind == "imp":
-            df = run_imp(spec, arrays, out_dir / paths.RUN_MASKS, ckpt_dir)
-        else:
-            if trunk_masks is None:
-                raise ValueError(
-                    f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}"
-                )
-            df = run_control(spec, arrays, Path(trunk_masks), ckpt_dir)
-    _finish(spec, out_dir, df, time.perf_counter() - t0, threads, data_path=data_path)
+    store = _store(spec, replicates)
+    todo = list(spec.seeds) if store is None else store.missing(spec.seeds)
+    if store is not None:
+        log.info("seeds reused: %s; to train: %s", sorted(set(spec.seeds) - set(todo)), todo)
+    df = None
+    if todo:
+        sub = dataclasses.replace(spec, seeds=tuple(todo))
+        df, masks = _train_seeds(
+            sub, out_dir, ckpt_dir, data_path, trunk_masks, store, list(spec.seeds)
+        )
+        if store is not None:
+            _keep(store, spec.run_id, todo, df, masks, data_path)
+    if store is not None:
+        df = _assemble(spec, store, out_dir)
+    extra = {} if store is None else {"replicates": store.meta(spec.seeds)}
+    _finish(spec, out_dir, df, time.perf_counter() - t0, threads, extra, data_path=data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return df
 
@@ -619,21 +709,43 @@ def run_batch(
     ckpt_dir: str | os.PathLike,
     threads: int = 1,
     device: str = "cpu",
+    replicates: str | os.PathLike | None = None,
 ) -> list[pd.DataFrame]:
     """Several classification runs that differ only in their arm, trained as one stack (one
     process, one lr search); each run's directory is written as if it had run alone, and its
-    numbers are the same (a test checks this bitwise). hparams.json names the batch."""
+    numbers are the same (a test checks this bitwise). hparams.json names the batch. With
+    `replicates`, only seeds not trained before train (see run)."""
     _setup(specs[0], threads, device)
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log.info("batch of %d runs: %s", len(specs), ", ".join(f"{s.run_id} ({s.arm})" for s in specs))
-    dfs = train_arms(specs, datamod.load_arrays(data_path), ckpt_dir)
+    stores = [_store(sp, replicates) for sp in specs]
+    todo = [list(sp.seeds) if st is None else st.missing(sp.seeds) for sp, st in zip(specs, stores)]
+    searched = [None if st is None else st.search() for st in stores]
+    need = [i for i, t in enumerate(todo) if t or (specs[i].lr_grid and searched[i] is None)]
+    dfs: list[pd.DataFrame | None] = [None] * len(specs)
+    if need:
+        trained = train_arms(
+            [specs[i] for i in need],
+            datamod.load_arrays(data_path),
+            ckpt_dir,
+            seeds_per_spec=[todo[i] for i in need],
+            searched=[searched[i] for i in need],
+        )
+        for i, df in zip(need, trained):
+            dfs[i] = df
+            if stores[i] is not None:
+                _keep(stores[i], specs[i].run_id, todo[i], df, None, data_path)
     wall = time.perf_counter() - t0
     batch = [s.run_id for s in specs]
-    for spec, out, df in zip(specs, out_dirs, dfs):
+    for i, (spec, out) in enumerate(zip(specs, out_dirs)):
         Path(out).mkdir(parents=True, exist_ok=True)
+        if stores[i] is not None:
+            dfs[i] = _assemble(spec, stores[i], Path(out))
         extra = {"trained_with": batch}
-        _finish(spec, Path(out), df, wall / len(specs), threads, extra, data_path=data_path)
+        if stores[i] is not None:
+            extra["replicates"] = stores[i].meta(spec.seeds)
+        _finish(spec, Path(out), dfs[i], wall / len(specs), threads, extra, data_path=data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return dfs

@@ -10,6 +10,7 @@ from pathlib import Path
 RESULTS = Path("results")
 DATA = RESULTS / "data"
 RUNS = RESULTS / "runs"
+REPLICATES = RESULTS / "replicates"  # each setup's finished seeds, reused by runs with more seeds
 TABLES = RESULTS / "tables"
 NOTEBOOKS_OUT = RESULTS / "notebooks"
 FIGURES = RESULTS / "figures"

@@ -91,11 +91,11 @@ def build(
     prov = stamp()
     prov["stages"] = stage_times(benchmarks or [])
     # the code each run was trained with (a run keeps the commit that made it)
-    seen: dict[str, dict] = {}
+    seen: dict[str, list] = {}
     for path in runs or []:
         for r in json.loads(Path(path).read_text()):
-            seen[r["run_id"]] = r.get("code") or {}
-    prov["runs_code"] = code_summary(list(seen.values()), prov["git"])
+            seen[r["run_id"]] = r.get("code") or [{}]
+    prov["runs_code"] = code_summary([g for gs in seen.values() for g in gs], prov["git"])
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
         "abstract": abstract(claims, config),

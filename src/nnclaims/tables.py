@@ -23,8 +23,10 @@ def collect(
         meta = json.loads(open(h).read())
         df.insert(0, "run_id", meta["run_id"])
         frames.append(df)
-        git = meta.get("provenance", {}).get("git", {})
-        runs.append({"run_id": meta["run_id"], **meta["hparams"], "code": git})
+        # the code of each seed: a run assembled from stored replicates may span versions
+        reps = meta.get("replicates") or {}
+        code = [r.get("git", {}) for r in reps.values()] or [meta["provenance"]["git"]]
+        runs.append({"run_id": meta["run_id"], **meta["hparams"], "code": code})
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "claim", claim)
     write_parquet(table, out_table)

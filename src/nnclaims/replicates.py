@@ -1,0 +1,88 @@
+"""Seeds as replicates (as in OpenLTH): each seed of a run setup is trained once and reused.
+
+A run's setup without its seeds (and without the IMP trunk's id, which only names the same
+setup) is keyed by a hash; under results/replicates/<kind>_<key>/ each finished seed keeps its
+rows (`seed_<s>.parquet`), the code that made it (`seed_<s>.json`) and, for IMP, its masks
+(`seed_<s>.masks.npz`); the setup's lr or set search keeps its validation rows (`search.parquet`).
+A run asking for seeds 0..5 after 0..4 were trained trains seed 5 alone and assembles the rest;
+asking for fewer reuses a subset. This is exact because a model's numbers do not depend on the
+models it is stacked with (tests/test_invariance.py), so reuse is limited to the stacked models
+(vision models draw dropout from one shared generator).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .hparams import RunSpec
+from .io import atomic_path, write_json, write_parquet
+
+SEED_FREE = ("seeds", "trunk")
+REUSABLE_MODELS = ("mlp", "cnn")
+
+
+def key(spec: RunSpec) -> str:
+    d = {k: v for k, v in spec.non_defaults().items() if k not in SEED_FREE}
+    canon = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return f"{spec.kind}_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
+
+
+def reusable(spec: RunSpec) -> bool:
+    return spec.kind == "spectral" or spec.model in REUSABLE_MODELS
+
+
+class Store:
+    """One setup's finished seeds."""
+
+    def __init__(self, root: str | os.PathLike, spec: RunSpec):
+        self.dir = Path(root) / key(spec)
+
+    def _f(self, seed: int, ext: str) -> Path:
+        return self.dir / f"seed_{seed}.{ext}"
+
+    def has(self, seed: int) -> bool:
+        # the .json is written last: its presence means the seed is complete
+        return self._f(seed, "json").exists() and self._f(seed, "parquet").exists()
+
+    def missing(self, seeds) -> list[int]:
+        return [s for s in seeds if not self.has(s)]
+
+    def save(self, df: pd.DataFrame, seeds: list[int], meta: dict, masks=None) -> None:
+        """Rows of freshly trained seeds (one file per seed); `masks` arrays have the model axis
+        first, in the order of `seeds`."""
+        for k, s in enumerate(seeds):
+            write_parquet(df[df["seed"] == s].reset_index(drop=True), self._f(s, "parquet"))
+            if masks is not None:
+                with atomic_path(self._f(s, "masks.npz")) as tmp, open(tmp, "wb") as f:
+                    np.savez_compressed(f, **{n: a[k : k + 1] for n, a in masks.items()})
+            write_json({**meta, "seed": s}, self._f(s, "json"))
+
+    def rows(self, seeds) -> pd.DataFrame:
+        return pd.concat([pd.read_parquet(self._f(s, "parquet")) for s in seeds], ignore_index=True)
+
+    def masks(self, seeds) -> dict[str, np.ndarray]:
+        parts = []
+        for s in seeds:
+            with np.load(self._f(s, "masks.npz"), allow_pickle=False) as z:
+                parts.append({n: z[n] for n in z.files})
+        return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+
+    def meta(self, seeds) -> dict[str, dict]:
+        return {str(s): json.loads(self._f(s, "json").read_text()) for s in seeds}
+
+    def search(self) -> pd.DataFrame | None:
+        f = self.dir / "search.parquet"
+        return pd.read_parquet(f) if f.exists() else None
+
+    def save_search(self, df: pd.DataFrame) -> None:
+        write_parquet(df.reset_index(drop=True), self.dir / "search.parquet")
+
+    def remove(self, seed: int) -> None:
+        for ext in ("json", "parquet", "masks.npz"):
+            self._f(seed, ext).unlink(missing_ok=True)

@@ -1,0 +1,59 @@
+"""Runs know their code (#13.9): hparams.json records commit, dirty flag with a diff hash, the
+dataset's checksum and the learning rates used; the report summarises the runs' code versions
+and `nnclaims stale` finds (and removes) runs made by other code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from nnclaims import cli, data, experiments, provenance
+from nnclaims.hparams import RunSpec
+
+
+def test_a_run_records_its_code_data_and_the_lr_it_used(tmp_path):
+    raw = data.get_maker("digits")()
+    np.savez(tmp_path / "digits.npz", **raw)
+    spec = RunSpec("classify", "relu", ("relu",), dataset="digits", depth=1, width=8, epochs=1,
+                   seeds=(0, 1), lr_grid=(0.01, 0.03), tune_seeds=1)  # fmt: skip
+    experiments.run(spec, tmp_path / "run", data_path=tmp_path / "digits.npz")
+    meta = json.loads((tmp_path / "run" / "hparams.json").read_text())
+    want = hashlib.sha256((tmp_path / "digits.npz").read_bytes()).hexdigest()
+    assert meta["data_sha256"] == want
+    assert len(meta["lr_used"]) == 1 and meta["lr_used"][0] in (0.01, 0.03)
+    git = meta["provenance"]["git"]
+    assert set(git) >= {"commit", "dirty", "diff_sha256"}
+    assert (git["diff_sha256"] is not None) == bool(git["dirty"])
+
+
+def test_code_summary_warns_on_mixed_or_dirty_code():
+    a = {"commit": "a" * 40, "dirty": False, "diff_sha256": None}
+    b = {"commit": "b" * 40, "dirty": True, "diff_sha256": "f00"}
+    same = provenance.code_summary([a, a], a)
+    assert same["warning"] == "" and same["versions"] == [{"version": "a" * 12, "runs": 2}]
+    mixed = provenance.code_summary([a, b], a)
+    assert "2 code versions" in mixed["warning"] and "uncommitted" in mixed["warning"]
+
+
+def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsys):
+    tmp_path = tmp_path / "runs"
+    tmp_path.mkdir()
+    now = {"commit": "c" * 40, "dirty": False, "diff_sha256": None}
+    old = {"commit": "d" * 40, "dirty": False, "diff_sha256": None}
+    for name, git in (("classify_new", now), ("classify_old", old)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "hparams.json").write_text(json.dumps({"provenance": {"git": git}}))
+    rep = tmp_path.parent / "replicates" / "classify_x"
+    rep.mkdir(parents=True)
+    for s, git in ((0, now), (1, old)):
+        (rep / f"seed_{s}.json").write_text(json.dumps({"git": git}))
+        (rep / f"seed_{s}.parquet").write_text("rows")
+    monkeypatch.setattr(provenance, "git_state", lambda *a: now)
+    assert [d.name for d, _ in cli.stale_runs(tmp_path, now)] == ["classify_old", "seed_1.json"]
+    monkeypatch.chdir(cli.Path(__file__).parents[1])
+    assert cli.main(["stale", "--runs", str(tmp_path), "--remove"]) == 0
+    assert "2 run(s) removed" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classify_new"]
+    assert sorted(p.name for p in rep.iterdir()) == ["seed_0.json", "seed_0.parquet"]
