@@ -36,21 +36,20 @@ def _simd_block(dtype: torch.dtype) -> int:
     return 2 * vec_bytes // torch.empty((), dtype=dtype).element_size()
 
 
-def per_model(fn: Callable[..., torch.Tensor], x: torch.Tensor, *args) -> torch.Tensor:
+def per_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """fn(x) for a stack x (K, ...), each model's values computed exactly as they are alone.
 
     torch's CPU loops run a vectorised body and a scalar tail over a tensor, and for exp, sin,
-    tanh and friends the two round differently. When a model's slice is not a whole number of
-    vector steps, which of its elements land in the tail depends on its place in the stack, so
-    the function is then applied model by model (`args`, if any, are per-model tensors too)."""
-    if (
-        x.shape[0] == 1
-        or x.device.type != "cpu"
-        or fn in EXACT
-        or x[0].numel() % _simd_block(x.dtype) == 0
-    ):
-        return fn(x, *args)
-    return torch.stack([fn(*parts) for parts in zip(x.unbind(0), *(a.unbind(0) for a in args))])
+    tanh and friends the two round differently, so which of a model's elements land in the tail
+    would depend on its place in the stack. Here fn runs once over the whole stack flattened and
+    padded to a whole number of vector steps: every element takes the vectorised path, whose
+    lanes are independent, alone or in any stack."""
+    n = x.numel()
+    pad = -n % _simd_block(x.dtype)
+    if x.device.type != "cpu" or fn in EXACT or pad == 0 and x.is_contiguous():
+        return fn(x)
+    flat = torch.cat([x.reshape(-1), x.new_zeros(pad)])
+    return fn(flat)[:n].view(x.shape)
 
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -103,7 +102,7 @@ class SwishBeta(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta[self.lo : self.hi].view(-1, *([1] * (x.dim() - 1)))
-        return per_model(lambda x, b: x * torch.sigmoid(b * x), x, beta)
+        return x * per_model(torch.sigmoid, beta * x)  # the products are exact IEEE operations
 
 
 class Fixed(nn.Module):
