@@ -36,3 +36,11 @@ def test_bad_arm_is_named():
     cfg["claims"]["swish_vs_relu"]["arms"] = ["relu", "mish2"]
     with pytest.raises(ValueError, match="No such arm: 'mish2'.*mix4"):
         make_plan(cfg)
+
+
+def test_dataset_seeds_override_seeds_on_their_dataset():
+    cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    cfg["dataset_seeds"] = {"digits": 4}
+    plan = make_plan(cfg)
+    n = {(s.dataset, len(s.seeds)) for s in plan.runs.values() if s.kind != "spectral"}
+    assert n == {("mnist1d", 3), ("digits", 4)}

@@ -355,9 +355,11 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     power = ""
     if r["verdict"] == "inconclusive" and r.get("detectable") is not None:
         need = r.get("seeds_needed")
+        t = float(r["threshold"])
+        gap = "|d|" if t == 0 else f"|d {'+' if t < 0 else '−'} {abs(t):g}|"
         power = (
             f"{need} seeds" if need is not None else "more than 1000 seeds"
-        ) + f" (now detects |d − {r['threshold']:g}| ≥ {r['detectable']:.{digits}f})"
+        ) + f" (now detects {gap} ≥ {r['detectable']:.{digits}f})"
     return {
         "id": r["id"],
         "text": r["text"],
@@ -382,7 +384,13 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
     parts = []
     if cls:
         ds = list(dict.fromkeys(x["dataset"] for x in cls))
-        parts.append(f"datasets {', '.join(ds)}; {len(cls[0]['seeds'])} seeds per arm")
+        n = {d: len(next(x for x in cls if x["dataset"] == d)["seeds"]) for d in ds}
+        seeds = (
+            f"{next(iter(n.values()))} seeds per arm"
+            if len(set(n.values())) == 1
+            else "seeds per arm: " + ", ".join(f"{d} {k}" for d, k in n.items())
+        )
+        parts.append(f"datasets {', '.join(ds)}; {seeds}")
         for model in dict.fromkeys(x["model"] for x in cls):
             rs = [x for x in cls if x["model"] == model]
             r = rs[0]

@@ -83,7 +83,6 @@ def arm_spec(arm: str, config: dict[str, Any]) -> dict[str, Any]:
 def _train_kwargs(config: dict[str, Any], claim_cfg: dict[str, Any]) -> dict[str, Any]:
     kw = {k: config["train"][k] for k in TRAIN_KEYS if k in config["train"]}
     kw.update({k: claim_cfg["train"][k] for k in TRAIN_KEYS if k in claim_cfg.get("train", {})})
-    kw["seeds"] = tuple(range(int(config["seeds"])))
     if "lr_grid" in kw:
         kw["lr_grid"] = tuple(float(x) for x in kw["lr_grid"])
     return kw
@@ -180,6 +179,8 @@ def make_plan(config: dict[str, Any]) -> Plan:
             for dataset in v.get("datasets", config["datasets"]):
                 kw = _train_kwargs(config, v)
                 kw["dataset"] = dataset
+                n = config.get("dataset_seeds", {}).get(dataset, config["seeds"])
+                kw["seeds"] = tuple(range(int(n)))
                 _add_claim_runs(plan, claim, c, v, kw, config)
     if "hat" in claims and "spectral" in claims["hat"]:
         s = claims["hat"]["spectral"]

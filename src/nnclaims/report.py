@@ -25,12 +25,21 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def seeds_text(config: dict[str, Any]) -> str:
+    """'5 seeds', or '5 seeds (digits: 8)' where `dataset_seeds` overrides some datasets."""
+    over = {
+        d: n for d, n in config.get("dataset_seeds", {}).items() if d in config.get("datasets", [])
+    }
+    extra = f" ({', '.join(f'{d}: {n}' for d, n in over.items())})" if over else ""
+    return f"{config.get('seeds')} seeds{extra}"
+
+
 def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     by = {v: [c["title"] for c in claims if c["verdict"] == v] for v in VERDICT_ORDER}
     datasets = ", ".join(config.get("datasets", []))
     s = (
         f"We tested {len(claims)} popular claims about neural networks end to end on {datasets}, "
-        f"with {config.get('seeds')} seeds per arm, and decided each by pre-declared paired "
+        f"with {seeds_text(config)} per arm, and decided each by pre-declared paired "
         f"comparisons with Holm's familywise error control at {stats.ALPHA:g} per claim."
     )
     parts = [f"{v}: {', '.join(t)}" for v, t in by.items() if t]
