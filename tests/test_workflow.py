@@ -43,7 +43,22 @@ def test_dry_run_of_the_default_config_lists_every_stage():
     "yaml_line, message",
     [
         ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
-        ("seeds: 0", "0 is less than the minimum of 1"),
+        ("seeds: 0", "0 is less than the minimum of 2"),
+        ("seeds: 1", "1 is less than the minimum of 2"),  # a paired test needs two seeds
+        # #18.3: a mix or set named like an activation would silently replace it
+        ("mixes: {relu: [swish, tanh]}", "mixes.relu: an activation is called 'relu'"),
+        ("sets: {swish: [abs, relu]}", "sets.swish: an activation is called 'swish'"),
+        # #18.4: relations the schema cannot state, checked before any job
+        ("claims: {hat: {spectral: {freqs: [5, 100]}}}", "[100] at or above n_points / 2 = 100"),
+        ("claims: {hat: {spectral: {amplitudes: [1, 2]}}}", "2 amplitudes for 10 freqs"),
+        ("claims: {sparse_vs_dense: {rewind: 60}}", "rewind: epoch 60 is past the 50 epochs"),
+        ("claims: {mixed_scaling: {search: {keep: 20}}}", "keep: 20 is more than its 12"),
+        (
+            "claims: {hat: {variants: [{tag: a, arms: [hat]}, {tag: a, arms: [relu]}]}}",
+            "claims.hat.variants: tag a used twice",
+        ),
+        ("train: {lr: .nan}", "train.lr: learning rate nan is not a positive finite number"),
+        ("train: {lr_grid: [0.01, .inf]}", "train.lr_grid[1]: learning rate inf is not"),
         ("datasets: [cifar11]", "'cifar11' is not one of ['cifar10', 'cifar100', 'digits'"),
         ("seeds: five", "'five' is not of type 'integer'"),
         ("train: {lr: -1}", "-1 is less than or equal to the minimum of 0"),

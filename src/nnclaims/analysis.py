@@ -89,8 +89,8 @@ def select(
         return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
     if metric == "best_epoch":
         d = select_rows(df, "test_loss", arm, size, level, dataset)
-        best = d.loc[d.groupby("seed")["value"].idxmin()]
-        return best.set_index("seed")["epoch"].astype(float).sort_index()
+        best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
+        return best.reindex(sorted(d["seed"].unique()))  # NaN: no finite loss (diverged)
     d = select_rows(df, metric, arm, size, level, dataset)
     last = float(d["epoch"].max())
     if epoch is None:
@@ -120,6 +120,14 @@ def select(
         ds = d["dataset"].iloc[0]
         vals = vals.fillna(CHANCE.get(ds, np.nan))  # a diverged model counts at chance
     return vals
+
+
+def best_epochs(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of `by`, the row of the lowest value (the early-stopping epoch for test loss);
+    a group with no finite value (a model diverged in its first epoch) has no best epoch and
+    is left out."""
+    ok = d[np.isfinite(d["value"])]
+    return ok.loc[ok.groupby(by)["value"].idxmin()]
 
 
 def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.DataFrame:
@@ -162,6 +170,7 @@ def hypothesis_values(
     if b is not None:
         common = a.index.intersection(b.index)
         a, b = a.loc[common], b.loc[common]
+    d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
     out = {
         "id": h["id"],
         "text": h["text"],
@@ -170,7 +179,8 @@ def hypothesis_values(
         "direction": h["direction"],
         "threshold": h["threshold"],
         "metric": h["metric"],
-        "d": (a.to_numpy(float) - (0 if b is None else b.to_numpy(float))),
+        # a pair with no value (a best epoch of a model that diverged at once) decides nothing
+        "d": d[np.isfinite(d)],
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
         "untrained": [

@@ -6,6 +6,7 @@ arm is an activation name or the name of a mix defined under `mixes`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,8 +165,76 @@ def _add_claim_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: 
             plan.add(claim, spec)
 
 
+def _check_names(config: dict[str, Any]) -> None:
+    """A mix or set named like an activation would silently replace it in every run of that
+    name (and keep its label): refused, as is one name used for both a mix and a set."""
+    taken = set(activations.known())
+    for key in ("mixes", "sets"):
+        for name in config.get(key, {}):
+            if name in taken:
+                raise ValueError(
+                    f"{key}.{name}: an activation is called {name!r}; give the {key[:-2]} "
+                    f"another name (e.g. {name}_{key[:3]})"
+                )
+    both = sorted(set(config.get("mixes", {})) & set(config.get("sets", {})))
+    if both:
+        raise ValueError(f"{', '.join(both)}: named both under mixes and under sets; rename one")
+
+
+def _check_settings(config: dict[str, Any]) -> None:
+    """What the schema cannot say: relations between keys, checked before any job starts."""
+    claims = config["claims"]
+    lrs = [("train.lr", config["train"].get("lr"))]
+    lrs += [(f"train.lr_grid[{i}]", x) for i, x in enumerate(config["train"].get("lr_grid", []))]
+    for cid, c in claims.items():
+        for v in [c, *c.get("variants", [])]:
+            t = v.get("train", {})
+            where = f"claims.{cid}" + (f".variants[{v['tag']}]" if "tag" in v else "")
+            lrs += [(f"{where}.train.lr", t.get("lr"))]
+            lrs += [(f"{where}.train.lr_grid[{i}]", x) for i, x in enumerate(t.get("lr_grid", []))]
+        tags = [v["tag"] for v in c.get("variants", [])]
+        dup = sorted({t for t in tags if tags.count(t) > 1})
+        if dup:
+            raise ValueError(
+                f"claims.{cid}.variants: tag {', '.join(dup)} used twice (runs would share a label)"
+            )
+    for where, x in lrs:
+        if x is not None and not (math.isfinite(float(x)) and float(x) > 0):
+            raise ValueError(f"{where}: learning rate {x} is not a positive finite number")
+    sp = claims.get("hat", {}).get("spectral")
+    if sp:
+        high = [k for k in sp["freqs"] if k >= sp["n_points"] / 2]
+        if high:
+            raise ValueError(
+                f"claims.hat.spectral.freqs: {high} at or above n_points / 2 = "
+                f"{sp['n_points'] / 2:g} (the DFT of {sp['n_points']} points resolves frequencies "
+                "below that)"
+            )
+        amps = sp.get("amplitudes")
+        if amps and len(amps) != len(sp["freqs"]):
+            raise ValueError(
+                f"claims.hat.spectral.amplitudes: {len(amps)} amplitudes for "
+                f"{len(sp['freqs'])} freqs"
+            )
+    search = claims.get("mixed_scaling", {}).get("search")
+    if search and search["keep"] > search["candidates"]:
+        raise ValueError(
+            f"claims.mixed_scaling.search.keep: {search['keep']} is more than its "
+            f"{search['candidates']} candidates"
+        )
+    sd = claims.get("sparse_vs_dense")
+    if sd and sd.get("rewind", 0):
+        epochs = {**config["train"], **sd.get("train", {})}["epochs"]
+        if sd["rewind"] > epochs:
+            raise ValueError(
+                f"claims.sparse_vs_dense.rewind: epoch {sd['rewind']} is past the {epochs} epochs"
+            )
+
+
 def make_plan(config: dict[str, Any]) -> Plan:
-    """All runs the config asks for. Raises ValueError naming any bad arm or claim."""
+    """All runs the config asks for. Raises ValueError naming any bad arm, claim or setting."""
+    _check_names(config)
+    _check_settings(config)
     plan = Plan()
     claims = config["claims"]
     unknown = sorted(set(claims) - set(CLAIMS))
