@@ -122,3 +122,23 @@ def test_engine_float64_run_is_unchanged_by_nan_scoring():
         StackedMLP([0], 12, 1, 8, 4, ["relu"], dtype=torch.float64), d, 2, 50, 1e-2
     )
     assert np.isfinite(h["test_acc"]).all()
+
+
+def test_best_epoch_of_models_that_diverged_at_once_is_missing_not_a_crash():
+    """#18.1: every sparse model diverged in epoch 1 made idxmin raise on all-NaN groups and
+    killed the report; such a model has no best epoch, and the comparison says so."""
+    rows = []
+    for arm, loss in (("imp", np.nan), ("dense", 1.0)):
+        for s in range(3):
+            for e in range(1, 4):
+                v = loss if np.isnan(loss) else loss + abs(e - 2) + s / 10
+                rows.append(dict(dataset="digits", model="mlp", arm=arm, size=2, level=1.0,
+                                 freq=np.nan, seed=s, epoch=e, lr=0.01, split="test",
+                                 metric="test_loss", value=v))  # fmt: skip
+    df = pd.DataFrame(rows)
+    assert analysis.select(df, "best_epoch", "imp", dataset="digits").isna().all()
+    assert list(analysis.select(df, "best_epoch", "dense", dataset="digits")) == [2.0] * 3
+    h = {"id": "h", "text": "t", "metric": "best_epoch", "a": {"arm": "imp"},
+         "b": {"arm": "dense"}, "direction": "greater", "threshold": 0.0}  # fmt: skip
+    r = analysis.evaluate_hypothesis(df, h, "digits")
+    assert r["n"] == 0 and r["verdict"] == "inconclusive"
