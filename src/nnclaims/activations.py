@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .stacked_ops import simd_vector
+
 
 def hat(x: torch.Tensor) -> torch.Tensor:
     """Hat(x) = x on [0,1], 2−x on [1,2], 0 elsewhere (Wang, Xu & Zhu 2022, eq. 1)."""
@@ -29,13 +31,6 @@ def max_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.maximum(x, torch.sigmoid(x))
 
 
-def _simd_block(dtype: torch.dtype) -> int:
-    """Elements per step of torch's vectorised CPU loops (two vectors); 64-byte vectors where
-    the capability is not known to be AVX2, to be safe."""
-    vec_bytes = 32 if torch.backends.cpu.get_cpu_capability() == "AVX2" else 64
-    return 2 * vec_bytes // torch.empty((), dtype=dtype).element_size()
-
-
 def per_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """fn(x) for a stack x (K, ...), each model's values computed exactly as they are alone.
 
@@ -45,7 +40,7 @@ def per_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> to
     padded to a whole number of vector steps: every element takes the vectorised path, whose
     lanes are independent, alone or in any stack."""
     n = x.numel()
-    pad = -n % _simd_block(x.dtype)
+    pad = -n % (2 * simd_vector(x.dtype))  # torch's loops step two vectors at a time
     if x.device.type != "cpu" or fn in EXACT or pad == 0 and x.is_contiguous():
         return fn(x)
     flat = torch.cat([x.reshape(-1), x.new_zeros(pad)])

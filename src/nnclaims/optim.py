@@ -17,12 +17,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch.optim.adam import adam as adam_functional
 
-
-def _vector(dtype: torch.dtype) -> int:
-    """Elements in one SIMD vector of torch's CPU kernels (64 bytes where the capability is not
-    known to be AVX2, to be safe)."""
-    vec_bytes = 32 if torch.backends.cpu.get_cpu_capability() == "AVX2" else 64
-    return vec_bytes // torch.empty((), dtype=dtype).element_size()
+from .stacked_ops import simd_vector
 
 
 class StackedAdam:
@@ -72,7 +67,7 @@ class StackedAdam:
         """Where a model's slice is a whole number of SIMD vectors, each run of neighbouring
         models is one view (the kernel's scalar tail then touches no element, alone or stacked,
         and fewer views cost less: ~8 µs a tensor here); else one view a model."""
-        if p[0].numel() % _vector(p.dtype) != 0:
+        if p[0].numel() % simd_vector(p.dtype) != 0:
             return [(k, k + 1) for k in models]
         spans = [(models[0], models[0] + 1)]
         for k in models[1:]:

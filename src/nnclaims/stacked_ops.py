@@ -20,6 +20,14 @@ from __future__ import annotations
 import torch
 
 
+def simd_vector(dtype: torch.dtype) -> int:
+    """Elements in one SIMD vector of torch's CPU kernels (64 bytes where the capability is not
+    known to be AVX2, to be safe): where a model's slice is a whole number of them, no element
+    of it falls in a kernel's scalar tail, alone or in a stack."""
+    vec_bytes = 32 if torch.backends.cpu.get_cpu_capability() == "AVX2" else 64
+    return vec_bytes // torch.empty((), dtype=dtype).element_size()
+
+
 def _two(*ts: torch.Tensor) -> list[torch.Tensor]:
     return [t.expand(2, *t.shape[1:]) for t in ts]
 
