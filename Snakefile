@@ -5,6 +5,12 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# Snakemake's own message for a broken YAML file names neither the file nor the line.
+from nnclaims.io import read_yaml
+
+read_yaml("config/config.yaml")
+read_yaml("config/claims.yaml")
+
 
 configfile: "config/config.yaml"
 

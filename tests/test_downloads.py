@@ -252,3 +252,25 @@ def test_snakemake_download_rule_refuses_a_mismatched_file(mirror, project, tmp_
     assert not (project / "results" / "data" / "mnist.npz").exists()
     assert not any(p.is_file() for p in cache.rglob("*"))
     assert sum(server.hits.values()) >= 1  # it did go to the loopback mirror
+
+
+def test_a_file_mirror_is_read_like_a_server(mirror, tmp_path):
+    """A cluster's shared file system as data.mirror (#18.7): pooch has no file:// downloader."""
+    _, registry, truth, root = mirror
+    arrays = downloads.load("mnist", tmp_path / "cache", root.as_uri(), registry)
+    for k, v in truth["mnist"].items():
+        np.testing.assert_array_equal(arrays[k], v, err_msg=k)
+    assert (tmp_path / "cache" / "mnist" / "train-labels-idx1-ubyte.gz").is_file()
+
+
+def test_a_file_mirror_with_a_wrong_or_missing_file_names_it(mirror, tmp_path):
+    _, registry, _, root = mirror
+    f = root / "mnist" / "train-labels-idx1-ubyte.gz"
+    f.write_bytes(f.read_bytes()[:-3] + b"xyz")
+    with pytest.raises(downloads.DownloadError, match="does not match the pinned") as e:
+        downloads.load("mnist", tmp_path / "cache", root.as_uri(), registry)
+    assert str(f) in str(e.value)
+    f.unlink()
+    with pytest.raises(downloads.DownloadError, match="no such file") as e:
+        downloads.load("mnist", tmp_path / "cache", root.as_uri(), registry)
+    assert str(f) in str(e.value)

@@ -21,3 +21,49 @@ def test_an_existing_file_is_replaced_only_when_the_new_one_is_complete(tmp_path
             tmp.write_bytes(b"garbage")
             raise RuntimeError
     assert pd.read_parquet(target)["a"].tolist() == [1]  # the finished result is intact
+
+
+def test_a_truncated_npz_names_the_file_and_the_fix(tmp_path):
+    """Dataset and masks files (#18.7): not a bare BadZipFile."""
+    import numpy as np
+
+    from nnclaims import data, experiments
+    from nnclaims.io import DamagedFile
+
+    for name in ("mnist1d.npz", "masks.npz"):
+        f = tmp_path / name
+        np.savez(f, x_train=np.zeros((50, 40)), round1_layer0=np.ones((8, 8)))
+        f.write_bytes(f.read_bytes()[:200])
+        load = data.load_npz if name == "mnist1d.npz" else lambda p: experiments.load_masks(p, 1, 1)
+        with pytest.raises(DamagedFile, match="delete it and rerun") as e:
+            load(f)
+        assert str(f) in str(e.value)
+
+
+@pytest.fixture()
+def full_disk(tmp_path):
+    """A real 256 KiB tmpfs: writes past it fail as they would on a full cluster disk."""
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    # Lazy: a writer that failed may still hold its (already deleted) temporary file open.
+    subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_a_full_disk_says_no_space_and_keeps_the_finished_file(full_disk):
+    import torch
+
+    from nnclaims import checkpoint
+
+    done = full_disk / "metrics.parquet"
+    write_parquet(pd.DataFrame({"a": [1]}), done)
+    with pytest.raises(OSError, match=f"No space left on {full_disk} while writing ckpt.pt"):
+        checkpoint.save(full_disk / "ckpt.pt", "t", {"w": torch.randn(200_000)})
+    with pytest.raises(OSError, match="No space left on .* while writing metrics.parquet"):
+        write_parquet(pd.DataFrame({"x": range(200_000)}), done)
+    assert pd.read_parquet(done)["a"].tolist() == [1]
+    assert sorted(p.name for p in full_disk.iterdir()) == ["metrics.parquet"]

@@ -62,6 +62,55 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
     assert not (tmp_path / "b" / paths.RUN_CHECKPOINTS).exists()
 
 
+def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monkeypatch):
+    """#18.6: a VGG (dropout, from the global generator) killed right after round 0's checkpoint.
+    The restarted process reseeds the generator; round 1 must still continue round 0's stream."""
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "imgs.npz"
+    np.savez(
+        npz,
+        x_train=rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 40),
+        x_test=rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 12),
+    )
+    spec = RunSpec(
+        "imp",
+        "imp",
+        ("relu",),
+        dataset="cifar10",
+        model="vgg_he",
+        depth=2,
+        epochs=2,
+        batch_size=20,
+        seeds=(0, 1),
+        prune_rounds=1,
+        prune_fraction=0.2,
+        conv_prune_fraction=0.1,
+        lr=1e-3,
+    )
+    want = experiments.run(spec, tmp_path / "a", data_path=npz)
+    real = experiments.train_classifier
+    seen = {"epochs": 0}
+
+    def dies_in_round_1(*args, **kw):
+        def on_epoch(epoch, row):
+            seen["epochs"] += 1
+            if seen["epochs"] == 3:  # round 1's first epoch, before its own checkpoint
+                raise Interrupt
+
+        return real(*args, **{**kw, "on_epoch": on_epoch})
+
+    monkeypatch.setattr(experiments, "train_classifier", dies_in_round_1)
+    with pytest.raises(Interrupt):
+        experiments.run(spec, tmp_path / "b", data_path=npz)
+    ckdir = tmp_path / "b" / paths.RUN_CHECKPOINTS
+    assert (ckdir / "imp.pt").exists() and not (ckdir / "train.pt").exists()
+    monkeypatch.setattr(experiments, "train_classifier", real)
+    got = experiments.run(spec, tmp_path / "b", data_path=npz)
+    pd.testing.assert_frame_equal(got, want)
+
+
 @pytest.mark.slow
 def test_kill_9_then_rerun_gives_identical_tables(project, tmp_path_factory):
     cfg = yaml.safe_load((project / "config/test.yaml").read_text())

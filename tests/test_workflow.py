@@ -87,6 +87,22 @@ def test_unknown_arm_stops_before_any_job(project):
     assert "No such arm: 'relux'" in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("swish_vs_relu:\n  claim: [unclosed\nhat: {}\n", "config/claims.yaml, line 3, column 4"),
+        ("", "config/claims.yaml is empty"),
+    ],
+)
+def test_broken_claims_yaml_names_file_and_line(project, text, message):
+    """#18.7: not a bare WorkflowError, nor a crash in a notebook after training."""
+    (project / "config" / "claims.yaml").write_text(text)
+    r = snakemake(project, "-n")
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+    assert not (project / "results").exists()
+
+
 @pytest.mark.slow
 def test_tiny_config_end_to_end_makes_the_pdf(project):
     pypdf = pytest.importorskip("pypdf")

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import stats
 from .io import write_json
@@ -36,8 +35,9 @@ END_METRICS = ("test_acc",)
 
 
 def load_claims(path: str | os.PathLike) -> dict[str, Any]:
-    with open(path) as f:
-        return yaml.safe_load(f)
+    from .io import read_yaml
+
+    return read_yaml(path)
 
 
 def load_runs(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -37,6 +37,21 @@ def load(path: str | os.PathLike | None, tag: str) -> dict[str, Any] | None:
     return state
 
 
+def rng_states() -> dict[str, Any]:
+    """Every global generator a run draws from (dropout: the CPU one, or CUDA's on a GPU)."""
+    states: dict[str, Any] = {"rng": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    if "rng" in state:
+        torch.set_rng_state(state["rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
 def clear(path: str | os.PathLike | None) -> None:
     if path is not None and Path(path).exists():
         Path(path).unlink()

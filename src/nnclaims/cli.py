@@ -19,13 +19,14 @@ import jsonschema
 import yaml
 
 from . import analysis, data, experiments, paths, tables
+from .io import read_yaml
 from .plan import CLAIMS, make_plan
 
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
 
 
 def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
-    cfg = yaml.safe_load(Path(path).read_text())
+    cfg = read_yaml(path)
     if seeds is not None:
         cfg["seeds"] = seeds
     if dataset is not None:

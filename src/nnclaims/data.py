@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .engine import Arrays
-from .io import atomic_path
+from .io import atomic_path, read_npz
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -112,11 +112,11 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Dataset file {path} is missing: run `snakemake {path}` first")
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in KEYS if k not in z.files]
-        if missing:
-            raise ValueError(f"Dataset file {path} lacks arrays {missing}: delete it and rerun")
-        return {k: z[k] for k in KEYS}
+    z = read_npz(path)
+    missing = [k for k in KEYS if k not in z]
+    if missing:
+        raise ValueError(f"Dataset file {path} lacks arrays {missing}: delete it and rerun")
+    return {k: z[k] for k in KEYS}
 
 
 def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
 import tarfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +230,9 @@ def fetch(
     out = {}
     for fname, known_hash in src.files.items():
         url = f"{base}/{fname}"
+        if url.startswith("file://"):
+            out[fname] = _copy_local(url, known_hash, folder / fname)
+            continue
         try:
             out[fname] = Path(
                 pooch.retrieve(
@@ -235,9 +240,7 @@ def fetch(
                     known_hash,
                     fname=fname,
                     path=folder,
-                    downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False)
-                    if not url.startswith("file://")
-                    else None,
+                    downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False),
                 )
             )
         except ValueError as e:  # pooch: hash mismatch; it has already deleted the download
@@ -256,6 +259,33 @@ def fetch(
                 f"<mirror>/{name}/{fname}."
             ) from e
     return out
+
+
+def _copy_local(url: str, known_hash: str, dest: Path) -> Path:
+    """A file:// mirror (a shared file system on a cluster): checked against the pinned hash,
+    then copied into the cache like a download. pooch has no downloader for file://."""
+    import pooch
+
+    from .io import atomic_path
+
+    src = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
+    if not src.is_file():
+        raise DownloadError(
+            f"{url}: no such file {src}. A file:// mirror must hold <mirror>/<dataset>/<file>; "
+            "fix data.mirror or copy the file there."
+        )
+    alg, _, want = known_hash.partition(":")
+    if dest.is_file() and pooch.file_hash(str(dest), alg=alg) == want:
+        return dest
+    got = pooch.file_hash(str(src), alg=alg)
+    if got != want:
+        raise DownloadError(
+            f"{src}: {alg} {got} does not match the pinned {want}. The mirror holds a different "
+            "or damaged file: replace it with the original."
+        )
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return dest
 
 
 def load(

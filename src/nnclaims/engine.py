@@ -161,8 +161,7 @@ def train_classifier(
             g.set_state(s)
         for g, s in zip(aug_gens, state.get("aug", [])):
             g.set_state(s)
-        if "rng" in state:
-            torch.set_rng_state(state["rng"])
+        ckpt.restore_rng(state)
         alive, diverged = state["alive"], state["diverged"].numpy().copy()
         hist = {m: v.numpy().copy() for m, v in state["hist"].items()}
         start = int(state["epoch"]) + 1
@@ -220,7 +219,7 @@ def train_classifier(
                     "opt": opt.state_dict(),
                     "orders": [g.get_state() for g in orders],
                     "aug": [g.get_state() for g in aug_gens],
-                    "rng": torch.get_rng_state(),  # dropout draws from the global generator
+                    **ckpt.rng_states(),  # dropout draws from the global generators
                     "alive": alive,
                     "diverged": torch.as_tensor(diverged),
                     "hist": {m: torch.as_tensor(v) for m, v in hist.items()},

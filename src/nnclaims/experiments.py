@@ -23,7 +23,7 @@ import torch
 
 from . import checkpoint as ckpt
 from . import data as datamod
-from . import paths, pruning, seeding, vision
+from . import io, paths, pruning, seeding, vision
 from . import replicates as replicate_store
 from .engine import Arrays, resolve_device, train_classifier, train_spectral
 from .hparams import RunSpec, batch_key
@@ -428,6 +428,7 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None
     state = ckpt.load(_ckpt(ckpt_dir, "imp.pt"), "imp")
     if state is not None:
         masks, done, saved = list(state["masks"]), list(state["done"]), dict(state["saved"])
+        ckpt.restore_rng(state)  # the next round's dropout continues the same stream
         log.info("resuming IMP after round %d", len(done) - 1)
     # rewinding (Frankle et al. 2020, not the 2019 paper): reset to the weights after epoch k
     rewind = ckpt.load(_ckpt(ckpt_dir, "rewind.pt"), "rewind") if spec.rewind_epoch else None
@@ -457,7 +458,11 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None
             saved[f"round{r}_layer{i}"] = m.to(torch.uint8)
         masks = pruning.prune_by_magnitude([w.cpu() for w in model.weights], masks, rates)
         if ckpt_dir is not None:
-            ckpt.save(ckpt_dir / "imp.pt", "imp", {"masks": masks, "done": done, "saved": saved})
+            ckpt.save(
+                ckpt_dir / "imp.pt",
+                "imp",
+                {"masks": masks, "done": done, "saved": saved, **ckpt.rng_states()},
+            )
             ckpt.clear(ckpt_dir / "train.pt")
     with atomic_path(masks_out) as tmp:
         with open(tmp, "wb") as f:
@@ -472,11 +477,15 @@ def run_imp(spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None
 
 def load_masks(path: Path, rounds: int, n_layers: int) -> list[list[torch.Tensor]]:
     """Masks per round (1..rounds) per layer from an IMP run's masks.npz."""
-    with np.load(path, allow_pickle=False) as z:
-        return [
-            [torch.as_tensor(z[f"round{r}_layer{i}"]).float() for i in range(n_layers)]
-            for r in range(1, rounds + 1)
-        ]
+    z = io.read_npz(path)
+    missing = [f"round{r}_layer{i}" for r in range(1, rounds + 1) for i in range(n_layers)]
+    missing = [k for k in missing if k not in z]
+    if missing:
+        raise io.DamagedFile(f"{path} lacks masks {missing[:3]}: delete it and rerun its IMP run")
+    return [
+        [torch.as_tensor(z[f"round{r}_layer{i}"]).float() for i in range(n_layers)]
+        for r in range(1, rounds + 1)
+    ]
 
 
 def run_control(
@@ -624,8 +633,7 @@ def _train_seeds(
     if spec.kind == "imp":
         masks_file = ckpt_dir / "masks.npz" if store is not None else out_dir / paths.RUN_MASKS
         df = run_imp(spec, arrays, masks_file, ckpt_dir)
-        with np.load(masks_file, allow_pickle=False) as z:
-            return df, {n: z[n] for n in z.files}
+        return df, io.read_npz(masks_file)
     if trunk_masks is None:
         raise ValueError(f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}")
     return run_control(spec, arrays, Path(trunk_masks), ckpt_dir, mask_seeds), None

@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+# Space below which a failed write is taken to be a full disk: torch and pyarrow report a full
+# disk as "unexpected pos …" or "basic_ios::clear", not as ENOSPC.
+_NEARLY_FULL = 1 << 20
+
+
+class DamagedFile(ValueError):
+    """A results file that exists but cannot be read (truncated, overwritten, not ours)."""
+
+
+def _disk_full(path: Path, exc: BaseException) -> OSError | None:
+    """An OSError naming the folder when `exc` came from a full disk, else None."""
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if not full:
+        try:
+            full = shutil.disk_usage(path.parent).free < _NEARLY_FULL
+        except OSError:
+            return None
+    if not full:
+        return None
+    return OSError(
+        errno.ENOSPC,
+        f"No space left on {path.parent} while writing {path.name}: free some space and rerun; "
+        "finished results are untouched (files are written under a temporary name first)",
+    )
 
 
 @contextlib.contextmanager
@@ -20,9 +49,51 @@ def atomic_path(path: str | os.PathLike):
     try:
         yield tmp
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        full = _disk_full(path, e)
+        if full is None:
+            raise
+        raise full from e
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of an .npz file; a damaged file is a DamagedFile error naming it."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {n: z[n] for n in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DamagedFile(
+            f"{path} is damaged ({type(e).__name__}: {e}); delete it and rerun to rebuild it"
+        ) from e
+
+
+class BadYaml(ValueError):
+    """A YAML file that does not parse, or holds no mapping."""
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML mapping; a syntax error or an empty file names the file and the line."""
+    import yaml
+
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise BadYaml(f"{path}, {where}: {e.problem or e}. Fix the YAML syntax there.") from e
+    except yaml.YAMLError as e:
+        raise BadYaml(f"{path}: not valid YAML ({e}). Fix the YAML syntax.") from e
+    if not isinstance(doc, dict):
+        what = "is empty" if doc is None else f"holds a {type(doc).__name__}, not a mapping"
+        raise BadYaml(f"{path} {what}: it must map keys to values (see the file in git).")
+    return doc
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

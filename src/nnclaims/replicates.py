@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .hparams import RunSpec
-from .io import atomic_path, write_json, write_parquet
+from .io import atomic_path, read_npz, write_json, write_parquet
 
 SEED_FREE = ("seeds", "trunk")
 REUSABLE_MODELS = ("mlp", "cnn")
@@ -69,8 +69,7 @@ class Store:
     def masks(self, seeds) -> dict[str, np.ndarray]:
         parts = []
         for s in seeds:
-            with np.load(self._f(s, "masks.npz"), allow_pickle=False) as z:
-                parts.append({n: z[n] for n in z.files})
+            parts.append(read_npz(self._f(s, "masks.npz")))
         return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
 
     def meta(self, seeds) -> dict[str, dict]:
