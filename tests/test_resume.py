@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from test_engine import toy
+from test_vision import tiny_images
 
 from nnclaims import experiments, paths
 from nnclaims.hparams import RunSpec
@@ -65,15 +66,7 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
 def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monkeypatch):
     """#18.6: a VGG (dropout, from the global generator) killed right after round 0's checkpoint.
     The restarted process reseeds the generator; round 1 must still continue round 0's stream."""
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "imgs.npz"
-    np.savez(
-        npz,
-        x_train=rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8),
-        y_train=rng.integers(0, 10, 40),
-        x_test=rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8),
-        y_test=rng.integers(0, 10, 12),
-    )
+    npz = tiny_images(tmp_path / "imgs.npz")
     spec = RunSpec(
         "imp",
         "imp",

@@ -149,23 +149,29 @@ def test_cost_estimate_counts_flops(capsys, monkeypatch):
     assert float(total[2]) > 100  # PFLOP: ResNet-56 × 9 arms × 2 datasets × 5 seeds × 200 epochs
 
 
-def test_image_runs_through_the_experiment_code(tmp_path):
-    """classify (SGD, augmentation), IMP with a conv rate and a reinit control, on tiny images
-    written as a real dataset file: the path the paper profile's jobs take."""
+def tiny_images(path):
+    """40 train and 12 test random 3×32×32 uint8 images in 10 classes, as a dataset file."""
     import numpy as np
 
-    from nnclaims import experiments
-    from nnclaims.hparams import RunSpec
-
     rng = np.random.default_rng(0)
-    npz = tmp_path / "imgs.npz"
     np.savez(
-        npz,
+        path,
         x_train=rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8),
         y_train=rng.integers(0, 10, 40),
         x_test=rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8),
         y_test=rng.integers(0, 10, 12),
     )
+    return path
+
+
+def test_image_runs_through_the_experiment_code(tmp_path):
+    """classify (SGD, augmentation), IMP with a conv rate and a reinit control, on tiny images
+    written as a real dataset file: the path the paper profile's jobs take."""
+
+    from nnclaims import experiments
+    from nnclaims.hparams import RunSpec
+
+    npz = tiny_images(tmp_path / "imgs.npz")
     kw = dict(dataset="cifar10", depth=2, epochs=1, batch_size=20, seeds=(0, 1))
     cls = RunSpec(
         "classify",
