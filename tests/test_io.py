@@ -67,3 +67,19 @@ def test_a_full_disk_says_no_space_and_keeps_the_finished_file(full_disk):
         write_parquet(pd.DataFrame({"x": range(200_000)}), done)
     assert pd.read_parquet(done)["a"].tolist() == [1]
     assert sorted(p.name for p in full_disk.iterdir()) == ["metrics.parquet"]
+
+
+def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
+    """#18.5: collect said only `ArrowInvalid: … Parquet magic bytes not found`."""
+    import json
+
+    from nnclaims import tables
+    from nnclaims.io import DamagedFile
+
+    run = tmp_path / "runs" / "abc"
+    write_parquet(pd.DataFrame({"metric": ["test_acc"] * 100, "value": range(100)}), run / "m.pq")
+    (run / "hparams.json").write_text(json.dumps({"run_id": "abc", "hparams": {}}))
+    (run / "m.pq").write_bytes((run / "m.pq").read_bytes()[:-40])
+    with pytest.raises(DamagedFile, match="delete .*abc and rerun") as e:
+        tables.collect("c", [run / "m.pq"], [run / "hparams.json"], tmp_path / "t", tmp_path / "r")
+    assert str(run / "m.pq") in str(e.value) and not (tmp_path / "t").exists()

@@ -96,6 +96,20 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
+def read_run_files(metrics: str | os.PathLike, hparams: str | os.PathLike):
+    """A run's tidy table and hparams.json; a damaged one is a DamagedFile naming it and the fix."""
+    fix = f"delete {Path(metrics).parent} and rerun to retrain it (other runs are kept)"
+    try:
+        df = pd.read_parquet(metrics)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, … for a damaged file
+        raise DamagedFile(f"{metrics} cannot be read ({type(e).__name__}: {e}); {fix}") from e
+    try:
+        meta = json.loads(Path(hparams).read_text())
+    except (OSError, ValueError) as e:
+        raise DamagedFile(f"{hparams} cannot be read ({type(e).__name__}: {e}); {fix}") from e
+    return df, meta
+
+
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")

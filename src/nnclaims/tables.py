@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
 
-from .io import write_json, write_parquet
+from .io import read_run_files, write_json, write_parquet
 
 
 def collect(
@@ -19,8 +18,7 @@ def collect(
 ) -> pd.DataFrame:
     frames, runs = [], []
     for m, h in zip(metrics, hparams):
-        df = pd.read_parquet(m)
-        meta = json.loads(open(h).read())
+        df, meta = read_run_files(m, h)
         df.insert(0, "run_id", meta["run_id"])
         frames.append(df)
         # the code of each seed: a run assembled from stored replicates may span versions
