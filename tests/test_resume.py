@@ -23,6 +23,24 @@ class Interrupt(Exception):
     pass
 
 
+def die_at_epoch(monkeypatch, n: int):
+    """Make training raise Interrupt at the n-th epoch end counted over all rounds, before that
+    epoch's checkpoint; returns the real train_classifier to restore."""
+    real = experiments.train_classifier
+    seen = {"epochs": 0}
+
+    def dies(*args, **kw):
+        def on_epoch(epoch, row):
+            seen["epochs"] += 1
+            if seen["epochs"] == n:
+                raise Interrupt
+
+        return real(*args, **{**kw, "on_epoch": on_epoch})
+
+    monkeypatch.setattr(experiments, "train_classifier", dies)
+    return real
+
+
 def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
     spec = RunSpec(
         "imp",
@@ -39,18 +57,9 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments.datamod, "load_arrays", lambda path: d)
     want = experiments.run(spec, tmp_path / "a", data_path="unused")
 
-    real = experiments.train_classifier
-    seen = {"epochs": 0}
-
-    def dies_in_round_1(*args, **kw):
-        def on_epoch(epoch, row):
-            seen["epochs"] += 1
-            if seen["epochs"] == 6:  # round 1, epoch 2: after the round-0 and epoch-1 checkpoints
-                raise Interrupt
-
-        return real(*args, **{**kw, "on_epoch": on_epoch})
-
-    monkeypatch.setattr(experiments, "train_classifier", dies_in_round_1)
+    real = die_at_epoch(
+        monkeypatch, 6
+    )  # round 1, epoch 2: after the round-0 and epoch-1 checkpoints
     with pytest.raises(Interrupt):
         experiments.run(spec, tmp_path / "b", data_path="unused")
     assert (tmp_path / "b" / paths.RUN_CHECKPOINTS / "imp.pt").exists()
@@ -83,18 +92,7 @@ def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monk
         lr=1e-3,
     )
     want = experiments.run(spec, tmp_path / "a", data_path=npz)
-    real = experiments.train_classifier
-    seen = {"epochs": 0}
-
-    def dies_in_round_1(*args, **kw):
-        def on_epoch(epoch, row):
-            seen["epochs"] += 1
-            if seen["epochs"] == 3:  # round 1's first epoch, before its own checkpoint
-                raise Interrupt
-
-        return real(*args, **{**kw, "on_epoch": on_epoch})
-
-    monkeypatch.setattr(experiments, "train_classifier", dies_in_round_1)
+    real = die_at_epoch(monkeypatch, 3)  # round 1's first epoch, before its own checkpoint
     with pytest.raises(Interrupt):
         experiments.run(spec, tmp_path / "b", data_path=npz)
     ckdir = tmp_path / "b" / paths.RUN_CHECKPOINTS
