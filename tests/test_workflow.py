@@ -156,6 +156,122 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     # a second run has nothing to do: outputs are complete and up to date
     r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in r2.stdout + r2.stderr
+    # #14: one function decides a claim: the CLI prints the PDF's verdicts, number for number
+    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        assert_cli_prints_the_verdicts(project, claim, nums, "config/test.yaml")
+
+
+def assert_cli_prints_the_verdicts(project: Path, claim: str, nums: dict, config: str) -> None:
+    cli = subprocess.run(
+        [sys.executable, "-c", "import sys; from nnclaims.cli import main; sys.exit(main())"]
+        + ["run-claim", claim, "--config", config],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "already finished: kept" in cli.stderr  # it read the workflow's runs, trained nothing
+    assert f"{nums['title']}: {nums['verdict']}" in cli.stdout
+    for h in nums["hypotheses"]:
+        line = f"{h['verdict']:<13} {h['text']} ({h['dataset']}): mean d = {h['diff']}, "
+        assert line + f"95 % CI {h['ci']}, p (Holm) {h['p_holm']}" in cli.stdout, (claim, line)
+    assert cli.stdout.count("mean d = ") == len(nums["hypotheses"])
+
+
+GELU_ENTRY = """
+gelu_vs_relu:
+  title: GELU vs ReLU
+  statement: GELU, x·Φ(x), matches or beats ReLU.
+  source: Hendrycks & Gimpel (2016). Gaussian Error Linear Units (GELUs). arXiv:1606.08415.
+  hypotheses:
+    - id: gelu_matches_relu
+      text: GELU's final test accuracy is at least ReLU's minus 1 point
+      metric: test_acc
+      a: {arm: gelu}
+      b: {arm: relu}
+      direction: greater
+      threshold: -1.0
+    - id: gelu_faster
+      text: GELU's training loss at half time is below ReLU's
+      metric: train_loss
+      a: {arm: gelu, epoch: 0.5}
+      b: {arm: relu, epoch: 0.5}
+      direction: less
+      threshold: 0.0
+"""
+GELU_CONFIG = """
+datasets: [mnist1d]
+seeds: 3
+train: {model: mlp, depth: 2, width: 32, epochs: 4, batch_size: 100, lr: 0.01, lr_grid: []}
+claims:
+  gelu_vs_relu:
+    arms: [relu, gelu]
+"""
+
+
+@pytest.mark.slow
+def test_a_claim_added_as_yaml_only_reaches_the_pdf(project):
+    """#14: the README's "Add a claim" path: an entry in config/claims.yaml and arms in the
+    config, no code, no notebook, no caption; the generic notebook draws it."""
+    pypdf = pytest.importorskip("pypdf")
+    claims = project / "config" / "claims.yaml"
+    claims.write_text(claims.read_text() + GELU_ENTRY)
+    (project / "config" / "config.yaml").write_text(GELU_CONFIG)
+    r = snakemake(project, "--cores", "2", timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    nums = json.loads((project / "results/numbers/gelu_vs_relu.json").read_text())
+    assert nums["notebook"] == "workflow/notebooks/compare.ipynb"
+    assert [h["id"] for h in nums["hypotheses"]] == ["gelu_matches_relu", "gelu_faster"]
+    assert nums["verdict"] in ("supported", "contradicted", "inconclusive")
+    assert [row[0] for row in nums["table"]["rows"]] == ["ReLU", "GELU"]
+    for stem in ("accuracy", "differences"):
+        assert (project / f"results/figures/gelu_vs_relu/{stem}.png").stat().st_size > 5_000
+    pdf = project / "results" / "report.pdf"
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages).split())
+    assert "GELU vs ReLU" in text and "Hendrycks & Gimpel" in text
+    assert nums["table"]["rows"][1][1] in text  # GELU's measured accuracy reaches the PDF
+    assert f"{nums['hypotheses'][0]['diff']}" in text
+    assert_cli_prints_the_verdicts(project, "gelu_vs_relu", nums, "config/config.yaml")
+
+
+@pytest.mark.parametrize(
+    "entry_edit, config_edit, message",
+    [
+        # a hypothesis naming an arm the config does not run: named, before any job
+        (
+            ("b: {arm: relu}", "b: {arm: elu}"),
+            None,
+            "gelu_vs_relu, hypothesis gelu_matches_relu: b.arm 'elu' is not run by the "
+            "config's claims.gelu_vs_relu (its arms: relu, gelu)",
+        ),
+        (("a: {arm: gelu}", "a: {arm: gelu, level: 0.5}"), None, "prunes nothing"),
+        (("a: {arm: gelu}", "a: {arm: gelu, size: 7}"), None, "a.size 7 is not a size"),
+        (("metric: test_acc", "metric: test_accuracy"), None, "'test_accuracy' is not one of"),
+        (("direction: greater", "direction: bigger"), None, "'bigger' is not one of"),
+        (("  statement: GELU", "  statment: GELU"), None, "('statment' was unexpected)"),
+        # a claim in the config with no entry in claims.yaml
+        (None, ("gelu_vs_relu:", "gelu_vs_elu:"), "claims.gelu_vs_elu: no entry gelu_vs_elu"),
+        (None, ("arms: [relu, gelu]", "arms: [relu, gelu]\n    untested: [nope]"), "no hypothesis nope"),
+    ],
+)
+def test_a_claim_that_its_runs_cannot_decide_stops_before_any_job(
+    project, entry_edit, config_edit, message
+):
+    entry, config = GELU_ENTRY, GELU_CONFIG
+    if entry_edit:
+        assert entry_edit[0] in entry
+        entry = entry.replace(entry_edit[0], entry_edit[1], 1)
+    if config_edit:
+        config = config.replace(config_edit[0], config_edit[1], 1)
+    claims = project / "config" / "claims.yaml"
+    claims.write_text(claims.read_text() + entry)
+    (project / "config" / "config.yaml").write_text(config)
+    r = snakemake(project, "-n")
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
+    assert not (project / "results").exists()
 
 
 @pytest.mark.slow

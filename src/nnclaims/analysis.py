@@ -35,9 +35,10 @@ END_METRICS = ("test_acc",)
 
 
 def load_claims(path: str | os.PathLike) -> dict[str, Any]:
-    from .io import read_yaml
+    """config/claims.yaml, checked against its schema (nnclaims.claims)."""
+    from . import claims
 
-    return read_yaml(path)
+    return claims.load(path)
 
 
 def load_runs(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -241,7 +242,11 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     `datasets`), decided together with Holm's correction over the claim's whole family; verdicts
     per dataset (spectral-probe hypotheses count for every dataset) and overall. A hypothesis
     whose arms this config does not run at all is listed as not tested (the report prints it),
-    e.g. the CNN hypotheses under the paper profile."""
+    e.g. the CNN hypotheses under the paper profile.
+
+    `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
+    it is, so they print the same verdicts (the lr search's validation rows decide nothing)."""
+    df = df[df["split"] != "val"]
     datasets = claim_datasets(df)
     rows, not_tested = [], []
     for h in claim["hypotheses"]:
@@ -338,6 +343,32 @@ def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> 
         d = d[d["epoch"] == (last if epoch == "last" else epoch)]
     g = d.groupby(by)["value"]
     return g.agg(mean="mean", sd="std", n="count").reset_index()
+
+
+def arm_table(df: pd.DataFrame) -> dict[str, Any]:
+    """The standard numbers table of an arm comparison: per arm (and size, where a claim has
+    several), the final test accuracy (end metric, mean ± SD over seeds) and the learning rate
+    it trained with, per dataset. Arms in order of appearance; "—" where a dataset lacks one."""
+    from .plotting import label
+
+    cls = df[(df["split"] != "val") & (df["dataset"] != SPECTRAL)]
+    datasets = claim_datasets(cls)
+    sized = cls.groupby("arm")["size"].nunique().max() > 1  # an arm at several sizes
+    keys = ["arm", "size"] if sized else ["arm"]
+    s = summary(cls, "test_acc", ["dataset", *keys]).set_index(["dataset", *keys])
+    lrs = cls[cls["metric"] == "test_acc"].groupby(["dataset", *keys])["lr"].first()
+    rows = []
+    for key in dict.fromkeys(zip(*(cls[k] for k in keys))):
+        row = [label(key[0]) + (f", {int(key[1])} layers" if sized else "")]
+        for ds in datasets:
+            k = (ds, *key)
+            if k in s.index:
+                row += [fmt_pm(s.loc[k, "mean"], s.loc[k, "sd"]), f"{lrs[k]:g}"]
+            else:
+                row += ["—", "—"]
+        rows.append(row)
+    cols = [c for ds in datasets for c in (f"{ds}: test acc. (%)", f"{ds}: lr")]
+    return {"columns": ["arm", *cols], "rows": rows}
 
 
 def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> str:

@@ -27,15 +27,6 @@ RUN_HPARAMS = "hparams.json"
 RUN_MASKS = "masks.npz"
 RUN_CHECKPOINTS = "checkpoint"  # training state while a run is in progress; removed when done
 
-# Figures each claim's notebook draws (stem names; each is written as .png and .pdf).
-CLAIM_FIGURES: dict[str, list[str]] = {
-    "swish_vs_relu": ["accuracy", "lr_search"],
-    "hat": ["train_loss", "spectral"],
-    "mixed_scaling": ["scaling"],
-    "sparse_vs_dense": ["sparsity"],
-}
-
-
 def dataset_file(name: str) -> Path:
     return DATA / f"{name}.npz"
 
@@ -77,8 +68,9 @@ def claim_figure(claim: str, stem: str, ext: str = "png") -> Path:
     return FIGURES / claim / f"{stem}.{ext}"
 
 
-def claim_figures(claim: str) -> list[Path]:
-    return [claim_figure(claim, s, e) for s in CLAIM_FIGURES[claim] for e in ("png", "pdf")]
+def claim_figures(claim: str, stems: list[str]) -> list[Path]:
+    """A claim's figure files: each stem its notebook draws (claims.figures), as .png and .pdf."""
+    return [claim_figure(claim, s, e) for s in stems for e in ("png", "pdf")]
 
 
 def claim_runs(claim: str) -> Path:

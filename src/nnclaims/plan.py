@@ -13,7 +13,6 @@ from typing import Any
 from . import activations
 from .hparams import RunSpec, batch_id, batch_key
 
-CLAIMS = ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense")
 TRAIN_KEYS = (
     "model",
     "depth",
@@ -118,51 +117,76 @@ def _label(arm: str, tag: str) -> str:
     return f"{arm}_{tag}" if tag else arm
 
 
-def _add_claim_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: dict) -> None:
+def design(c: dict[str, Any]) -> str:
+    """A claim's experiment design, from its keys: `rounds` makes an IMP trunk with its sparse
+    controls ("imp"); anything else compares arms ("compare": per size in `sizes`, with an
+    optional per-layer set `search` and spectral probe). No claim name is special."""
+    return "imp" if "rounds" in c else "compare"
+
+
+def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: dict) -> None:
     tag = v.get("tag", "")
-    _check_image_settings(kw, claim)
-    if claim in ("swish_vs_relu", "hat"):
+    for size in c.get("sizes") or [None]:
+        depth = {"depth": size} if size is not None else {}
         for arm in v["arms"]:
-            spec = RunSpec("classify", _label(arm, tag), **arm_spec(arm, config), **kw)
+            spec = RunSpec("classify", _label(arm, tag), **arm_spec(arm, config), **{**kw, **depth})
             plan.add(claim, spec)
-    elif claim == "mixed_scaling":
-        for size in c["sizes"]:
-            for arm in v["arms"]:
-                spec = RunSpec(
-                    "classify", _label(arm, tag), **arm_spec(arm, config), **{**kw, "depth": size}
-                )
-                plan.add(claim, spec)
-        if c.get("search") and not tag:
-            if kw.get("model", "mlp") not in STACKED_MODELS:
-                raise ValueError(
-                    f"claims.mixed_scaling.search runs on {', '.join(STACKED_MODELS)}; for "
-                    f"{kw['model']} list the sets to compare under `sets` and in `arms`"
-                )
-            s = c["search"]
-            spec = RunSpec(
-                "search",
-                "best_set",
-                (s["pool"][0],),
-                pool=tuple(s["pool"]),
-                candidates=s["candidates"],
-                keep=s["keep"],
-                large_depth=max(c["sizes"]),
-                **{**kw, "depth": min(c["sizes"]), "lr_grid": ()},
+    if c.get("search") and not tag:
+        if kw.get("model", "mlp") not in STACKED_MODELS:
+            raise ValueError(
+                f"claims.{claim}.search runs on {', '.join(STACKED_MODELS)}; for "
+                f"{kw['model']} list the sets to compare under `sets` and in `arms`"
             )
-            plan.add(claim, spec)
-    elif claim == "sparse_vs_dense":
-        act = arm_spec(c.get("arm", "relu"), config)
-        prune = {
-            "prune_rounds": c["rounds"],
-            "prune_fraction": c["fraction"],
-            "conv_prune_fraction": c.get("conv_fraction", 0.0),
-            "rewind_epoch": c.get("rewind", 0),
-        }
-        kw = {**kw, "lr_grid": ()}  # the paper's fixed learning rate; no search
-        tid = plan.add(claim, RunSpec("imp", "imp", **act, **prune, **kw))
-        for ctl in c["controls"]:
-            spec = RunSpec("control", ctl, **act, control=ctl, trunk=tid, **prune, **kw)
-            plan.add(claim, spec)
+        if not c.get("sizes"):
+            raise ValueError(f"claims.{claim}.search needs `sizes` (searched on the smallest)")
+        s = c["search"]
+        spec = RunSpec(
+            "search",
+            "best_set",
+            (s["pool"][0],),
+            pool=tuple(s["pool"]),
+            candidates=s["candidates"],
+            keep=s["keep"],
+            large_depth=max(c["sizes"]),
+            **{**kw, "depth": min(c["sizes"]), "lr_grid": ()},
+        )
+        plan.add(claim, spec)
+
+
+def _add_imp_runs(plan: Plan, claim: str, c: dict, kw: dict, config: dict) -> None:
+    act = arm_spec(c.get("arm", "relu"), config)
+    prune = {
+        "prune_rounds": c["rounds"],
+        "prune_fraction": c["fraction"],
+        "conv_prune_fraction": c.get("conv_fraction", 0.0),
+        "rewind_epoch": c.get("rewind", 0),
+    }
+    kw = {**kw, "lr_grid": ()}  # the paper's fixed learning rate; no search
+    tid = plan.add(claim, RunSpec("imp", "imp", **act, **prune, **kw))
+    for ctl in c["controls"]:
+        spec = RunSpec("control", ctl, **act, control=ctl, trunk=tid, **prune, **kw)
+        plan.add(claim, spec)
+
+
+def _add_spectral_runs(plan: Plan, claim: str, s: dict, config: dict) -> None:
+    for arm in s["arms"]:
+        spec = RunSpec(
+            "spectral",
+            arm,
+            **arm_spec(arm, config),
+            dataset="sines",
+            depth=s["depth"],
+            width=s["width"],
+            epochs=s["steps"],
+            lr=s["lr"],
+            eval_every=s["eval_every"],
+            freqs=tuple(s["freqs"]),
+            amplitudes=tuple(s.get("amplitudes", ())),
+            n_points=s["n_points"],
+            batch_size=s["n_points"],
+            seeds=tuple(range(int(s.get("phase_draws", config["seeds"])))),
+        )
+        plan.add(claim, spec)
 
 
 def _check_names(config: dict[str, Any]) -> None:
@@ -201,34 +225,36 @@ def _check_settings(config: dict[str, Any]) -> None:
     for where, x in lrs:
         if x is not None and not (math.isfinite(float(x)) and float(x) > 0):
             raise ValueError(f"{where}: learning rate {x} is not a positive finite number")
-    sp = claims.get("hat", {}).get("spectral")
+    for cid, c in claims.items():
+        _check_claim(cid, c, config)
+
+
+def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
+    sp = c.get("spectral")
     if sp:
         high = [k for k in sp["freqs"] if k >= sp["n_points"] / 2]
         if high:
             raise ValueError(
-                f"claims.hat.spectral.freqs: {high} at or above n_points / 2 = "
+                f"claims.{cid}.spectral.freqs: {high} at or above n_points / 2 = "
                 f"{sp['n_points'] / 2:g} (the DFT of {sp['n_points']} points resolves frequencies "
                 "below that)"
             )
         amps = sp.get("amplitudes")
         if amps and len(amps) != len(sp["freqs"]):
             raise ValueError(
-                f"claims.hat.spectral.amplitudes: {len(amps)} amplitudes for "
+                f"claims.{cid}.spectral.amplitudes: {len(amps)} amplitudes for "
                 f"{len(sp['freqs'])} freqs"
             )
-    search = claims.get("mixed_scaling", {}).get("search")
+    search = c.get("search")
     if search and search["keep"] > search["candidates"]:
         raise ValueError(
-            f"claims.mixed_scaling.search.keep: {search['keep']} is more than its "
+            f"claims.{cid}.search.keep: {search['keep']} is more than its "
             f"{search['candidates']} candidates"
         )
-    sd = claims.get("sparse_vs_dense")
-    if sd and sd.get("rewind", 0):
-        epochs = {**config["train"], **sd.get("train", {})}["epochs"]
-        if sd["rewind"] > epochs:
-            raise ValueError(
-                f"claims.sparse_vs_dense.rewind: epoch {sd['rewind']} is past the {epochs} epochs"
-            )
+    if design(c) == "imp" and c.get("rewind", 0):
+        epochs = {**config["train"], **c.get("train", {})}["epochs"]
+        if c["rewind"] > epochs:
+            raise ValueError(f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs")
 
 
 def make_plan(config: dict[str, Any]) -> Plan:
@@ -236,43 +262,21 @@ def make_plan(config: dict[str, Any]) -> Plan:
     _check_names(config)
     _check_settings(config)
     plan = Plan()
-    claims = config["claims"]
-    unknown = sorted(set(claims) - set(CLAIMS))
-    if unknown:
-        raise ValueError(f"No such claim: {', '.join(unknown)}. Known: {', '.join(CLAIMS)}")
-    for claim in CLAIMS:
-        if claim not in claims:
-            continue
-        c = claims[claim]
-        for v in _variants(c) if claim != "sparse_vs_dense" else [c]:
+    for claim, c in config["claims"].items():
+        imp = design(c) == "imp"
+        for v in [c] if imp else _variants(c):
             for dataset in v.get("datasets", config["datasets"]):
                 kw = _train_kwargs(config, v)
                 kw["dataset"] = dataset
                 n = config.get("dataset_seeds", {}).get(dataset, config["seeds"])
                 kw["seeds"] = tuple(range(int(n)))
-                _add_claim_runs(plan, claim, c, v, kw, config)
-    if "hat" in claims and "spectral" in claims["hat"]:
-        s = claims["hat"]["spectral"]
-        for arm in s["arms"]:
-            plan.add(
-                "hat",
-                RunSpec(
-                    "spectral",
-                    arm,
-                    **arm_spec(arm, config),
-                    dataset="sines",
-                    depth=s["depth"],
-                    width=s["width"],
-                    epochs=s["steps"],
-                    lr=s["lr"],
-                    eval_every=s["eval_every"],
-                    freqs=tuple(s["freqs"]),
-                    amplitudes=tuple(s.get("amplitudes", ())),
-                    n_points=s["n_points"],
-                    batch_size=s["n_points"],
-                    seeds=tuple(range(int(s.get("phase_draws", config["seeds"])))),
-                ),
-            )
+                _check_image_settings(kw, claim)
+                if imp:
+                    _add_imp_runs(plan, claim, c, kw, config)
+                else:
+                    _add_compare_runs(plan, claim, c, v, kw, config)
+        if c.get("spectral"):
+            _add_spectral_runs(plan, claim, c["spectral"], config)
     plan.batches = make_batches(plan.runs)
     return plan
 

@@ -18,14 +18,15 @@ rule collect:
         "../scripts/collect.py"
 
 
-# One analysis rule per claim, so each figure is a declared output of the notebook that draws it.
+# One analysis rule per claim, so each figure is a declared output of the notebook that draws it:
+# the claim's own notebook, or the generic compare.ipynb (config/claims.yaml: notebook, figures).
 for _claim in CLAIMS:
 
     rule:
         name:
             f"analyse_{_claim}"
         input:
-            notebook=f"workflow/notebooks/{_claim}.ipynb",
+            notebook=claims.notebook(CLAIM_DOC[_claim]),
             table=str(paths.claim_table(_claim)),
             runs=str(paths.claim_runs(_claim)),
             claims=CLAIMS_FILE,
@@ -33,12 +34,12 @@ for _claim in CLAIMS:
             numbers=str(paths.claim_numbers(_claim)),
             figures=[
                 report(
-                    str(p),
-                    caption=f"../report/{_claim}.rst",
+                    p,
+                    caption=claims.caption(_claim),
                     category="Figures",
                     subcategory=_claim,
                 )
-                for p in paths.claim_figures(_claim)
+                for p in claim_figures(_claim)
             ],
         # The executed notebook is a log, not an output, so it is kept when a cell fails.
         log:

@@ -3,14 +3,17 @@
 
 import os
 
-from nnclaims import data, downloads, paths, resources
+from nnclaims import claims, data, downloads, paths, resources
 from nnclaims.plan import make_plan
 
+CLAIMS_FILE = claims.CLAIMS_FILE
 try:
     PLAN = make_plan(config)
-except (
-    ValueError
-) as e:  # a bad arm or claim name: stop before any job starts, saying which
+    CLAIM_DOC = claims.load(CLAIMS_FILE)
+    claims.check(CLAIM_DOC, config, PLAN)
+except claims.ClaimsError as e:  # a hypothesis the runs cannot decide: stop before any job
+    raise WorkflowError(f"Invalid claims: {e}") from None
+except ValueError as e:  # a bad arm or setting: stop before any job starts, saying which
     raise WorkflowError(f"Invalid config: {e}") from None
 
 EMBEDDED = sorted(data.DATASETS)
@@ -20,7 +23,6 @@ DEVICE = config.get("device", "cpu")
 RUNS = PLAN.runs
 CLAIMS = list(PLAN.claim_runs)
 REPORT_PDF = str(paths.REPORT_PDF)
-CLAIMS_FILE = "config/claims.yaml"
 RUN_ID = r"[a-z]+_[0-9a-f]{12}"
 _BATCHED = {r for ids in PLAN.batches.values() for r in ids}
 # runs the one-run `train` rule makes (batched runs are made by their batch's rule)
@@ -65,6 +67,11 @@ def train_inputs(wildcards):
     if spec.kind == "control":
         inputs["trunk_masks"] = str(paths.run_masks(spec.trunk))
     return inputs
+
+
+def claim_figures(claim):
+    """The figure files a claim's notebook writes (config/claims.yaml: figures)."""
+    return [str(p) for p in paths.claim_figures(claim, claims.figures(CLAIM_DOC[claim]))]
 
 
 def claim_run_files(kind):

@@ -5,7 +5,7 @@ rule report:
         claims=CLAIMS_FILE,
         numbers=[str(paths.claim_numbers(c)) for c in CLAIMS],
         runs=[str(paths.claim_runs(c)) for c in CLAIMS],
-        figures=[str(p) for c in CLAIMS for p in paths.claim_figures(c)],
+        figures=[p for c in CLAIMS for p in claim_figures(c)],
         benchmarks=all_benchmarks(),
     output:
         pdf=report(REPORT_PDF, caption="../report/workflow.rst", category="Report"),

@@ -1,0 +1,143 @@
+"""The claims registry: config/claims.yaml (what each source says, the hypotheses that decide
+it, the notebook that draws it), checked against its schema and against the runs the config
+makes, before any job starts.
+
+A claim is data. The config's `claims.<id>` says what to train (arms, sizes, an IMP design); the
+entry `<id>` in config/claims.yaml says what to test. A hypothesis that names an arm, size,
+level, frequency band or dataset the config does not run is an error naming it here, not a
+"not tested" line in a report that took ten minutes to make; a config that leaves one out on
+purpose (e.g. the paper profile runs no 1-D CNN) lists its id under `claims.<id>.untested`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .hparams import RunSpec
+from .io import read_yaml
+
+CLAIMS_FILE = "config/claims.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "claims.schema.yaml"
+DEFAULT_NOTEBOOK = "workflow/notebooks/compare.ipynb"  # draws any arm comparison
+DEFAULT_FIGURES = ("accuracy", "differences")  # what that notebook writes
+CAPTIONS = "workflow/report"  # <claim>.rst if there is one, else claim.rst
+
+
+class ClaimsError(ValueError):
+    """config/claims.yaml is invalid, or does not fit the config's runs."""
+
+
+def _schema(root: str | os.PathLike | None) -> dict[str, Any]:
+    path = Path(root, "workflow/schemas/claims.schema.yaml") if root else SCHEMA
+    if not path.exists():
+        path = SCHEMA
+    return yaml.safe_load(path.read_text())
+
+
+def load(path: str | os.PathLike = CLAIMS_FILE, root: str | os.PathLike | None = None) -> dict:
+    """config/claims.yaml, validated against workflow/schemas/claims.schema.yaml."""
+    doc = read_yaml(path)
+    try:
+        jsonschema.validate(doc, _schema(root))
+    except jsonschema.ValidationError as e:
+        where = ".".join(map(str, e.absolute_path)) or "top level"
+        raise ClaimsError(f"{path}: {e.message} (at {where})") from None
+    for cid, entry in doc.items():
+        ids = [h["id"] for h in entry["hypotheses"]]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ClaimsError(f"{path}: {cid}: hypothesis id {', '.join(dup)} used twice")
+        if "figures" in entry and "notebook" not in entry:
+            raise ClaimsError(
+                f"{path}: {cid}.figures lists the figures of the claim's own notebook: name it "
+                f"under {cid}.notebook, or drop figures to use {DEFAULT_NOTEBOOK}"
+            )
+        if "notebook" in entry and "figures" not in entry:
+            raise ClaimsError(f"{path}: {cid}.notebook: list the figures it writes under figures")
+    return doc
+
+
+def notebook(entry: dict[str, Any]) -> str:
+    return entry.get("notebook", DEFAULT_NOTEBOOK)
+
+
+def figures(entry: dict[str, Any]) -> list[str]:
+    return list(entry.get("figures", DEFAULT_FIGURES))
+
+
+def caption(cid: str, root: str | os.PathLike = ".") -> str:
+    """The Snakemake-report caption of a claim's figures (relative to workflow/rules/)."""
+    own = Path(root, CAPTIONS, f"{cid}.rst")
+    return f"../report/{cid}.rst" if own.exists() else "../report/claim.rst"
+
+
+def row_arms(spec: RunSpec) -> list[str]:
+    """The arm labels a run's rows carry in the tidy table."""
+    if spec.kind == "search":
+        return [f"best_set{i + 1}" for i in range(spec.keep)]
+    if spec.kind == "imp":
+        return ["dense", "imp"]
+    return [spec.arm]
+
+
+def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
+    """Every claim the config runs has an entry, and each of its hypotheses selects runs the
+    config makes (or is listed under `claims.<id>.untested`). Raises ClaimsError naming it."""
+    for cid, c in config["claims"].items():
+        if cid not in doc:
+            raise ClaimsError(
+                f"claims.{cid}: no entry {cid} in {CLAIMS_FILE}; add its title, statement, source "
+                "and hypotheses there (README: Add a claim)"
+            )
+        runs = [plan.runs[r] for r in plan.claim_runs.get(cid, [])]
+        ids = {h["id"] for h in doc[cid]["hypotheses"]}
+        skip = set(c.get("untested", []))
+        if skip - ids:
+            raise ClaimsError(
+                f"claims.{cid}.untested: no hypothesis {', '.join(sorted(skip - ids))} in "
+                f"{CLAIMS_FILE} {cid} (its ids: {', '.join(sorted(ids))})"
+            )
+        for h in doc[cid]["hypotheses"]:
+            if h["id"] not in skip:
+                _check_hypothesis(cid, h, runs, imp="rounds" in c)
+
+
+def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: bool) -> None:
+    where = f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}"
+    probe = h["metric"] == "dft_ratio"
+    pool = [s for s in runs if (s.kind == "spectral") == probe]
+    arms = list(dict.fromkeys(a for s in pool for a in row_arms(s)))
+    sizes = {s.depth for s in pool} | {s.large_depth for s in pool if s.kind == "search"}
+    datasets = {s.dataset for s in pool}
+    what = "spectral-probe arms" if probe else "arms"
+    for side in ("a", "b"):
+        sel = h.get(side)
+        if sel is None:
+            continue
+        if sel["arm"] not in arms:
+            raise ClaimsError(
+                f"{where}: {side}.arm {sel['arm']!r} is not run by the config's claims.{cid} "
+                f"(its {what}: {', '.join(arms) or 'none'}). Add it to the config, or list "
+                f"{h['id']} under claims.{cid}.untested"
+            )
+        if "level" in sel and not imp:
+            raise ClaimsError(f"{where}: {side}.level selects an IMP level; claims.{cid} prunes nothing")
+        if isinstance(sel.get("size"), int) and sel["size"] not in sizes:
+            raise ClaimsError(
+                f"{where}: {side}.size {sel['size']} is not a size of claims.{cid} "
+                f"({', '.join(map(str, sorted(sizes)))})"
+            )
+        if "freq" in sel and not probe:
+            raise ClaimsError(f"{where}: {side}.freq needs metric dft_ratio")
+        if h["metric"] == "epochs_to_loss" and "loss" not in sel:
+            raise ClaimsError(f"{where}: metric epochs_to_loss needs {side}.loss (a threshold)")
+    for ds in h.get("datasets", []):
+        if ds not in datasets:
+            raise ClaimsError(
+                f"{where}: dataset {ds} is not run by claims.{cid} ({', '.join(sorted(datasets))})"
+            )
