@@ -18,7 +18,7 @@ def test_run_claim_outside_snakemake(project):
     r = cli(project, "run-claim", "swish_vs_relu", "--config", "config/test.yaml", "--seeds", "2")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Swish vs ReLU:" in r.stdout and "95 % CI" in r.stdout
-    assert (project / "results/tables/swish_vs_relu.parquet").exists()
+    assert (project / "results/test/tables/swish_vs_relu.parquet").exists()  # its own folder
     again = cli(
         project, "run-claim", "swish_vs_relu", "--config", "config/test.yaml", "--seeds", "2"
     )

@@ -237,6 +237,7 @@ def test_snakemake_download_rule_refuses_a_mismatched_file(mirror, project, tmp_
     cache = tmp_path / "dl-cache"
     cfg = yaml.safe_load((project / "config" / "test.yaml").read_text())
     cfg["datasets"] = ["mnist"]
+    cfg["results"] = "results"
     cfg["data"] = {"cache_dir": str(cache), "mirror": server.url}
     (project / "config" / "dl.yaml").write_text(yaml.safe_dump(cfg))
     r = subprocess.run(

@@ -106,6 +106,7 @@ def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monk
 def test_kill_9_then_rerun_gives_identical_tables(project, tmp_path_factory):
     cfg = yaml.safe_load((project / "config/test.yaml").read_text())
     cfg["train"].update(width=100, epochs=40)
+    cfg["results"] = "results"  # the paths below
     (project / "kill.yaml").write_text(yaml.safe_dump(cfg))
     imp = next(r for r, s in make_plan(cfg).runs.items() if s.kind == "imp")
     target = str(paths.run_metrics(imp))

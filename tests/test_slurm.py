@@ -56,7 +56,7 @@ def test_tiny_config_through_slurm_to_the_pdf(project, slurm):
     ]
     r = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert (project / "results/report.pdf").stat().st_size > 10_000
+    assert (project / "results/test/report.pdf").stat().st_size > 10_000
     jobs = slurm.jobs()
     rules = {j["comment"].split("_wildcards")[0] for j in jobs if j["state"] == "COMPLETED"}
     rules |= {r.rsplit("_", 1)[0] for r in rules if r.startswith("rule_train_batch_")}

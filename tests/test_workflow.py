@@ -108,46 +108,48 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     pypdf = pytest.importorskip("pypdf")
     r = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    pdf = project / "results" / "report.pdf"
+    out = project / "results" / "test"  # config/test.yaml's own folder (#14)
+    assert not (project / "results" / "report.pdf").exists()  # the default run's is not touched
+    pdf = out / "report.pdf"
     assert pdf.stat().st_size > 10_000
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages)
     text = " ".join(text.split())
     for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
-        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert nums["title"] in text
         assert nums["verdict"] in ("supported", "contradicted", "inconclusive")
         first_value = nums["table"]["rows"][0][1]
         assert first_value in text, (claim, first_value)  # a measured number reaches the PDF
         for fig in nums["figures"]:
             assert (project / fig["file"]).stat().st_size > 5_000
-        assert (project / "results" / "notebooks" / f"{claim}.ipynb").exists()
+        assert (out / "notebooks" / f"{claim}.ipynb").exists()
     assert "Verdicts" in text and "Provenance" in text and "Time per stage" in text
     # the opening table has each claim on both datasets; the sanity check is printed
     for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
-        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert {r["dataset"] for r in nums["headline"]} == {"mnist1d", "digits"}, claim
         assert all(r["source"] for r in nums["headline"]), claim
     assert "Sanity check" in text and "Greydanus & Kobak 2024" in text
-    sparse = json.loads((project / "results/numbers/sparse_vs_dense.json").read_text())
+    sparse = json.loads((out / "numbers/sparse_vs_dense.json").read_text())
     stop = [row[-1] for row in sparse["table"]["rows"]]  # IMP: epoch of lowest test loss
     assert stop and all(x in ("1", "2", "3") for x in stop), stop  # an epoch of the 3 run
-    everything = pd.read_parquet(project / "results" / "metrics.parquet")
+    everything = pd.read_parquet(out / "metrics.parquet")
     assert set(everything.claim) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
     # the Snakemake HTML report builds, with the figures marked report()
-    html = project / "results" / "report.html"
+    html = out / "report.html"
     r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)
     assert r3.returncode == 0, r3.stderr[-2000:]
     assert html.stat().st_size > 50_000
     # the time split reads this run's records: every run counted, training a real share
     split = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "time_split.py")],
+        [sys.executable, str(ROOT / "benchmarks" / "time_split.py"), "--results", str(out)],
         cwd=project,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert split.returncode == 0, split.stderr
-    n_runs = len(list((project / "results" / "runs").glob("*/hparams.json")))
+    n_runs = len(list((out / "runs").glob("*/hparams.json")))
     assert f"runs: {n_runs}" in split.stdout
     share = float(
         re.search(r"training \(inside train jobs\)\s+\d+ core-s\s+([\d.]+) %", split.stdout)[1]
@@ -158,7 +160,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     assert "Nothing to be done" in r2.stdout + r2.stderr
     # #14: one function decides a claim: the CLI prints the PDF's verdicts, number for number
     for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
-        nums = json.loads((project / "results" / "numbers" / f"{claim}.json").read_text())
+        nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert_cli_prints_the_verdicts(project, claim, nums, "config/test.yaml")
 
 
@@ -253,7 +255,11 @@ def test_a_claim_added_as_yaml_only_reaches_the_pdf(project):
         (("  statement: GELU", "  statment: GELU"), None, "('statment' was unexpected)"),
         # a claim in the config with no entry in claims.yaml
         (None, ("gelu_vs_relu:", "gelu_vs_elu:"), "claims.gelu_vs_elu: no entry gelu_vs_elu"),
-        (None, ("arms: [relu, gelu]", "arms: [relu, gelu]\n    untested: [nope]"), "no hypothesis nope"),
+        (
+            None,
+            ("arms: [relu, gelu]", "arms: [relu, gelu]\n    untested: [nope]"),
+            "no hypothesis nope",
+        ),
     ],
 )
 def test_a_claim_that_its_runs_cannot_decide_stops_before_any_job(
@@ -288,10 +294,10 @@ def test_failing_notebook_shows_the_cell_and_keeps_the_notebook(project):
         }
     )
     nb.write_text(json.dumps(d))
-    target = "results/numbers/swish_vs_relu.json"
+    target = "results/test/numbers/swish_vs_relu.json"
     r = snakemake(project, target, "--cores", "2", "--configfile", "config/test.yaml", timeout=600)
     assert r.returncode != 0
     assert "boom: a deliberate failure" in r.stdout + r.stderr  # the failed log, cell included
-    kept = project / "results/notebooks/swish_vs_relu.ipynb"
+    kept = project / "results/test/notebooks/swish_vs_relu.ipynb"
     assert "boom: a deliberate failure" in kept.read_text()
-    assert (project / "results/tables/swish_vs_relu.parquet").exists()  # finished work stays
+    assert (project / "results/test/tables/swish_vs_relu.parquet").exists()  # work stays

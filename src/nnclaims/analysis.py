@@ -246,7 +246,8 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
 
     `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
     it is, so they print the same verdicts (the lr search's validation rows decide nothing)."""
-    df = df[df["split"] != "val"]
+    if "split" in df:
+        df = df[df["split"] != "val"]
     datasets = claim_datasets(df)
     rows, not_tested = [], []
     for h in claim["hypotheses"]:

@@ -126,7 +126,9 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                 f"{h['id']} under claims.{cid}.untested"
             )
         if "level" in sel and not imp:
-            raise ClaimsError(f"{where}: {side}.level selects an IMP level; claims.{cid} prunes nothing")
+            raise ClaimsError(
+                f"{where}: {side}.level selects an IMP level; claims.{cid} prunes nothing"
+            )
         if isinstance(sel.get("size"), int) and sel["size"] not in sizes:
             raise ClaimsError(
                 f"{where}: {side}.size {sel['size']} is not a size of claims.{cid} "

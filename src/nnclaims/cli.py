@@ -37,6 +37,7 @@ def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
     except jsonschema.ValidationError as e:
         where = "/".join(map(str, e.path))
         raise SystemExit(f"Invalid config {path}: {e.message} (at {where})") from None
+    paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
     return cfg
 
 

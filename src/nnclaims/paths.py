@@ -7,25 +7,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-RESULTS = Path("results")
-DATA = RESULTS / "data"
-RUNS = RESULTS / "runs"
-REPLICATES = RESULTS / "replicates"  # each setup's finished seeds, reused by runs with more seeds
-TABLES = RESULTS / "tables"
-NOTEBOOKS_OUT = RESULTS / "notebooks"
-FIGURES = RESULTS / "figures"
-NUMBERS = RESULTS / "numbers"
-REPORT_BUILD = RESULTS / "report"
-REPORT_PDF = RESULTS / "report.pdf"
-LOGS = RESULTS / "logs"
-BENCHMARKS = RESULTS / "benchmarks"  # Snakemake's per-job time and memory (one TSV per job)
-METRICS_ALL = RESULTS / "metrics.parquet"  # every claim's tidy table in one
+DEFAULT_RESULTS = "results"  # a config's `results` key names another (config/test.yaml does)
+
+
+def set_root(results: str | Path = DEFAULT_RESULTS) -> None:
+    """Point every path below at one results directory, so that two configs' runs, tables and
+    reports coexist (the workflow calls this with the config's `results`, before any rule)."""
+    global RESULTS, DATA, RUNS, REPLICATES, TABLES, NOTEBOOKS_OUT, FIGURES, NUMBERS
+    global REPORT_BUILD, REPORT_PDF, LOGS, BENCHMARKS, METRICS_ALL
+    RESULTS = Path(results)
+    DATA = RESULTS / "data"
+    RUNS = RESULTS / "runs"
+    REPLICATES = RESULTS / "replicates"  # each setup's finished seeds, reused by larger runs
+    TABLES = RESULTS / "tables"
+    NOTEBOOKS_OUT = RESULTS / "notebooks"
+    FIGURES = RESULTS / "figures"
+    NUMBERS = RESULTS / "numbers"
+    REPORT_BUILD = RESULTS / "report"
+    REPORT_PDF = RESULTS / "report.pdf"
+    LOGS = RESULTS / "logs"
+    BENCHMARKS = RESULTS / "benchmarks"  # Snakemake's per-job time and memory (one TSV per job)
+    METRICS_ALL = RESULTS / "metrics.parquet"  # every claim's tidy table in one
+
+
+set_root()
 
 # Files inside one run directory (results/runs/<run_id>/).
 RUN_METRICS = "metrics.parquet"
 RUN_HPARAMS = "hparams.json"
 RUN_MASKS = "masks.npz"
 RUN_CHECKPOINTS = "checkpoint"  # training state while a run is in progress; removed when done
+
 
 def dataset_file(name: str) -> Path:
     return DATA / f"{name}.npz"

@@ -254,7 +254,9 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
     if design(c) == "imp" and c.get("rewind", 0):
         epochs = {**config["train"], **c.get("train", {})}["epochs"]
         if c["rewind"] > epochs:
-            raise ValueError(f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs")
+            raise ValueError(
+                f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs"
+            )
 
 
 def make_plan(config: dict[str, Any]) -> Plan:

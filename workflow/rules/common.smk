@@ -7,13 +7,15 @@ from nnclaims import claims, data, downloads, paths, resources
 from nnclaims.plan import make_plan
 
 CLAIMS_FILE = claims.CLAIMS_FILE
+paths.set_root(config.get("results", paths.DEFAULT_RESULTS))  # before any path is made
 try:
     PLAN = make_plan(config)
     CLAIM_DOC = claims.load(CLAIMS_FILE)
     claims.check(CLAIM_DOC, config, PLAN)
-except claims.ClaimsError as e:  # a hypothesis the runs cannot decide: stop before any job
+# A hypothesis the runs cannot decide, or a bad arm or setting: stop before any job, saying which.
+except claims.ClaimsError as e:
     raise WorkflowError(f"Invalid claims: {e}") from None
-except ValueError as e:  # a bad arm or setting: stop before any job starts, saying which
+except ValueError as e:
     raise WorkflowError(f"Invalid config: {e}") from None
 
 EMBEDDED = sorted(data.DATASETS)
@@ -71,7 +73,9 @@ def train_inputs(wildcards):
 
 def claim_figures(claim):
     """The figure files a claim's notebook writes (config/claims.yaml: figures)."""
-    return [str(p) for p in paths.claim_figures(claim, claims.figures(CLAIM_DOC[claim]))]
+    return [
+        str(p) for p in paths.claim_figures(claim, claims.figures(CLAIM_DOC[claim]))
+    ]
 
 
 def claim_run_files(kind):

@@ -26,6 +26,7 @@ rule train:
     params:
         spec=run_spec,
         device=DEVICE,
+        replicates=str(paths.REPLICATES),
     script:
         "../scripts/train.py"
 
@@ -54,6 +55,7 @@ rule train_control:
     params:
         spec=run_spec,
         device=DEVICE,
+        replicates=str(paths.REPLICATES),
     script:
         "../scripts/train.py"
 
@@ -83,6 +85,7 @@ rule train_imp:
     params:
         spec=run_spec,
         device=DEVICE,
+        replicates=str(paths.REPLICATES),
     script:
         "../scripts/train.py"
 
@@ -115,5 +118,6 @@ for _bid, _ids in PLAN.batches.items():
             specs=[RUNS[r].to_dict() for r in _ids],
             checkpoint=str(paths.batch_checkpoint(_bid)),
             device=DEVICE,
+            replicates=str(paths.REPLICATES),
         script:
             "../scripts/train_batch.py"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from nnclaims import experiments, logs, paths
+from nnclaims import experiments, logs
 from nnclaims.hparams import RunSpec
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
@@ -15,5 +15,5 @@ experiments.run_batch(
     ckpt_dir=sm.params.checkpoint,
     threads=sm.threads,
     device=sm.params.get("device", "cpu"),
-    replicates=paths.REPLICATES,
+    replicates=sm.params.replicates,
 )
