@@ -14,6 +14,7 @@ Prints one line per check and ends with `cuda_check: all passed` or exits non-ze
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -94,7 +95,8 @@ def experiment_code(data: Path | None, out: Path) -> None:
             spec, out / spec.run_id, data_path=data, trunk_masks=masks, device="cuda"
         )
         acc = df[(df.metric == "test_acc") & (df.split == "test")]
-        assert str(experiments.DEVICE) == "cuda" and acc.value.notna().all(), spec.run_id
+        used = json.loads((out / spec.run_id / "hparams.json").read_text())["device"]
+        assert used.startswith("cuda") and acc.value.notna().all(), spec.run_id
         final = acc[acc.epoch == acc.epoch.max()].value.mean()
         took = time.perf_counter() - t
         print(f"run {spec.kind} {spec.arm} on cuda: test acc {final:.1f} % ({took:.1f} s)")

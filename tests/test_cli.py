@@ -28,6 +28,10 @@ def test_run_claim_outside_snakemake(project):
 def test_plan_and_bad_config(project):
     r = cli(project, "plan", "--config", "config/test.yaml")
     assert r.returncode == 0 and "spectral_" in r.stdout and "imp_" in r.stdout
-    (project / "bad.yaml").write_text("seeds: 3\n")
+    # a partial file is merged over config/config.yaml, as `snakemake --configfile` merges it
+    (project / "part.yaml").write_text("seeds: 3\n")
+    part = cli(project, "plan", "--config", "part.yaml")
+    assert part.returncode == 0 and "seeds=3" in part.stdout and "imp_" in part.stdout
+    (project / "bad.yaml").write_text("seeds: 1\n")
     bad = cli(project, "plan", "--config", "bad.yaml")
     assert bad.returncode != 0 and "Invalid config bad.yaml" in bad.stderr

@@ -14,6 +14,8 @@ from conftest import ROOT
 from nnclaims import analysis, experiments
 from nnclaims.engine import Arrays
 from nnclaims.hparams import RunSpec
+from nnclaims.kinds import imp as imp_kind
+from nnclaims.kinds.common import stack
 
 H = {
     "id": "h",
@@ -209,7 +211,7 @@ def test_imp_rewinding_resets_survivors_to_the_rewind_epoch(tmp_path):
     spec = RunSpec("imp", "imp", ("relu",), depth=1, width=16, epochs=3, batch_size=50,
                    prune_rounds=1, rewind_epoch=1, seeds=(0, 1))  # fmt: skip
     seen = {}
-    orig = experiments.ticket
+    orig = imp_kind.ticket
 
     def spy(spec_, d_in, d_out, seeds, masks, rewind=None):
         m = orig(spec_, d_in, d_out, seeds, masks, rewind)
@@ -217,14 +219,14 @@ def test_imp_rewinding_resets_survivors_to_the_rewind_epoch(tmp_path):
         seen.setdefault("first", m.weights[0].detach().clone())
         return m
 
-    experiments.ticket = spy
+    imp_kind.ticket = spy  # run_imp looks it up in its module, nnclaims.kinds.imp
     try:
         df = experiments.run_imp(spec, _toy(), tmp_path / "masks.npz", tmp_path / "ck")
     finally:
-        experiments.ticket = orig
+        imp_kind.ticket = orig
     assert seen["rewound"] == [False, True]
     assert set(df.arm) == {"dense", "imp"}
-    theta0 = experiments._stack(spec, 8, 4, [0, 1]).weights[0]
+    theta0 = stack(spec, 8, 4, [0, 1]).weights[0]
     assert torch.equal(seen["first"], theta0)  # round 0 starts at θ0
     with pytest.raises(ValueError, match="past the 3 epochs"):
         bad = RunSpec("imp", "imp", ("relu",), depth=1, width=16, epochs=3, batch_size=50,

@@ -16,6 +16,7 @@ from test_vision import tiny_images
 
 from nnclaims import experiments, paths
 from nnclaims.hparams import RunSpec
+from nnclaims.kinds import common
 from nnclaims.plan import make_plan
 
 
@@ -26,7 +27,7 @@ class Interrupt(Exception):
 def die_at_epoch(monkeypatch, n: int):
     """Make training raise Interrupt at the n-th epoch end counted over all rounds, before that
     epoch's checkpoint; returns the real train_classifier to restore."""
-    real = experiments.train_classifier
+    real = common.train_classifier
     seen = {"epochs": 0}
 
     def dies(*args, **kw):
@@ -37,7 +38,7 @@ def die_at_epoch(monkeypatch, n: int):
 
         return real(*args, **{**kw, "on_epoch": on_epoch})
 
-    monkeypatch.setattr(experiments, "train_classifier", dies)
+    monkeypatch.setattr(common, "train_classifier", dies)
     return real
 
 
@@ -64,7 +65,7 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
         experiments.run(spec, tmp_path / "b", data_path="unused")
     assert (tmp_path / "b" / paths.RUN_CHECKPOINTS / "imp.pt").exists()
     assert not (tmp_path / "b" / paths.RUN_METRICS).exists()
-    monkeypatch.setattr(experiments, "train_classifier", real)
+    monkeypatch.setattr(common, "train_classifier", real)
     got = experiments.run(spec, tmp_path / "b", data_path="unused")
     assert got.equals(want)
     za, zb = np.load(tmp_path / "a" / paths.RUN_MASKS), np.load(tmp_path / "b" / paths.RUN_MASKS)
@@ -97,7 +98,7 @@ def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monk
         experiments.run(spec, tmp_path / "b", data_path=npz)
     ckdir = tmp_path / "b" / paths.RUN_CHECKPOINTS
     assert (ckdir / "imp.pt").exists() and not (ckdir / "train.pt").exists()
-    monkeypatch.setattr(experiments, "train_classifier", real)
+    monkeypatch.setattr(common, "train_classifier", real)
     got = experiments.run(spec, tmp_path / "b", data_path=npz)
     pd.testing.assert_frame_equal(got, want)
 

@@ -1,4 +1,6 @@
-"""Numbers the notebooks and the report quote: per-seed selections, summaries, claim verdicts.
+"""Numbers the notebooks and the report quote: tables, formatted hypotheses, the setup in
+words and the JSON the report reads. Selections live in nnclaims.selection and verdicts in
+nnclaims.verdicts; both are re-exported here, so a notebook needs `analysis` only.
 
 Notebooks call these and draw; they compute nothing the report depends on by themselves.
 """
@@ -13,25 +15,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import stats
 from .io import write_json
 
-# % accuracy of guessing (10 balanced classes); a diverged model scores this
-CHANCE = {
-    "mnist1d": 10.0,
-    "digits": 10.0,
-    "mnist": 10.0,
-    "fashion_mnist": 10.0,
-    "cifar10": 10.0,
-    "cifar100": 1.0,
-}
-SPECTRAL = "sines"  # the spectral probe's pseudo-dataset
-# The end metric of a run: test accuracy averaged over its last END_WINDOW epochs (per seed).
-# In the overfit regime (MNIST-1D test loss climbs from ~1.05 at epoch 8 to 2.3-3.0 at 50) the
-# last epoch's accuracy swings by points from tiny perturbations; a 10-epoch mean is stable.
-# The last-epoch number is kept beside it in the report.
-END_WINDOW = 10
-END_METRICS = ("test_acc",)
+# re-exported: a notebook needs `analysis` only
+from .selection import (  # noqa: F401
+    CHANCE,
+    END_METRICS,
+    END_WINDOW,
+    SPECTRAL,
+    best_epochs,
+    select,
+    select_rows,
+    summary,
+)
+from .verdicts import (  # noqa: F401
+    claim_datasets,
+    deciding,
+    evaluate_claim,
+    evaluate_family,
+    evaluate_hypothesis,
+    hypothesis_values,
+)
 
 
 def load_claims(path: str | os.PathLike) -> dict[str, Any]:
@@ -44,306 +48,6 @@ def load_claims(path: str | os.PathLike) -> dict[str, Any]:
 def load_runs(path: str | os.PathLike) -> list[dict[str, Any]]:
     with open(path) as f:
         return json.load(f)
-
-
-def _pick(values: np.ndarray, how: Any) -> float:
-    vals = np.sort(np.unique(values))
-    if how == "min":
-        return float(vals[0])
-    if how == "max":
-        return float(vals[-1])
-    return float(how)
-
-
-def _nearest(values: np.ndarray, target: float) -> float:
-    vals = np.unique(values)
-    return float(vals[np.argmin(np.abs(vals - target))])
-
-
-def select(
-    df: pd.DataFrame,
-    metric: str,
-    arm: str,
-    size: Any = None,
-    level: Any = None,
-    epoch: Any = None,
-    dataset: str | None = None,
-    freq: str | None = None,
-    loss: float | None = None,
-) -> pd.Series:
-    """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
-
-    epoch: "end" (mean over the last END_WINDOW epochs: the default for END_METRICS), "last"
-    (the default for other metrics), an epoch (step) number, or a fraction of the run in (0, 1)
-    (the nearest recorded one). Test accuracy is NaN from a model's diverged epoch on and is
-    scored at chance (CHANCE, 100 / classes). freq ("low" / "high"): mean over the lower /
-    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest test loss
-    (early-stopping iteration). metric "epochs_to_loss": the first epoch whose training loss
-    is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no arm).
-    """
-    if metric == "epochs_to_loss":
-        if loss is None:
-            raise ValueError("metric epochs_to_loss needs a `loss` threshold in its selector")
-        d = select_rows(df, "train_loss", arm, size, level, dataset)
-        never = float(d["epoch"].max()) + 1
-        hit = d[d["value"] <= loss].groupby("seed")["epoch"].min()
-        return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
-    if metric == "best_epoch":
-        d = select_rows(df, "test_loss", arm, size, level, dataset)
-        best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
-        return best.reindex(sorted(d["seed"].unique()))  # NaN: no finite loss (diverged)
-    d = select_rows(df, metric, arm, size, level, dataset)
-    last = float(d["epoch"].max())
-    if epoch is None:
-        epoch = "end" if metric in END_METRICS else "last"
-    if epoch == "end":
-        d = d[d["epoch"] > last - END_WINDOW]
-        if d.duplicated(["seed", "epoch"]).any():
-            raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
-        if metric == "test_acc":
-            d = d.assign(value=d["value"].fillna(CHANCE.get(d["dataset"].iloc[0], np.nan)))
-        return d.groupby("seed")["value"].mean().sort_index()
-    if epoch == "last":
-        e = last
-    elif isinstance(epoch, float) and 0 < epoch < 1:
-        e = _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))
-    else:
-        e = _nearest(d["epoch"].to_numpy(), float(epoch))
-    d = d[d["epoch"] == e]
-    if freq is not None:
-        ks = np.sort(d["freq"].dropna().unique())
-        half = ks[: len(ks) // 2] if freq == "low" else ks[len(ks) // 2 :]
-        d = d[d["freq"].isin(half)].groupby(["seed", "dataset"], as_index=False)["value"].mean()
-    if d["seed"].duplicated().any():
-        raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
-    vals = d.set_index("seed")["value"].sort_index()
-    if metric == "test_acc":
-        ds = d["dataset"].iloc[0]
-        vals = vals.fillna(CHANCE.get(ds, np.nan))  # a diverged model counts at chance
-    return vals
-
-
-def best_epochs(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group of `by`, the row of the lowest value (the early-stopping epoch for test loss);
-    a group with no finite value (a model diverged in its first epoch) has no best epoch and
-    is left out."""
-    ok = d[np.isfinite(d["value"])]
-    return ok.loc[ok.groupby(by)["value"].idxmin()]
-
-
-def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.DataFrame:
-    """Rows of one metric and arm (one dataset), at the chosen size and pruning level."""
-    d = df[(df.metric == metric) & (df.arm == arm)]
-    if dataset is not None:
-        d = d[d.dataset == dataset]
-    if d.empty:
-        raise LookupError(
-            f"No rows for metric {metric!r}, arm {arm!r}"
-            + (f", dataset {dataset!r}" if dataset else "")
-        )
-    if size is not None:
-        d = d[d["size"] == _pick(d["size"].to_numpy(), size)]
-    if level is not None:
-        # every seed of an IMP round keeps the same count of weights, so levels agree across seeds;
-        # a number picks the nearest level run (e.g. 0.036, the paper's 3.6 %)
-        lv = _pick(d["level"].to_numpy(), level)
-        d = d[np.isclose(d["level"], _nearest(d["level"].to_numpy(), lv))]
-    return d
-
-
-def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
-    """True when every seed of the selected arm diverged: it has no trained model to compare."""
-    keys = {k: sel[k] for k in ("size", "level") if k in sel}
-    try:
-        d = select_rows(df, "diverged_epoch", sel["arm"], dataset=dataset, **keys)
-    except LookupError:
-        return False
-    return bool(len(d)) and bool((d["value"] > 0).all())
-
-
-def hypothesis_values(
-    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
-) -> dict[str, Any]:
-    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
-    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric."""
-    a = select(df, h["metric"], dataset=dataset, **h["a"])
-    b = select(df, h["metric"], dataset=dataset, **h["b"]) if "b" in h else None
-    if b is not None:
-        common = a.index.intersection(b.index)
-        a, b = a.loc[common], b.loc[common]
-    d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
-    out = {
-        "id": h["id"],
-        "text": h["text"],
-        "dataset": dataset,
-        "source": h.get("source", ""),
-        "direction": h["direction"],
-        "threshold": h["threshold"],
-        "metric": h["metric"],
-        # a pair with no value (a best epoch of a model that diverged at once) decides nothing
-        "d": d[np.isfinite(d)],
-        "a_mean": float(a.mean()),
-        "b_mean": None if b is None else float(b.mean()),
-        "untrained": [
-            s["arm"] for s in (h["a"], h.get("b")) if s is not None and _untrained(df, s, dataset)
-        ],
-    }
-    if h["metric"] in END_METRICS and "epoch" not in h["a"]:
-        last = lambda sel: float(  # noqa: E731
-            select(df, h["metric"], dataset=dataset, **{**sel, "epoch": "last"}).mean()
-        )
-        out["a_last"] = last(h["a"])
-        out["b_last"] = last(h["b"]) if "b" in h else None
-    return out
-
-
-def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Verdicts for one claim's family of tests (all its hypotheses × datasets), with Holm's
-    correction across the family (stats.evaluate_family). A comparison in which an arm has no
-    trained model (every seed diverged) decides nothing: inconclusive, and it says so."""
-    stat_rows = [
-        {"d": r["d"], "direction": r["direction"], "threshold": r["threshold"]} for r in rows
-    ]
-    out = []
-    for r, st in zip(rows, stats.evaluate_family(stat_rows)):
-        res = {k: v for k, v in r.items() if k != "d"}
-        res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
-        res.update(
-            {
-                "diff": st["mean"],
-                "sd": st["sd"],
-                "seeds_needed": st["seeds_needed"],
-                "detectable": st["detectable"],
-                "family": len(rows),
-            }
-        )
-        if r["untrained"]:
-            res["verdict"] = "inconclusive"
-            res["note"] = f"no trained model: every seed of {', '.join(r['untrained'])} diverged"
-            res["seeds_needed"] = res["detectable"] = None
-        out.append(res)
-    return out
-
-
-def evaluate_hypothesis(
-    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
-) -> dict[str, Any]:
-    """One hypothesis on one dataset, decided alone (a family of one: no correction)."""
-    return evaluate_family([hypothesis_values(df, h, dataset)])[0]
-
-
-def claim_datasets(df: pd.DataFrame) -> list[str]:
-    """The classification datasets in a claim's table, in config order of appearance."""
-    return [d for d in dict.fromkeys(df["dataset"]) if d != SPECTRAL]
-
-
-def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
-    """Every hypothesis on every dataset that has its arms (a hypothesis may name its
-    `datasets`), decided together with Holm's correction over the claim's whole family; verdicts
-    per dataset (spectral-probe hypotheses count for every dataset) and overall. A hypothesis
-    whose arms this config does not run at all is listed as not tested (the report prints it),
-    e.g. the CNN hypotheses under the paper profile.
-
-    `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
-    it is, so they print the same verdicts (the lr search's validation rows decide nothing)."""
-    if "split" in df:
-        df = df[df["split"] != "val"]
-    datasets = claim_datasets(df)
-    rows, not_tested = [], []
-    for h in claim["hypotheses"]:
-        wanted = h.get("datasets") or datasets
-        found = 0
-        for ds in wanted:
-            try:
-                rows.append(hypothesis_values(df, h, ds))
-                found += 1
-            except LookupError:
-                continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
-        if not found:
-            arms = [h["a"]["arm"]] + ([h["b"]["arm"]] if "b" in h else [])
-            not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
-    if not rows:
-        raise ValueError(
-            "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "
-            + "; ".join(not_tested)
-        )
-    results = evaluate_family(rows)
-    by_dataset, decided_by = {}, {}
-    for ds in datasets:
-        rs = [r for r in results if r["dataset"] in (ds, SPECTRAL)]
-        if rs:
-            by_dataset[ds] = stats.combine([r["verdict"] for r in rs])
-            decided_by[ds] = deciding(rs, by_dataset[ds])
-    verdict = stats.combine([r["verdict"] for r in results])
-    return {
-        "hypotheses": results,
-        "by_dataset": by_dataset,
-        "decided_by": decided_by,
-        "verdict": verdict,
-        "decided_by_overall": deciding(results, verdict),
-        "not_tested": not_tested,
-        "alpha": stats.ALPHA,
-        "family": len(results),
-    }
-
-
-def deciding(rows: list[dict[str, Any]], verdict: str) -> str:
-    """Which hypotheses decided a claim's verdict: the contradicted ones, all (supported), or
-    the open ones (inconclusive)."""
-    if verdict == "supported":
-        return f"all {len(rows)}"
-    want = "contradicted" if verdict == "contradicted" else "inconclusive"
-    return ", ".join(dict.fromkeys(r["id"] for r in rows if r["verdict"] == want))
-
-
-def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the report's opening table for one claim: per dataset, its headline hypothesis
-    (the first, or the one marked `headline: true`) with the source's number, ours, the CI and
-    the hypothesis's own verdict, beside the claim's verdict on that dataset and the hypotheses
-    that decided it."""
-    hs = claim["hypotheses"]
-    main = next((h for h in hs if h.get("headline")), hs[0])
-    rows = []
-    for ds, verdict in evaluation["by_dataset"].items():
-        r = next(
-            (r for r in evaluation["hypotheses"] if r["id"] == main["id"] and r["dataset"] == ds),
-            None,
-        )
-        if r is None:
-            continue
-        f = fmt_hypothesis(r)
-        rows.append(
-            {
-                "dataset": ds,
-                "hypothesis": main["text"],
-                "source": main.get("source", ""),
-                "ours": f["ours"],
-                "ci": f["ci"],
-                "p_holm": f["p_holm"],
-                "hypothesis_verdict": r["verdict"],
-                "verdict": verdict,
-                "decided_by": evaluation.get("decided_by", {}).get(ds, ""),
-            }
-        )
-    return rows
-
-
-def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
-    """Mean, SD and n over seeds of `metric` per group of `by`: the end metric (mean over the
-    last END_WINDOW epochs per seed) for END_METRICS, else the last epoch (or `epoch`). A
-    diverged model's test accuracy counts at chance."""
-    d = df[df.metric == metric].copy()
-    if metric == "test_acc":
-        d["value"] = d["value"].fillna(d["dataset"].map(CHANCE))
-    if epoch is None:
-        epoch = "end" if metric in END_METRICS else "last"
-    last = d.groupby(by)["epoch"].transform("max")
-    if epoch == "end":
-        d = d[d["epoch"] > last - END_WINDOW].groupby([*by, "seed"], as_index=False)["value"].mean()
-    else:
-        d = d[d["epoch"] == (last if epoch == "last" else epoch)]
-    g = d.groupby(by)["value"]
-    return g.agg(mean="mean", sd="std", n="count").reset_index()
 
 
 def arm_table(df: pd.DataFrame) -> dict[str, Any]:
@@ -418,6 +122,38 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "to_decide": power,
         "note": r.get("note", ""),
     }
+
+
+def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the report's opening table for one claim: per dataset, its headline hypothesis
+    (the first, or the one marked `headline: true`) with the source's number, ours, the CI and
+    the hypothesis's own verdict, beside the claim's verdict on that dataset and the hypotheses
+    that decided it."""
+    hs = claim["hypotheses"]
+    main = next((h for h in hs if h.get("headline")), hs[0])
+    rows = []
+    for ds, verdict in evaluation["by_dataset"].items():
+        r = next(
+            (r for r in evaluation["hypotheses"] if r["id"] == main["id"] and r["dataset"] == ds),
+            None,
+        )
+        if r is None:
+            continue
+        f = fmt_hypothesis(r)
+        rows.append(
+            {
+                "dataset": ds,
+                "hypothesis": main["text"],
+                "source": main.get("source", ""),
+                "ours": f["ours"],
+                "ci": f["ci"],
+                "p_holm": f["p_holm"],
+                "hypothesis_verdict": r["verdict"],
+                "verdict": verdict,
+                "decided_by": evaluation.get("decided_by", {}).get(ds, ""),
+            }
+        )
+    return rows
 
 
 def describe_setup(runs: list[dict[str, Any]]) -> str:

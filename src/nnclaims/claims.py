@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import kinds
 from .hparams import RunSpec
 from .io import read_yaml
 
@@ -76,15 +77,6 @@ def caption(cid: str, root: str | os.PathLike = ".") -> str:
     return f"../report/{cid}.rst" if own.exists() else "../report/claim.rst"
 
 
-def row_arms(spec: RunSpec) -> list[str]:
-    """The arm labels a run's rows carry in the tidy table."""
-    if spec.kind == "search":
-        return [f"best_set{i + 1}" for i in range(spec.keep)]
-    if spec.kind == "imp":
-        return ["dense", "imp"]
-    return [spec.arm]
-
-
 def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
     """Every claim the config runs has an entry, and each of its hypotheses selects runs the
     config makes (or is listed under `claims.<id>.untested`). Raises ClaimsError naming it."""
@@ -111,7 +103,7 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
     where = f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}"
     probe = h["metric"] == "dft_ratio"
     pool = [s for s in runs if (s.kind == "spectral") == probe]
-    arms = list(dict.fromkeys(a for s in pool for a in row_arms(s)))
+    arms = list(dict.fromkeys(a for s in pool for a in kinds.get(s.kind).row_arms(s)))
     sizes = {s.depth for s in pool} | {s.large_depth for s in pool if s.kind == "search"}
     datasets = {s.dataset for s in pool}
     what = "spectral-probe arms" if probe else "arms"

@@ -25,10 +25,27 @@ from .plan import make_plan
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
 
 
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def merged(base: dict, over: dict) -> dict:
+    """`over` merged into `base` key by key, nested mappings too: what Snakemake does with a
+    --configfile over the Snakefile's configfile (so the CLI runs what the workflow runs)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
+    """The config the workflow would run for `--configfile path`: path merged over the default
+    config/config.yaml (as Snakemake merges it), validated against the schema."""
     cfg = read_yaml(path)
-    if seeds is not None:
+    if Path(path).resolve() != Path(DEFAULT_CONFIG).resolve():
+        cfg = merged(read_yaml(DEFAULT_CONFIG), cfg)
+    if seeds is not None:  # every dataset: dataset_seeds no longer applies
         cfg["seeds"] = seeds
+        cfg.pop("dataset_seeds", None)
     if dataset is not None:
         cfg["datasets"] = [dataset]
     schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
@@ -165,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("claim", help="a claim of the config (its name under `claims`)")
     r.add_argument("--config", default="config/config.yaml")
     r.add_argument("--claims", default="config/claims.yaml")
-    r.add_argument("--seeds", type=int, help="number of seeds (overrides the config)")
+    r.add_argument(
+        "--seeds", type=int, help="seeds on every dataset (overrides seeds and dataset_seeds)"
+    )
     r.add_argument("--dataset", help="dataset (overrides the config)")
     r.add_argument("--threads", type=int, default=1)
     r.set_defaults(func=run_claim)

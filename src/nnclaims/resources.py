@@ -61,7 +61,7 @@ def train_flops_per_example(spec: RunSpec) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .experiments import _stack
+    from .kinds.common import stack as _stack
 
     shape, _, n_classes = dataset_shape(spec.dataset)
     d_in = shape if len(shape) > 1 else shape[0]

@@ -1,0 +1,128 @@
+"""Kind "classify": arms trained as one stack of K models, each at the learning rate its own
+search picked on a validation split (never the test set), or at the fixed `lr`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import checkpoint as ckpt
+from .. import tidy
+from ..hparams import RunSpec, batch_key
+from . import Job, Kind, register
+from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
+
+log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
+
+
+def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[int]]):
+    """One stack for several arms of the same shape: each arm's models get its activation."""
+    seeds = [x for ss in seeds_per_spec for x in ss]
+    acts = [list(sp.activation) for sp, ss in zip(specs, seeds_per_spec) for _ in ss]
+    if len(specs) == 1:
+        return stack(specs[0], n_in, d_out, seeds)
+    return stack(
+        dataclasses.replace(specs[0], activation=tuple(map(tuple, acts))), n_in, d_out, seeds
+    )
+
+
+def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) -> list[pd.DataFrame]:
+    """For each arm: every lr of its grid × tune_seeds models, all arms in one stack (one lr per
+    model), trained on the training part and scored on the validation part. Returns each arm's
+    val_acc rows (final validation accuracy per candidate lr and seed; NaN where it diverged)."""
+    grid = list(specs[0].lr_grid)
+    seeds = tune_seeds(specs[0])
+    run_seeds = seeds * len(grid)
+    lrs = [lr for lr in grid for _ in seeds]
+    state = ckpt.load(ckpt_file(ckpt_dir, "tune.pt"), "tune")
+    if state is not None:
+        final = state["value"].numpy()
+    else:
+        split = validation_split(arrays, specs[0].val_fraction)
+        model = arm_stack(specs, d_in(arrays), arrays.n_classes, [run_seeds] * len(specs))
+        # one lr per model (StackedAdam): a model's numbers do not depend on its stack-mates
+        hist = train(specs[0], model, split, ckpt_dir, device, "tune", lr=lrs * len(specs))
+        final = hist["test_acc"][-1]  # accuracy on the validation part
+        final = np.where(hist["diverged_epoch"] > 0, np.nan, final)
+        if ckpt_dir is not None:
+            ckpt.save(ckpt_dir / "tune.pt", "tune", {"value": torch.as_tensor(final)})
+            ckpt.clear(ckpt_dir / "train.pt")
+    n = len(run_seeds)
+    return [
+        tidy.val_rows(spec, run_seeds, lrs, final[i * n : (i + 1) * n])
+        for i, spec in enumerate(specs)
+    ]
+
+
+def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
+    """The lr with the best search score on the validation split (the smaller on a tie)."""
+    grid = sorted(spec.lr_grid)
+    score = {lr: search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid}
+    best = max(grid, key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
+    log.info("%s lr search %s: best %g", spec.arm, {k: round(v, 2) for k, v in score.items()}, best)
+    return best
+
+
+def train_arms(
+    specs: list[RunSpec],
+    arrays,
+    ckpt_dir: Path | None = None,
+    seeds_per_spec: list[list[int]] | None = None,
+    searched: list[pd.DataFrame | None] | None = None,
+    device=CPU,
+) -> list[pd.DataFrame]:
+    """Classification runs that differ only in their activation, trained as one stack: the lr
+    search (when they have a grid; `searched` gives an arm's stored search instead), then the
+    seeds of every arm (`seeds_per_spec`, default the run's) at its chosen lr. Each run's rows
+    equal those of the run trained alone, bit for bit."""
+    base = specs[0]
+    for sp in specs[1:]:
+        if batch_key(sp) != batch_key(base):
+            raise ValueError(f"Runs {base.run_id} and {sp.run_id} differ in more than the arm")
+    seeds_per_spec = seeds_per_spec or [list(sp.seeds) for sp in specs]
+    tuned: list[pd.DataFrame | None] = list(searched or [None] * len(specs))
+    lrs = [base.lr] * len(specs)
+    if base.lr_grid:
+        todo = [i for i, t in enumerate(tuned) if t is None]
+        if todo:
+            for i, f in zip(todo, tune_lrs([specs[i] for i in todo], arrays, ckpt_dir, device)):
+                tuned[i] = f
+        chance = 100.0 / arrays.n_classes
+        lrs = [pick_lr(sp, t, chance) for sp, t in zip(specs, tuned)]
+    keep = [i for i, ss in enumerate(seeds_per_spec) if ss]
+    out = [tuned[i] if tuned[i] is not None else tidy.empty() for i in range(len(specs))]
+    if not keep:
+        return out
+    trained = [specs[i] for i in keep]
+    seeds = [seeds_per_spec[i] for i in keep]
+    model = arm_stack(trained, d_in(arrays), arrays.n_classes, seeds)
+    per_model_lr = [lrs[i] for i, ss in zip(keep, seeds) for _ in ss]
+    # one rate is the only form SGD (image models) takes; else one lr per model (StackedAdam)
+    lr = per_model_lr[0] if len(set(per_model_lr)) == 1 else per_model_lr
+    hist = train(base, model, arrays, ckpt_dir, device, "classify", lr=lr)
+    a = 0
+    for i, ss in zip(keep, seeds):
+        k = len(ss)
+        h = {m: (v[:, a : a + k] if v.ndim == 2 else v[a : a + k]) for m, v in hist.items()}
+        a += k
+        df = tidy.from_history(specs[i], h, ss, np.ones(k), [specs[i].arm] * k, lr=lrs[i])
+        out[i] = df if tuned[i] is None else pd.concat([tuned[i], df], ignore_index=True)
+    return out
+
+
+def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None, device=CPU) -> pd.DataFrame:
+    return train_arms([spec], arrays, ckpt_dir, device=device)[0]
+
+
+def _train(spec: RunSpec, job: Job):
+    rows = train_arms([spec], job.arrays, job.ckpt_dir, searched=[job.searched], device=job.device)
+    return rows[0], None
+
+
+register(Kind("classify", _train, doc="arms at their validated learning rates"))

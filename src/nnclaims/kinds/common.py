@@ -1,0 +1,97 @@
+"""What the kinds share: building a run's K models, training them with its settings, the
+validation split and the score of a search."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import seeding, vision
+from ..engine import Arrays, train_classifier
+from ..hparams import RunSpec
+from ..models import Stacked, get_model
+
+
+def stack(
+    spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
+) -> Stacked:
+    """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images."""
+    if spec.model in vision.IMAGE_MODELS:
+        shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
+        if init_seeds is None:
+            init_seeds = [seeding.derive_seed(s, "init") for s in seeds]
+        return vision.ModuleStack(
+            seeds,
+            init_seeds,
+            lambda: vision.build(
+                spec.model, spec.depth, spec.activation, spec.layer_acts, shape, d_out
+            ),
+        )
+    return get_model(spec.model)(
+        seeds,
+        d_in,
+        spec.depth,
+        spec.width,
+        d_out,
+        spec.activation,
+        init_scale=spec.init_scale,
+        init_seeds=init_seeds,
+        layer_acts=spec.layer_acts,
+    )
+
+
+def d_in(arrays):
+    """Input size for the MLP/CNN stacks, one example's shape for the image models."""
+    x = arrays.x_train
+    return x.shape[1] if x.dim() == 2 else tuple(x.shape[1:])
+
+
+def ckpt_file(ckpt_dir, name: str):
+    return None if ckpt_dir is None else ckpt_dir / name
+
+
+def train(
+    spec: RunSpec, model: Stacked, arrays, ckpt_dir, device, tag: str, on_epoch=None, lr=None
+) -> dict:
+    """train_classifier with the run's settings (lr: the run's, or one per model) on `device`,
+    checkpointed under ckpt_dir/train.pt."""
+    return train_classifier(
+        model,
+        arrays,
+        spec.epochs,
+        spec.batch_size,
+        spec.lr if lr is None else lr,
+        on_epoch=on_epoch,
+        checkpoint=ckpt_file(ckpt_dir, "train.pt"),
+        tag=tag,
+        optimizer=spec.optimizer,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        augment=spec.augment,
+        device=device,
+    )
+
+
+def validation_split(arrays, fraction: float):
+    """(train part, validation part) of the training set, by one fixed permutation (the same for
+    every arm and seed, so candidates are compared on the same examples); test is untouched."""
+    n = arrays.x_train.shape[0]
+    n_val = int(round(n * fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f"val_fraction {fraction} leaves no validation or no training examples")
+    perm = torch.randperm(n, generator=seeding.generator(0, "split"))
+    tr, va = perm[n_val:], perm[:n_val]
+    return Arrays(arrays.x_train[tr], arrays.y_train[tr], arrays.x_train[va], arrays.y_train[va])
+
+
+def tune_seeds(spec: RunSpec) -> list[int]:
+    """The seeds of an lr or set search: 0 .. tune_seeds − 1, whatever seeds the run has, so
+    that a run with more seeds reuses its search."""
+    return list(range(spec.tune_seeds))
+
+
+def search_score(val_acc: np.ndarray, chance: float) -> float:
+    """A candidate's score in the lr and set searches: mean validation accuracy over its seeds,
+    a diverged seed (NaN) counted as a failure at chance accuracy, so that a candidate cannot
+    win on its one surviving seed."""
+    return float(np.mean(np.where(np.isnan(val_acc), chance, val_acc)))

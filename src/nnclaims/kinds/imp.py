@@ -1,0 +1,177 @@
+"""Kinds "imp" and "control": iterative magnitude pruning (Frankle & Carbin 2019), the trunk,
+and the sparse networks trained from scratch at each of its levels (its masks reinitialised,
+or random masks of the same sparsity)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import checkpoint as ckpt
+from .. import io, pruning, seeding, tidy
+from ..hparams import RunSpec
+from ..models import Stacked
+from . import Job, Kind, register
+from .common import ckpt_file, d_in, stack, train
+
+log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
+
+
+def ticket(
+    spec: RunSpec,
+    n_in: int,
+    d_out: int,
+    seeds: list[int],
+    masks: list[torch.Tensor] | None,
+    rewind: dict | None = None,
+) -> Stacked:
+    """The models at the start of an IMP round: θ0 (the same init seeds every round), or the
+    weights at the rewind epoch of the dense training when given, times masks."""
+    model = stack(spec, n_in, d_out, seeds)
+    if rewind is not None:
+        model.load_state_dict(rewind)
+    model.set_masks(masks)
+    return model
+
+
+def run_imp(
+    spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None, device=CPU
+) -> pd.DataFrame:
+    """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense).
+
+    Checkpoints after every epoch and every round; a restarted run resumes where it stopped.
+    """
+    seeds = list(spec.seeds)
+    n_in, d_out = d_in(arrays), arrays.n_classes
+    weights0 = stack(spec, n_in, d_out, seeds).weights
+    masks = [torch.ones_like(w) for w in weights0]
+    rates = pruning.rates_for(weights0, spec.prune_fraction, spec.conv_prune_fraction)
+    done: list[dict] = []  # per finished round: its history and level
+    saved: dict[str, torch.Tensor] = {}
+    state = ckpt.load(ckpt_file(ckpt_dir, "imp.pt"), "imp")
+    if state is not None:
+        masks, done, saved = list(state["masks"]), list(state["done"]), dict(state["saved"])
+        ckpt.restore_rng(state)  # the next round's dropout continues the same stream
+        log.info("resuming IMP after round %d", len(done) - 1)
+    # rewinding (Frankle et al. 2020, not the 2019 paper): reset to the weights after epoch k
+    rewind = ckpt.load(ckpt_file(ckpt_dir, "rewind.pt"), "rewind") if spec.rewind_epoch else None
+    rewind = None if rewind is None else rewind["model"]
+
+    def keep_rewind(epoch: int, _row: dict, model=None) -> None:
+        nonlocal rewind
+        if epoch == spec.rewind_epoch:
+            rewind = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            if ckpt_dir is not None:
+                ckpt.save(ckpt_dir / "rewind.pt", "rewind", {"model": rewind})
+
+    for r in range(len(done), spec.prune_rounds + 1):
+        model = ticket(spec, n_in, d_out, seeds, masks, rewind if r > 0 else None)
+        level = pruning.remaining_fraction(masks)
+        log.info(
+            "IMP round %d/%d: %.1f%% of weights remain", r, spec.prune_rounds, 100 * level.mean()
+        )
+        hook = None
+        if r == 0 and spec.rewind_epoch:
+            hook = lambda e, row, m=model: keep_rewind(e, row, m)  # noqa: E731
+        hist = train(spec, model, arrays, ckpt_dir, device, f"imp-round{r}", on_epoch=hook)
+        if r == 0 and spec.rewind_epoch and rewind is None:
+            raise ValueError(f"rewind epoch {spec.rewind_epoch} is past the {spec.epochs} epochs")
+        done.append({"level": level, **{m: torch.as_tensor(v) for m, v in hist.items()}})
+        for i, m in enumerate(masks):
+            saved[f"round{r}_layer{i}"] = m.to(torch.uint8)
+        masks = pruning.prune_by_magnitude([w.cpu() for w in model.weights], masks, rates)
+        if ckpt_dir is not None:
+            ckpt.save(
+                ckpt_dir / "imp.pt",
+                "imp",
+                {"masks": masks, "done": done, "saved": saved, **ckpt.rng_states()},
+            )
+            ckpt.clear(ckpt_dir / "train.pt")
+    with io.atomic_path(masks_out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **{k: v.numpy() for k, v in saved.items()})
+    frames = []
+    for r, d in enumerate(done):
+        hist = {m: v.numpy() for m, v in d.items() if m != "level"}
+        arm = "dense" if r == 0 else "imp"
+        frames.append(tidy.from_history(spec, hist, seeds, d["level"].numpy(), [arm] * len(seeds)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_masks(path: Path, rounds: int, n_layers: int) -> list[list[torch.Tensor]]:
+    """Masks per round (1..rounds) per layer from an IMP run's masks.npz."""
+    z = io.read_npz(path)
+    missing = [f"round{r}_layer{i}" for r in range(1, rounds + 1) for i in range(n_layers)]
+    missing = [k for k in missing if k not in z]
+    if missing:
+        raise io.DamagedFile(f"{path} lacks masks {missing[:3]}: delete it and rerun its IMP run")
+    return [
+        [torch.as_tensor(z[f"round{r}_layer{i}"]).float() for i in range(n_layers)]
+        for r in range(1, rounds + 1)
+    ]
+
+
+def run_control(
+    spec: RunSpec,
+    arrays,
+    trunk_masks: Path,
+    ckpt_dir: Path | None = None,
+    mask_seeds: list[int] | None = None,
+    device=CPU,
+) -> pd.DataFrame:
+    """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds).
+    `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's)."""
+    pruning.get_pruner(spec.control)
+    seeds = list(spec.seeds)
+    n_in, d_out = d_in(arrays), arrays.n_classes
+    n_layers = len(stack(spec, n_in, d_out, seeds[:1]).weights)
+    per_round = load_masks(trunk_masks, spec.prune_rounds, n_layers)
+    if mask_seeds is not None:  # the trunk's masks of this run's seeds only
+        pick = torch.tensor([list(mask_seeds).index(s) for s in seeds])
+        per_round = [[m.index_select(0, pick) for m in rm] for rm in per_round]
+    run_seeds, init_seeds, masks = [], [], [[] for _ in range(n_layers)]
+    for r, round_masks in enumerate(per_round, start=1):
+        run_seeds += seeds
+        init_seeds += [seeding.derive_seed(s, "reinit", r) for s in seeds]
+        if spec.control == "random":
+            round_masks = pruning.random_masks_like(
+                round_masks, [seeding.derive_seed(s, "mask", r) for s in seeds]
+            )
+        for i in range(n_layers):
+            masks[i].append(round_masks[i])
+    masks = [torch.cat(m) for m in masks]
+    model = stack(spec, n_in, d_out, run_seeds, init_seeds=init_seeds)
+    model.set_masks(masks)
+    level = pruning.remaining_fraction(masks).numpy()
+    hist = train(spec, model, arrays, ckpt_dir, device, "control")
+    return tidy.from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
+
+
+def _train_imp(spec: RunSpec, job: Job):
+    df = run_imp(spec, job.arrays, job.masks_out, job.ckpt_dir, job.device)
+    return df, io.read_npz(job.masks_out)
+
+
+def _train_control(spec: RunSpec, job: Job):
+    if job.trunk_masks is None:
+        raise ValueError(f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}")
+    rows = run_control(
+        spec, job.arrays, Path(job.trunk_masks), job.ckpt_dir, job.mask_seeds, job.device
+    )
+    return rows, None
+
+
+register(
+    Kind(
+        "imp",
+        _train_imp,
+        row_arms=lambda spec: ["dense", "imp"],
+        doc="iterative magnitude pruning: the dense round, then one ticket per round",
+    )
+)
+register(Kind("control", _train_control, doc="sparse from scratch at each IMP level"))

@@ -1,0 +1,126 @@
+"""Kind "search": the per-layer set search of Schweickert (2022). Random sets (one function
+per hidden layer) on the small network, scored on a validation split; the best transferred to
+the large network."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import checkpoint as ckpt
+from .. import seeding, tidy
+from ..hparams import RunSpec
+from . import Job, Kind, register
+from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
+
+log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
+
+
+def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
+    """`candidates` distinct random per-layer sets (one function per hidden layer of the small
+    network) from `pool`, the same for every dataset and seed (the thesis's random search)."""
+    rng = np.random.default_rng(seeding.derive_seed(0, "search"))
+    n_possible = len(set(spec.pool)) ** spec.depth
+    if spec.candidates > n_possible:
+        raise ValueError(f"{spec.candidates} candidates, but the pool makes only {n_possible} sets")
+    out: list[tuple[str, ...]] = []
+    while len(out) < spec.candidates:
+        c = tuple(str(x) for x in rng.choice(spec.pool, size=spec.depth))
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def set_name(s: tuple[str, ...]) -> str:
+    return "+".join(s)
+
+
+def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.ndarray:
+    """Each candidate's final validation accuracy per tune seed (NaN: diverged), from a stored
+    search, a checkpoint, or trained now."""
+    tseeds = tune_seeds(spec)
+    if searched is not None:
+        return np.concatenate(
+            [
+                searched[searched["arm"] == f"cand:{set_name(c)}"].sort_values("seed")["value"]
+                for c in cands
+            ]
+        )
+    state = ckpt.load(ckpt_file(ckpt_dir, "search.pt"), "search")
+    if state is not None:
+        return state["final"].numpy()
+    run_seeds = tseeds * len(cands)
+    sets = [c for c in cands for _ in tseeds]
+    model = stack(
+        dataclasses.replace(spec, layer_acts=tuple(sets)), d_in(arrays), arrays.n_classes, run_seeds
+    )
+    val = validation_split(arrays, spec.val_fraction)
+    hist = train(spec, model, val, ckpt_dir, device, "search")
+    final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
+    if ckpt_dir is not None:
+        ckpt.save(ckpt_dir / "search.pt", "search", {"final": torch.as_tensor(final)})
+        ckpt.clear(ckpt_dir / "train.pt")
+    return final
+
+
+def run_search(
+    spec: RunSpec,
+    arrays,
+    ckpt_dir: Path | None = None,
+    searched: pd.DataFrame | None = None,
+    device=CPU,
+) -> pd.DataFrame:
+    """Per-layer set search as in Schweickert (2022): random sets on the small network, scored by
+    validation accuracy (mean over tune_seeds), the `keep` best trained with every seed on the
+    full training set at the small and the large size (each function then serves
+    large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
+    arms best_set1.. (with a val_acc row naming their functions via arm "cand:...").
+    `searched`: the candidates' rows of an earlier run of this setup, reused as they are."""
+    cands = candidate_sets(spec)
+    tseeds = tune_seeds(spec)
+    final = _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched)
+    chance = 100.0 / arrays.n_classes
+    nt = len(tseeds)
+    scores = [search_score(final[i * nt : (i + 1) * nt], chance) for i in range(len(cands))]
+    ranked = sorted(range(len(cands)), key=lambda i: -scores[i])  # stable: ties keep draw order
+    best = [cands[i] for i in ranked[: spec.keep]]
+    log.info("set search: %s", {set_name(c): round(float(x), 2) for c, x in zip(cands, scores)})
+    frames = [
+        tidy.val_rows(
+            dataclasses.replace(spec, arm=f"cand:{set_name(c)}"),
+            tseeds,
+            [spec.lr] * nt,
+            final[i * nt : (i + 1) * nt],
+        )
+        for i, c in enumerate(cands)
+    ]
+    seeds = list(spec.seeds)
+    for depth in (spec.depth, spec.large_depth):
+        sized = dataclasses.replace(
+            spec, depth=depth, layer_acts=tuple(b for b in best for _ in seeds)
+        )
+        model = stack(sized, d_in(arrays), arrays.n_classes, seeds * len(best))
+        hist = train(sized, model, arrays, ckpt_dir, device, f"final-d{depth}")
+        arms = [f"best_set{r + 1}" for r in range(len(best)) for _ in seeds]
+        frames.append(tidy.from_history(sized, hist, seeds * len(best), np.ones(len(arms)), arms))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _train(spec: RunSpec, job: Job):
+    return run_search(spec, job.arrays, job.ckpt_dir, job.searched, job.device), None
+
+
+register(
+    Kind(
+        "search",
+        _train,
+        row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
+        doc="per-layer set search on the small network, best sets at both sizes",
+    )
+)

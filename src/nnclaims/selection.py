@@ -1,0 +1,150 @@
+"""Which numbers a hypothesis compares: per-seed selections from a claim's tidy table (an arm
+at a size, an IMP level, an epoch or the end metric, a frequency band), and per-group summaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# % accuracy of guessing (10 balanced classes); a diverged model scores this
+CHANCE = {
+    "mnist1d": 10.0,
+    "digits": 10.0,
+    "mnist": 10.0,
+    "fashion_mnist": 10.0,
+    "cifar10": 10.0,
+    "cifar100": 1.0,
+}
+SPECTRAL = "sines"  # the spectral probe's pseudo-dataset
+# The end metric of a run: test accuracy averaged over its last END_WINDOW epochs (per seed).
+# In the overfit regime (MNIST-1D test loss climbs from ~1.05 at epoch 8 to 2.3-3.0 at 50) the
+# last epoch's accuracy swings by points from tiny perturbations; a 10-epoch mean is stable.
+# The last-epoch number is kept beside it in the report.
+END_WINDOW = 10
+END_METRICS = ("test_acc",)
+
+
+def _pick(values: np.ndarray, how: Any) -> float:
+    vals = np.sort(np.unique(values))
+    if how == "min":
+        return float(vals[0])
+    if how == "max":
+        return float(vals[-1])
+    return float(how)
+
+
+def _nearest(values: np.ndarray, target: float) -> float:
+    vals = np.unique(values)
+    return float(vals[np.argmin(np.abs(vals - target))])
+
+
+def select(
+    df: pd.DataFrame,
+    metric: str,
+    arm: str,
+    size: Any = None,
+    level: Any = None,
+    epoch: Any = None,
+    dataset: str | None = None,
+    freq: str | None = None,
+    loss: float | None = None,
+) -> pd.Series:
+    """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
+
+    epoch: "end" (mean over the last END_WINDOW epochs: the default for END_METRICS), "last"
+    (the default for other metrics), an epoch (step) number, or a fraction of the run in (0, 1)
+    (the nearest recorded one). Test accuracy is NaN from a model's diverged epoch on and is
+    scored at chance (CHANCE, 100 / classes). freq ("low" / "high"): mean over the lower /
+    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest test loss
+    (early-stopping iteration). metric "epochs_to_loss": the first epoch whose training loss
+    is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no arm).
+    """
+    if metric == "epochs_to_loss":
+        if loss is None:
+            raise ValueError("metric epochs_to_loss needs a `loss` threshold in its selector")
+        d = select_rows(df, "train_loss", arm, size, level, dataset)
+        never = float(d["epoch"].max()) + 1
+        hit = d[d["value"] <= loss].groupby("seed")["epoch"].min()
+        return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
+    if metric == "best_epoch":
+        d = select_rows(df, "test_loss", arm, size, level, dataset)
+        best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
+        return best.reindex(sorted(d["seed"].unique()))  # NaN: no finite loss (diverged)
+    d = select_rows(df, metric, arm, size, level, dataset)
+    last = float(d["epoch"].max())
+    if epoch is None:
+        epoch = "end" if metric in END_METRICS else "last"
+    if epoch == "end":
+        d = d[d["epoch"] > last - END_WINDOW]
+        if d.duplicated(["seed", "epoch"]).any():
+            raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
+        if metric == "test_acc":
+            d = d.assign(value=d["value"].fillna(CHANCE.get(d["dataset"].iloc[0], np.nan)))
+        return d.groupby("seed")["value"].mean().sort_index()
+    if epoch == "last":
+        e = last
+    elif isinstance(epoch, float) and 0 < epoch < 1:
+        e = _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))
+    else:
+        e = _nearest(d["epoch"].to_numpy(), float(epoch))
+    d = d[d["epoch"] == e]
+    if freq is not None:
+        ks = np.sort(d["freq"].dropna().unique())
+        half = ks[: len(ks) // 2] if freq == "low" else ks[len(ks) // 2 :]
+        d = d[d["freq"].isin(half)].groupby(["seed", "dataset"], as_index=False)["value"].mean()
+    if d["seed"].duplicated().any():
+        raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
+    vals = d.set_index("seed")["value"].sort_index()
+    if metric == "test_acc":
+        ds = d["dataset"].iloc[0]
+        vals = vals.fillna(CHANCE.get(ds, np.nan))  # a diverged model counts at chance
+    return vals
+
+
+def best_epochs(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group of `by`, the row of the lowest value (the early-stopping epoch for test loss);
+    a group with no finite value (a model diverged in its first epoch) has no best epoch and
+    is left out."""
+    ok = d[np.isfinite(d["value"])]
+    return ok.loc[ok.groupby(by)["value"].idxmin()]
+
+
+def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.DataFrame:
+    """Rows of one metric and arm (one dataset), at the chosen size and pruning level."""
+    d = df[(df.metric == metric) & (df.arm == arm)]
+    if dataset is not None:
+        d = d[d.dataset == dataset]
+    if d.empty:
+        raise LookupError(
+            f"No rows for metric {metric!r}, arm {arm!r}"
+            + (f", dataset {dataset!r}" if dataset else "")
+        )
+    if size is not None:
+        d = d[d["size"] == _pick(d["size"].to_numpy(), size)]
+    if level is not None:
+        # every seed of an IMP round keeps the same count of weights, so levels agree across seeds;
+        # a number picks the nearest level run (e.g. 0.036, the paper's 3.6 %)
+        lv = _pick(d["level"].to_numpy(), level)
+        d = d[np.isclose(d["level"], _nearest(d["level"].to_numpy(), lv))]
+    return d
+
+
+def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
+    """Mean, SD and n over seeds of `metric` per group of `by`: the end metric (mean over the
+    last END_WINDOW epochs per seed) for END_METRICS, else the last epoch (or `epoch`). A
+    diverged model's test accuracy counts at chance."""
+    d = df[df.metric == metric].copy()
+    if metric == "test_acc":
+        d["value"] = d["value"].fillna(d["dataset"].map(CHANCE))
+    if epoch is None:
+        epoch = "end" if metric in END_METRICS else "last"
+    last = d.groupby(by)["epoch"].transform("max")
+    if epoch == "end":
+        d = d[d["epoch"] > last - END_WINDOW].groupby([*by, "seed"], as_index=False)["value"].mean()
+    else:
+        d = d[d["epoch"] == (last if epoch == "last" else epoch)]
+    g = d.groupby(by)["value"]
+    return g.agg(mean="mean", sd="std", n="count").reset_index()

@@ -1,0 +1,159 @@
+"""How a claim is decided: every hypothesis of config/claims.yaml on every dataset that has its
+arms, paired by seed, with Holm's correction over the claim's whole family (nnclaims.stats).
+`evaluate_claim` is the one function the notebooks, the report and the CLI call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .selection import END_METRICS, SPECTRAL, select, select_rows
+
+
+def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
+    """True when every seed of the selected arm diverged: it has no trained model to compare."""
+    keys = {k: sel[k] for k in ("size", "level") if k in sel}
+    try:
+        d = select_rows(df, "diverged_epoch", sel["arm"], dataset=dataset, **keys)
+    except LookupError:
+        return False
+    return bool(len(d)) and bool((d["value"] > 0).all())
+
+
+def hypothesis_values(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
+    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
+    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric."""
+    a = select(df, h["metric"], dataset=dataset, **h["a"])
+    b = select(df, h["metric"], dataset=dataset, **h["b"]) if "b" in h else None
+    if b is not None:
+        common = a.index.intersection(b.index)
+        a, b = a.loc[common], b.loc[common]
+    d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
+    out = {
+        "id": h["id"],
+        "text": h["text"],
+        "dataset": dataset,
+        "source": h.get("source", ""),
+        "direction": h["direction"],
+        "threshold": h["threshold"],
+        "metric": h["metric"],
+        # a pair with no value (a best epoch of a model that diverged at once) decides nothing
+        "d": d[np.isfinite(d)],
+        "a_mean": float(a.mean()),
+        "b_mean": None if b is None else float(b.mean()),
+        "untrained": [
+            s["arm"] for s in (h["a"], h.get("b")) if s is not None and _untrained(df, s, dataset)
+        ],
+    }
+    if h["metric"] in END_METRICS and "epoch" not in h["a"]:
+        last = lambda sel: float(  # noqa: E731
+            select(df, h["metric"], dataset=dataset, **{**sel, "epoch": "last"}).mean()
+        )
+        out["a_last"] = last(h["a"])
+        out["b_last"] = last(h["b"]) if "b" in h else None
+    return out
+
+
+def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verdicts for one claim's family of tests (all its hypotheses × datasets), with Holm's
+    correction across the family (stats.evaluate_family). A comparison in which an arm has no
+    trained model (every seed diverged) decides nothing: inconclusive, and it says so."""
+    stat_rows = [
+        {"d": r["d"], "direction": r["direction"], "threshold": r["threshold"]} for r in rows
+    ]
+    out = []
+    for r, st in zip(rows, stats.evaluate_family(stat_rows)):
+        res = {k: v for k, v in r.items() if k != "d"}
+        res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
+        res.update(
+            {
+                "diff": st["mean"],
+                "sd": st["sd"],
+                "seeds_needed": st["seeds_needed"],
+                "detectable": st["detectable"],
+                "family": len(rows),
+            }
+        )
+        if r["untrained"]:
+            res["verdict"] = "inconclusive"
+            res["note"] = f"no trained model: every seed of {', '.join(r['untrained'])} diverged"
+            res["seeds_needed"] = res["detectable"] = None
+        out.append(res)
+    return out
+
+
+def evaluate_hypothesis(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
+    """One hypothesis on one dataset, decided alone (a family of one: no correction)."""
+    return evaluate_family([hypothesis_values(df, h, dataset)])[0]
+
+
+def claim_datasets(df: pd.DataFrame) -> list[str]:
+    """The classification datasets in a claim's table, in config order of appearance."""
+    return [d for d in dict.fromkeys(df["dataset"]) if d != SPECTRAL]
+
+
+def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
+    """Every hypothesis on every dataset that has its arms (a hypothesis may name its
+    `datasets`), decided together with Holm's correction over the claim's whole family; verdicts
+    per dataset (spectral-probe hypotheses count for every dataset) and overall. A hypothesis
+    whose arms this config does not run at all is listed as not tested (the report prints it),
+    e.g. the CNN hypotheses under the paper profile.
+
+    `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
+    it is, so they print the same verdicts (the lr search's validation rows decide nothing)."""
+    if "split" in df:
+        df = df[df["split"] != "val"]
+    datasets = claim_datasets(df)
+    rows, not_tested = [], []
+    for h in claim["hypotheses"]:
+        wanted = h.get("datasets") or datasets
+        found = 0
+        for ds in wanted:
+            try:
+                rows.append(hypothesis_values(df, h, ds))
+                found += 1
+            except LookupError:
+                continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
+        if not found:
+            arms = [h["a"]["arm"]] + ([h["b"]["arm"]] if "b" in h else [])
+            not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
+    if not rows:
+        raise ValueError(
+            "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "
+            + "; ".join(not_tested)
+        )
+    results = evaluate_family(rows)
+    by_dataset, decided_by = {}, {}
+    for ds in datasets:
+        rs = [r for r in results if r["dataset"] in (ds, SPECTRAL)]
+        if rs:
+            by_dataset[ds] = stats.combine([r["verdict"] for r in rs])
+            decided_by[ds] = deciding(rs, by_dataset[ds])
+    verdict = stats.combine([r["verdict"] for r in results])
+    return {
+        "hypotheses": results,
+        "by_dataset": by_dataset,
+        "decided_by": decided_by,
+        "verdict": verdict,
+        "decided_by_overall": deciding(results, verdict),
+        "not_tested": not_tested,
+        "alpha": stats.ALPHA,
+        "family": len(results),
+    }
+
+
+def deciding(rows: list[dict[str, Any]], verdict: str) -> str:
+    """Which hypotheses decided a claim's verdict: the contradicted ones, all (supported), or
+    the open ones (inconclusive)."""
+    if verdict == "supported":
+        return f"all {len(rows)}"
+    want = "contradicted" if verdict == "contradicted" else "inconclusive"
+    return ", ".join(dict.fromkeys(r["id"] for r in rows if r["verdict"] == want))
