@@ -4,7 +4,7 @@
 
 
 rule train:
-    """Train one run (classification or spectral probe)."""
+    """Train one run (any kind but a batch; the two rules below reuse this one)."""
     input:
         unpack(train_inputs),
     output:
@@ -31,63 +31,22 @@ rule train:
         "../scripts/train.py"
 
 
-rule train_control:
-    """Sparse networks from scratch at every IMP level: the same masks reinitialized, or random."""
-    input:
-        unpack(train_inputs),
-    output:
-        metrics=str(paths.run_metrics("{run}")),
-        hparams=str(paths.run_hparams("{run}")),
-    log:
-        str(paths.LOGS / "train" / "{run}.log"),
-    benchmark:
-        str(paths.benchmark("train", "{run}"))
+use rule train as train_control with:
+    # sparse networks from scratch at every IMP level: the same masks reinitialized, or random
     wildcard_constraints:
         run=r"control_[0-9a-f]{12}",
     priority: 10  # on the longest chain, right after its IMP trunk
-    conda:
-        "../../envs/train.yaml"
-    threads: 1
-    resources:
-        runtime=train_runtime,
-        mem_mb=train_mem,
-        gpu=train_gpus,
-    params:
-        spec=run_spec,
-        device=DEVICE,
-        replicates=str(paths.REPLICATES),
-    script:
-        "../scripts/train.py"
 
 
-rule train_imp:
-    """Iterative magnitude pruning: the trunk whose masks the sparse controls branch from."""
-    input:
-        unpack(train_inputs),
+use rule train as train_imp with:
+    # iterative magnitude pruning: the trunk whose masks the sparse controls branch from
     output:
         metrics=str(paths.run_metrics("{run}")),
         hparams=str(paths.run_hparams("{run}")),
         masks=str(paths.run_masks("{run}")),
-    log:
-        str(paths.LOGS / "train" / "{run}.log"),
-    benchmark:
-        str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
         run=r"imp_[0-9a-f]{12}",
     priority: 10  # the longest chain (IMP rounds, then its controls): start it first
-    conda:
-        "../../envs/train.yaml"
-    threads: 1
-    resources:
-        runtime=train_runtime,
-        mem_mb=train_mem,
-        gpu=train_gpus,
-    params:
-        spec=run_spec,
-        device=DEVICE,
-        replicates=str(paths.REPLICATES),
-    script:
-        "../scripts/train.py"
 
 
 # One job per batch: arms of the same shape and schedule train as one stack (nnclaims.plan
