@@ -28,8 +28,11 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
 
+# Every run's files are targets too: Snakemake rebuilds a deleted intermediate only when a
+# target needs it, so without them a deleted run file left a stale table and PDF (#18.5).
 rule all:
     default_target: True
     input:
         REPORT_PDF,
         str(paths.METRICS_ALL),
+        [str(f) for r in RUNS for f in (paths.run_metrics(r), paths.run_hparams(r))],

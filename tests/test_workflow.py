@@ -158,6 +158,17 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     # a second run has nothing to do: outputs are complete and up to date
     r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in r2.stdout + r2.stderr
+    # #18.5: a deleted run file is rebuilt, and so is everything that read it
+    run = next((out / "runs").glob("spectral_*"))
+    (run / "hparams.json").unlink()
+    r4 = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=600)
+    assert r4.returncode == 0, r4.stdout[-3000:] + r4.stderr[-3000:]
+    for job in ("train", "collect", "analyse_hat", "metrics", "report"):
+        assert f"rule {job}:" in r4.stdout + r4.stderr, job
+    assert "rule analyse_swish_vs_relu:" not in r4.stdout + r4.stderr  # only what read it
+    assert json.loads((run / "hparams.json").read_text())["run_id"] == run.name
+    mtime = lambda f: (out / f).stat().st_mtime  # noqa: E731
+    assert mtime("report.pdf") > mtime("numbers/swish_vs_relu.json")  # the PDF was rebuilt
     # #14: one function decides a claim: the CLI prints the PDF's verdicts, number for number
     for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
