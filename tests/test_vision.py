@@ -3,13 +3,16 @@ and the paper profile's DAG (a dry run: its data are downloads this machine does
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
 import torch
+import yaml
 
 from nnclaims import cli, engine, pruning, vision
 from nnclaims.engine import Arrays, augment_crop_flip, train_classifier
+from nnclaims.plan import make_plan
 
 ARCHS = [
     ("vgg_he", 2, (3, 32, 32)),
@@ -127,6 +130,33 @@ def _paper_dry_run(project, *args):
     """`snakemake -n` of the paper profile in the project copy."""
     cmd = ["snakemake", "-n", "--configfile", "config/paper.yaml", *args]
     return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "claim, change, message",
+    [
+        ("swish_vs_relu", {"train": {"depth": 21}}, "ResNet depth must be 6n+2 (20, 56, 110)"),
+        ("mixed_scaling", {"sizes": [2, 6]}, "6 VGG blocks halve a 32-pixel image below one"),
+        ("sparse_vs_dense", {"train": {"depth": 3}}, "Conv-N needs N in 2, 4, 6"),
+    ],
+)
+def test_an_image_depth_the_model_cannot_build_stops_the_plan(project, claim, change, message):
+    """#18.4: named before any job, not in a job after the download and round 0."""
+    cfg = yaml.safe_load((project / "config/paper.yaml").read_text())
+    c = cfg["claims"][claim]
+    for k, v in change.items():
+        c[k] = {**c.get(k, {}), **v} if isinstance(v, dict) else v
+    with pytest.raises(ValueError, match=f"claims.{claim} .*{re.escape(message)}"):
+        make_plan(cfg)
+    (project / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run(
+        ["snakemake", "-n", "--configfile", "bad.yaml"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode != 0 and message in r.stdout + r.stderr
 
 
 def test_paper_profile_dag_builds(project):

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import activations
+from . import activations, resources, vision
 from .hparams import RunSpec, batch_id, batch_key
 
 TRAIN_KEYS = (
@@ -279,8 +279,25 @@ def make_plan(config: dict[str, Any]) -> Plan:
                     _add_compare_runs(plan, claim, c, v, kw, config)
         if c.get("spectral"):
             _add_spectral_runs(plan, claim, c["spectral"], config)
+    _check_depths(plan)
     plan.batches = make_batches(plan.runs)
     return plan
+
+
+def _check_depths(plan: Plan) -> None:
+    """Every image model at a depth it can build (#18.4): checked here, not in a job after the
+    download and the first rounds of training."""
+    for claim, ids in plan.claim_runs.items():
+        for s in (plan.runs[r] for r in ids):
+            if s.model not in vision.IMAGE_MODELS:
+                continue
+            shape = resources.dataset_shape(s.dataset)[0]
+            hw = shape[-1] if len(shape) == 3 else None
+            for depth in (s.depth, s.large_depth) if s.kind == "search" else (s.depth,):
+                try:
+                    vision.check_depth(s.model, depth, hw)
+                except ValueError as e:
+                    raise ValueError(f"claims.{claim} ({s.model} on {s.dataset}): {e}") from None
 
 
 def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:

@@ -116,12 +116,11 @@ class PreActResNet(nn.Module):
     def __init__(self, depth: int, acts: Sequence[str], in_ch: int, n_classes: int):
         """acts: one function per stage (3) plus one for the final pre-activation."""
         super().__init__()
+        check_depth("resnet", depth)
         if depth % 9 == 2 and depth >= 164:
             n, bottleneck, widths = (depth - 2) // 9, True, (64, 128, 256)
-        elif depth % 6 == 2:
-            n, bottleneck, widths = (depth - 2) // 6, False, (16, 32, 64)
         else:
-            raise ValueError(f"ResNet depth must be 6n+2 (20, 56, 110) or 9n+2 ≥ 164, got {depth}")
+            n, bottleneck, widths = (depth - 2) // 6, False, (16, 32, 64)
         self.stem = nn.Conv2d(in_ch, 16, 3, padding=1, bias=False)
         blocks, c = [], 16
         for s, w in enumerate(widths):
@@ -146,8 +145,7 @@ class ConvN(nn.Module):
     def __init__(self, convs: int, acts: Sequence[str], in_ch: int, n_classes: int, hw: int):
         """acts: one function per conv pair plus one for the dense layers."""
         super().__init__()
-        if convs not in (2, 4, 6):
-            raise ValueError(f"Conv-N needs N in 2, 4, 6 (Frankle & Carbin), got {convs}")
+        check_depth("conv", convs)
         layers: list[nn.Module] = []
         c = in_ch
         for p in range(convs // 2):
@@ -197,6 +195,18 @@ class LeNet300100(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+def check_depth(name: str, depth: int, hw: int | None = None) -> None:
+    """Whether image model `name` can be built at `depth` (on hw × hw images): the constructors
+    call this, and the plan calls it before any job starts (#18.4)."""
+    resnet = depth % 6 == 2 or (depth % 9 == 2 and depth >= 164)
+    if name == "resnet" and not (depth >= 8 and resnet):
+        raise ValueError(f"ResNet depth must be 6n+2 (20, 56, 110) or 9n+2 ≥ 164, got {depth}")
+    if name == "conv" and depth not in (2, 4, 6):
+        raise ValueError(f"Conv-N needs N in 2, 4, 6 (Frankle & Carbin), got {depth}")
+    if name == "vgg_he" and hw is not None and hw >> depth < 1:
+        raise ValueError(f"{depth} VGG blocks halve a {hw}-pixel image below one pixel")
 
 
 def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], n_classes: int):
