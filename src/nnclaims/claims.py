@@ -21,6 +21,7 @@ import yaml
 from . import kinds
 from .hparams import RunSpec
 from .io import read_yaml
+from .plan import design
 
 CLAIMS_FILE = "config/claims.yaml"
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "claims.schema.yaml"
@@ -96,7 +97,7 @@ def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
             )
         for h in doc[cid]["hypotheses"]:
             if h["id"] not in skip:
-                _check_hypothesis(cid, h, runs, imp="rounds" in c)
+                _check_hypothesis(cid, h, runs, imp=design(c) == "imp")
 
 
 def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: bool) -> None:
