@@ -34,18 +34,11 @@ class ClaimsError(ValueError):
     """config/claims.yaml is invalid, or does not fit the config's runs."""
 
 
-def _schema(root: str | os.PathLike | None) -> dict[str, Any]:
-    path = Path(root, "workflow/schemas/claims.schema.yaml") if root else SCHEMA
-    if not path.exists():
-        path = SCHEMA
-    return yaml.safe_load(path.read_text())
-
-
-def load(path: str | os.PathLike = CLAIMS_FILE, root: str | os.PathLike | None = None) -> dict:
+def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
     """config/claims.yaml, validated against workflow/schemas/claims.schema.yaml."""
     doc = read_yaml(path)
     try:
-        jsonschema.validate(doc, _schema(root))
+        jsonschema.validate(doc, yaml.safe_load(SCHEMA.read_text()))
     except jsonschema.ValidationError as e:
         where = ".".join(map(str, e.absolute_path)) or "top level"
         raise ClaimsError(f"{path}: {e.message} (at {where})") from None

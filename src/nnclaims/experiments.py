@@ -161,7 +161,6 @@ def run(
         job = kinds.Job(
             device=dev,
             ckpt_dir=ckpt_dir,
-            out_dir=out_dir,
             arrays=datamod.load_arrays(data_path) if kind.needs_data else None,
             trunk_masks=None if trunk_masks is None else Path(trunk_masks),
             mask_seeds=list(spec.seeds),

@@ -26,7 +26,6 @@ class Job:
 
     device: torch.device
     ckpt_dir: Path | None = None
-    out_dir: Path | None = None
     arrays: Any = None  # engine.Arrays of the run's dataset (None for kinds without data)
     trunk_masks: Path | None = None  # a control's IMP trunk: masks.npz
     mask_seeds: list[int] | None = None  # the seeds of that masks file, in its order
