@@ -112,12 +112,18 @@ def test_spectral_hypothesis_counts_for_every_dataset():
     assert {r["dataset"] for r in ev["hypotheses"]} == {"a", "sines"}
 
 
-def test_best_epoch_is_the_epoch_of_lowest_test_loss():
+def test_best_epoch_is_the_epoch_of_lowest_validation_loss_never_test():
+    """#19.7: the early-stopping epoch reads the validation loss, as Frankle & Carbin's did;
+    a test loss with its minimum elsewhere does not move it."""
     r = []
     for e, losses in enumerate([[3, 3], [1, 2], [2, 1]], start=1):
-        r += rows("a", "imp", losses, metric="test_loss", epoch=e)
+        r += rows("a", "imp", losses, metric="val_loss", epoch=e)
+        r += rows("a", "imp", [9 - e, 9 - e], metric="test_loss", epoch=e)  # lowest at epoch 3
     v = analysis.select(pd.DataFrame(r), "best_epoch", "imp")
     assert v.tolist() == [2.0, 3.0]
+    only_test = pd.DataFrame([x for x in r if x["metric"] == "test_loss"])
+    with pytest.raises(LookupError, match="val_loss"):
+        analysis.select(only_test, "best_epoch", "imp")
 
 
 def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
@@ -128,7 +134,7 @@ def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
         body = line.split(":", 1)[-1].strip()
         if not line.lstrip().startswith("#") and " #" in body:
             assert body[0] in "\"'{", f"quote this value: {line.strip()}"
-    keys = {"arm", "size", "level", "epoch", "freq", "loss"}
+    keys = {"arm", "size", "level", "epoch", "freq", "loss", "minus"}
     for cid, c in claims.items():
         assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid
         for h in c["hypotheses"]:
@@ -172,9 +178,14 @@ def test_set_search_draws_distinct_sets_and_transfers_the_best():
     assert set(df[df.metric == "val_acc"].arm) == {f"cand:{experiments.set_name(c)}" for c in cands}
     final = df[df.metric == "test_acc"]
     assert set(final.arm) == {"best_set1", "best_set2"} and set(final["size"]) == {2, 4}
-    with pytest.raises(ValueError, match="only 4 sets"):
+    # #19.3: a set has two or more distinct functions (relu+relu is a plain network)
+    assert all(len(set(c)) >= 2 for c in cands)
+    # #19.4: the search's models use seeds disjoint from those evaluating the chosen sets
+    search_seeds = set(df[df.metric == "val_acc"].seed)
+    assert search_seeds and not search_seeds & set(final.seed)
+    with pytest.raises(ValueError, match="only 2 sets"):  # relu+tanh, tanh+relu
         experiments.candidate_sets(
-            RunSpec("search", "s", ("relu",), pool=("relu", "tanh"), candidates=5)
+            RunSpec("search", "s", ("relu",), pool=("relu", "tanh"), candidates=3)
         )
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from nnclaims import engine, seeding
 from nnclaims.data import linear_toy
-from nnclaims.models import StackedCNN, StackedMLP, init_weights
+from nnclaims.models import StackedCNN, StackedMLP, StackedResMLP, init_weights
 
 F64 = torch.float64
 SEEDS = [3, 4, 5]
@@ -211,3 +211,59 @@ def test_engine_run_equals_torch_layers_and_adam(kind, lr):
     wrong_w = [layer.weight for layer in wrong_net if hasattr(layer, "mask")]
     final_w, _ = to_torch_layout(kind, model, list(model.weights), list(model.biases), 0)
     assert max(_max_diff(a.detach(), b.detach()) for a, b in zip(final_w, wrong_w)) > 1e3 * ATOL
+
+
+class MLPBase(nn.Module):
+    """The MNIST-1D repository's MLPBase (notebooks/models.py), as written there."""
+
+    def __init__(self, input_size, output_size, hidden_size=100):
+        super().__init__()
+        self.linear1 = nn.Linear(input_size, hidden_size, dtype=F64)
+        self.linear2 = nn.Linear(hidden_size, hidden_size, dtype=F64)
+        self.linear3 = nn.Linear(hidden_size, output_size, dtype=F64)
+
+    def forward(self, x):
+        h = self.linear1(x).relu()
+        h = h + self.linear2(h).relu()
+        return self.linear3(h)
+
+
+def test_mlp_res_in_data_order_is_the_mnist1d_repository_recipe():
+    """#19.5: model mlp_res with shuffle: false against the repository's own MLPBase trained by
+    its train.py loop (batch i = examples [i·B, (i+1)·B) mod N, Adam, one step per batch):
+    the per-epoch losses and the final weights agree; shuffled batches do not."""
+    data = linear_toy(n=300, d=D_IN, classes=CLASSES, dtype=F64, seed=2)
+    steps_per_epoch, epochs, lr = 300 // BATCH, 4, 1e-2
+    model = StackedResMLP([SEEDS[0]], D_IN, 2, WIDTH, CLASSES, ["relu"], dtype=F64)
+    ws, bs = to_torch_layout("mlp", model, list(model.weights), list(model.biases), 0)
+    net = MLPBase(D_IN, CLASSES, WIDTH)
+    with torch.no_grad():
+        for layer, w, b in zip((net.linear1, net.linear2, net.linear3), ws, bs):
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+
+    hist = engine.train_classifier(model, data, epochs, BATCH, lr, shuffle=False)
+
+    opt = torch.optim.Adam(net.parameters(), lr, foreach=False, fused=False)
+    losses = []
+    for step in range(epochs * steps_per_epoch):  # train.py's loop
+        bix = (step * BATCH) % len(data.x_train)
+        x, y = data.x_train[bix : bix + BATCH], data.y_train[bix : bix + BATCH]
+        loss = F.cross_entropy(net(x), y)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    ref_loss = np.array(losses).reshape(epochs, steps_per_epoch).mean(1)
+    np.testing.assert_allclose(hist["train_loss"][:, 0], ref_loss, rtol=0, atol=ATOL)
+    final_w, _ = to_torch_layout("mlp", model, list(model.weights), list(model.biases), 0)
+    for ours, layer in zip(final_w, (net.linear1, net.linear2, net.linear3)):
+        np.testing.assert_allclose(ours.detach(), layer.weight.detach(), rtol=0, atol=ATOL)
+
+    # the plain MLP (no residual) or a shuffled order is a different run: the check has teeth
+    plain = StackedMLP([SEEDS[0]], D_IN, 2, WIDTH, CLASSES, ["relu"], dtype=F64)
+    other = engine.train_classifier(plain, data, epochs, BATCH, lr, shuffle=False)
+    assert _max_diff(other["train_loss"][:, 0], ref_loss) > 1e3 * ATOL
+    again = StackedResMLP([SEEDS[0]], D_IN, 2, WIDTH, CLASSES, ["relu"], dtype=F64)
+    shuffled = engine.train_classifier(again, data, epochs, BATCH, lr)
+    assert _max_diff(shuffled["train_loss"][:, 0], ref_loss) > 1e3 * ATOL

@@ -84,7 +84,8 @@ def test_every_run_kind_reuses_its_seeds_bitwise(tmp_path, digits, kind):
                        epochs=20, eval_every=10, freqs=(2, 4), n_points=16)  # fmt: skip
     elif kind == "search":
         spec = RunSpec("search", "best_set", ("relu",), pool=("relu", "tanh", "sin"),
-                       candidates=3, keep=1, large_depth=2, tune_seeds=2, **SMALL)  # fmt: skip
+                       candidates=3, keep=1, large_depth=4, tune_seeds=2,
+                       **{**SMALL, "depth": 2})  # fmt: skip
     else:
         spec = RunSpec("imp", "imp", ("relu",), prune_rounds=2, **SMALL)
     small, _ = run(_seeds(spec, 2), "a", store)

@@ -133,8 +133,8 @@ def test_best_epoch_of_models_that_diverged_at_once_is_missing_not_a_crash():
             for e in range(1, 4):
                 v = loss if np.isnan(loss) else loss + abs(e - 2) + s / 10
                 rows.append(dict(dataset="digits", model="mlp", arm=arm, size=2, level=1.0,
-                                 freq=np.nan, seed=s, epoch=e, lr=0.01, split="test",
-                                 metric="test_loss", value=v))  # fmt: skip
+                                 freq=np.nan, seed=s, epoch=e, lr=0.01, split="val",
+                                 metric="val_loss", value=v))  # fmt: skip
     df = pd.DataFrame(rows)
     assert analysis.select(df, "best_epoch", "imp", dataset="digits").isna().all()
     assert list(analysis.select(df, "best_epoch", "dense", dataset="digits")) == [2.0] * 3

@@ -109,6 +109,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     return {
         "id": r["id"],
         "text": r["text"],
+        "part": r.get("part") or "",
         "dataset": r.get("dataset") or "",
         "source": r.get("source", ""),
         "ours": ours,
@@ -182,7 +183,7 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
                 if any(x.get("lr_grid") for x in rs)
                 else f"lr {r['lr']:g}"
             )
-            unit = "hidden layer(s)" if model == "mlp" else "layers/blocks"
+            unit = "hidden layer(s)" if model.startswith("mlp") else "layers/blocks"
             parts.append(
                 f"{model.upper()} with {' or '.join(map(str, depths))} {unit} of width "
                 f"{r['width']}; {opt}, {lr}, batch {r['batch_size']}, {r['epochs']} epochs"
@@ -262,6 +263,7 @@ def write_numbers(
             "setup": setup,
             "differences": claim.get("differences", ""),
             "diverged": "none" if df is None else diverged(df),
+            "lr_edges": [] if df is None else lr_edges(df),
             # the config keys every number and figure of this claim depends on
             "config_keys": ["datasets", "seeds", "train", "mixes", "sets", f"claims.{claim_id}"],
             "table": table,
@@ -270,6 +272,7 @@ def write_numbers(
             "decided_by": evaluation.get("decided_by_overall", ""),
             "family": evaluation.get("family"),
             "verdicts_by_dataset": evaluation.get("by_dataset", {}),
+            "parts": evaluation.get("parts", []),
             "not_tested": evaluation.get("not_tested", []),
             "headline": headline(claim, evaluation),
             "outcome": outcome,
@@ -281,28 +284,54 @@ def write_numbers(
     )
 
 
+def lr_edges(df: pd.DataFrame) -> list[str]:
+    """Arms whose validated lr is the smallest or largest of their grid (#19.2): the best lr
+    may lie outside the grid, and the report says so."""
+    if "split" not in df:
+        return []
+    val = df[
+        (df["split"] == "val") & (df["metric"] == "val_acc") & ~df["arm"].str.startswith("cand:")
+    ]
+    out = []
+    for (ds, arm), g in val.groupby(["dataset", "arm"], sort=False):
+        grid = sorted(g["lr"].unique())
+        used = df[(df["dataset"] == ds) & (df["arm"] == arm) & (df["metric"] == "test_acc")]
+        if len(grid) < 2 or used.empty:
+            continue
+        lr = float(used["lr"].iloc[0])
+        if np.isclose(lr, grid[0]) or np.isclose(lr, grid[-1]):
+            end = "smallest" if np.isclose(lr, grid[0]) else "largest"
+            out.append(f"{arm} ({ds}): {lr:g}, the grid's {end}")
+    return out
+
+
 def _where(h: dict[str, Any]) -> str:
     ds = h.get("dataset")
     return h["text"] + ("" if not ds or ds == SPECTRAL else f" ({ds})")
 
 
 def sanity(df: pd.DataFrame, baselines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our baseline arms against published baselines: within 2 published SDs or not."""
+    """Our baseline arms against published baselines: within 2 published SDs or not, and the
+    gap (ours − published) in points."""
     rows = []
     for b in baselines:
         try:
-            v = select(df, "test_acc", b["arm"], dataset=b["dataset"])
+            v = select(df, "test_acc", b["arm"], dataset=b["dataset"], epoch=b.get("epoch"))
         except LookupError:
             continue
         m = float(v.mean())
-        ok = abs(m - b["published"]) <= 2 * b["sd"]
+        gap = m - b["published"]
+        ok = abs(gap) <= 2 * b["sd"]
         rows.append(
             {
                 "what": b["what"],
                 "dataset": b["dataset"],
-                "published": f"{b['published']:g} ± {b['sd']:g}",
-                "ours": fmt_pm(m, float(v.std())),
-                "check": "within 2 SD" if ok else "outside 2 SD",
+                "published": f"{b['published']:g} ± {b['sd']:g}"
+                + (f" ({b['also']})" if b.get("also") else ""),
+                "ours": fmt_pm(m, float(v.std()))
+                + (" (final epoch)" if b.get("epoch") == "last" else ""),
+                "gap": gap,
+                "check": f"{'within' if ok else 'outside'} 2 SD (gap {gap:+.1f})",
                 "source": b["source"],
             }
         )

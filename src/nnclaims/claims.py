@@ -88,7 +88,18 @@ def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
                 f"claims.{cid}.untested: no hypothesis {', '.join(sorted(skip - ids))} in "
                 f"{CLAIMS_FILE} {cid} (its ids: {', '.join(sorted(ids))})"
             )
+        parts = doc[cid].get("parts", {})
         for h in doc[cid]["hypotheses"]:
+            if parts and h.get("part") not in parts:
+                raise ClaimsError(
+                    f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}: part {h.get('part')!r} is not "
+                    f"one of the claim's parts ({', '.join(parts)})"
+                )
+            if "part" in h and not parts:
+                raise ClaimsError(
+                    f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}: part {h['part']!r}, but "
+                    f"{cid} defines no parts"
+                )
             if h["id"] not in skip:
                 _check_hypothesis(cid, h, runs, imp=design(c) == "imp")
 
@@ -101,8 +112,9 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
     sizes = {s.depth for s in pool} | {s.large_depth for s in pool if s.kind == "search"}
     datasets = {s.dataset for s in pool}
     what = "spectral-probe arms" if probe else "arms"
-    for side in ("a", "b"):
-        sel = h.get(side)
+    sides = [(side, h.get(side)) for side in ("a", "b")]
+    sides += [(f"{side}.minus", sel["minus"]) for side, sel in sides if sel and "minus" in sel]
+    for side, sel in sides:
         if sel is None:
             continue
         if sel["arm"] not in arms:
@@ -111,7 +123,7 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                 f"(its {what}: {', '.join(arms) or 'none'}). Add it to the config, or list "
                 f"{h['id']} under claims.{cid}.untested"
             )
-        if "level" in sel and not imp:
+        if ("level" in sel or "levels" in sel) and not imp:
             raise ClaimsError(
                 f"{where}: {side}.level selects an IMP level; claims.{cid} prunes nothing"
             )

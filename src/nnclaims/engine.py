@@ -32,12 +32,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Arrays:
-    """A classification dataset as tensors: x (N, D) float, y (N,) int64."""
+    """A classification dataset as tensors: x (N, D) float, y (N,) int64; optionally a
+    validation part held out of the training set, evaluated every epoch beside the test set."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
 
     @property
     def n_classes(self) -> int:
@@ -118,11 +121,14 @@ def train_classifier(
     weight_decay: float = 0.0,
     augment: bool = False,
     device: str | torch.device = "cpu",
+    shuffle: bool = True,
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
+    `shuffle`: a new batch order per model and epoch (default), else the data's own order.
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
-    test_loss, test_acc; and `diverged_epoch` (K,), 0 where a model never diverged.
+    test_loss, test_acc, and val_loss when `data` has a validation part; and `diverged_epoch`
+    (K,), 0 where a model never diverged.
     With `checkpoint`, the whole state (weights, Adam, batch-order generators, history) is saved
     after every epoch and a matching `tag`'s checkpoint is resumed: a killed and restarted run
     ends with exactly the numbers of an uninterrupted one.
@@ -139,6 +145,7 @@ def train_classifier(
         model.set_masks(model.masks)  # masks are not parameters: move them along
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    val = None if data.x_val is None else (data.x_val.to(dev), data.y_val.to(dev))
     images = x_train.dim() == 4
     eval_chunk = 1000 if images else None
     after_step = getattr(model, "after_step", None)  # image stacks re-zero pruned weights
@@ -151,7 +158,8 @@ def train_classifier(
     )
     alive = torch.ones(k, dtype=torch.bool)
     diverged = np.zeros(k, dtype=np.int64)
-    hist = {m: np.full((epochs, k), np.nan) for m in ("train_loss", "test_loss", "test_acc")}
+    metrics = ("train_loss", "test_loss", "test_acc") + (("val_loss",) if val else ())
+    hist = {m: np.full((epochs, k), np.nan) for m in metrics}
     start = 1
     state = ckpt.load(checkpoint, tag)
     if state is not None:
@@ -168,7 +176,10 @@ def train_classifier(
         log.info("resuming from checkpoint %s after epoch %d", checkpoint, start - 1)
     t0 = time.perf_counter()
     for epoch in range(start, epochs + 1):
-        perm = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(dev)  # (K, N)
+        if shuffle:
+            perm = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(dev)  # (K, N)
+        else:  # the MNIST-1D repository's fixed order: batch i is examples [100 i, 100 i + 100)
+            perm = torch.arange(n, device=dev).expand(k, n)
         running = torch.zeros(k, dtype=torch.float64, device=dev)
         model.train()
         for step in range(steps):
@@ -205,6 +216,9 @@ def train_classifier(
             "test_loss": test_loss,
             "test_acc": test_acc,
         }
+        if val is not None:  # the early-stopping signal: never the test set (#19.7)
+            row["val_loss"] = evaluate(model, *val, eval_chunk)[0]
+            row["val_loss"][dead] = np.nan
         for m, v in row.items():
             hist[m][epoch - 1] = v
         if on_epoch is not None:

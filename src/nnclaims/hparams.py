@@ -48,7 +48,9 @@ class RunSpec:
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
     lr_grid: tuple[float, ...] = ()  # classify: pick lr from these on a validation split
     tune_seeds: int = 3  # classify with lr_grid: seeds per candidate lr
+    shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
     val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
+    early_stop_val: bool = False  # hold out val_fraction, record its loss per epoch (IMP, controls)
     pool: tuple[str, ...] = ()  # search: functions per-layer sets are drawn from
     candidates: int = 0  # search: random per-layer sets tried on the small network
     keep: int = 0  # search: best sets (by validation accuracy) transferred to the large network

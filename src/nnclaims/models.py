@@ -155,6 +155,17 @@ class StackedMLP(Stacked):
         return self.head(x)
 
 
+class StackedResMLP(StackedMLP):
+    """K copies of the MNIST-1D repository's MLPBase (notebooks/models.py): every hidden layer
+    after the first adds its output to its input, h = h + act(W h + b) (#19.5)."""
+
+    def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
+        for i, act in enumerate(self.acts):
+            h = act(self.linear(i, x))
+            x = h if i == 0 else x + h
+        return self.head(x)
+
+
 def conv_out_len(length: int, kernel: int, stride: int, pad: int) -> int:
     return (length + 2 * pad - kernel) // stride + 1
 
@@ -211,7 +222,11 @@ class StackedCNN(Stacked):
         return stacked_ops.baddbmm(self.biases[last], self._w(last), h.reshape(k, -1, b))
 
 
-MODELS: dict[str, Callable[..., Stacked]] = {"mlp": StackedMLP, "cnn": StackedCNN}
+MODELS: dict[str, Callable[..., Stacked]] = {
+    "mlp": StackedMLP,
+    "mlp_res": StackedResMLP,
+    "cnn": StackedCNN,
+}
 
 
 def get_model(name: str) -> Callable[..., Stacked]:

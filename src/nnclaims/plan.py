@@ -12,6 +12,7 @@ from typing import Any
 
 from . import activations, resources, vision
 from .hparams import RunSpec, batch_id, batch_key
+from .kinds.search import n_sets
 
 TRAIN_KEYS = (
     "model",
@@ -27,6 +28,7 @@ TRAIN_KEYS = (
     "augment",
     "lr_grid",
     "tune_seeds",
+    "shuffle",
 )
 
 
@@ -101,7 +103,7 @@ def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-STACKED_MODELS = ("mlp", "cnn")  # models.MODELS: one tensor per layer for all K models
+STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
 
 
 def _check_image_settings(kw: dict, claim: str) -> None:
@@ -160,6 +162,8 @@ def _add_imp_runs(plan: Plan, claim: str, c: dict, kw: dict, config: dict) -> No
         "prune_fraction": c["fraction"],
         "conv_prune_fraction": c.get("conv_fraction", 0.0),
         "rewind_epoch": c.get("rewind", 0),
+        # the paper's early stopping reads a validation set: hold one out of training (#19.7)
+        "early_stop_val": True,
     }
     kw = {**kw, "lr_grid": ()}  # the paper's fixed learning rate; no search
     tid = plan.add(claim, RunSpec("imp", "imp", **act, **prune, **kw))
@@ -251,6 +255,27 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
             f"claims.{cid}.search.keep: {search['keep']} is more than its "
             f"{search['candidates']} candidates"
         )
+    train = {**config["train"], **c.get("train", {})}
+    small = min(c.get("sizes") or [train["depth"]])
+    if search and c.get("sizes"):
+        n = n_sets(len(set(search["pool"])), small)
+        if search["candidates"] > n:
+            raise ValueError(
+                f"claims.{cid}.search.candidates: {search['candidates']}, but a pool of "
+                f"{len(set(search['pool']))} functions makes only {n} sets of {small} layers "
+                "with two or more distinct functions"
+            )
+    for v in [c, *c.get("variants", [])] if design(c) == "compare" else []:
+        model = {**train, **v.get("train", {})}.get("model", "mlp")
+        slots = vision.layer_slots(model, small)
+        for arm in v.get("arms", []):
+            fs = config.get("sets", {}).get(arm, [])
+            if len(fs) > slots:
+                raise ValueError(
+                    f"sets.{arm}: {len(fs)} functions, but claims.{cid}'s {model} has "
+                    f"{slots} activation slots at its smallest size: a function would be "
+                    "dropped (give the claim more layers, or the set fewer functions)"
+                )
     if design(c) == "imp" and c.get("rewind", 0):
         epochs = {**config["train"], **c.get("train", {})}["epochs"]
         if c["rewind"] > epochs:

@@ -30,6 +30,9 @@ ARM_LABELS = {
     "swish_cnn": "Swish-1 (CNN)",
     "swish_beta_cnn": "Swish β (CNN)",
     "max_sigmoid_cnn": "max(x, σ(x)) (CNN)",
+    "relu_shared": "ReLU, shared lr",
+    "hat_shared": "hat, shared lr",
+    "relu_base": "ReLU, MLPBase recipe",
     "best_set1": "best set 1",
     "best_set2": "best set 2",
     "ga2": "GA set #2",
@@ -52,14 +55,15 @@ ARM_COLORS = {
     "relu": _CB[0],
     "swish": _CB[1],
     "swish_beta": _CB[2],
-    "max_sigmoid": _CB[3],
+    # near-black, not vermilion: Swish-1 (orange) and max(x, σ(x)) must not look alike (#19.8)
+    "max_sigmoid": (0.1, 0.1, 0.1),
     "hat": _CB[4],
     "mix4": _CB[5],
     "leaky_relu": _CB[6],
-    "elu": _CB[7],
+    "elu": _CB[9],  # light blue: ELU and GELU (grey) told apart
     "selu": _CB[8],
-    "softplus": _CB[9],
-    "gelu": (0.35, 0.35, 0.35),
+    "softplus": _CB[3],
+    "gelu": _CB[7],
     "hat_wide": _CB[6],
     "hat_narrow": _CB[7],
     "hat_init3": _CB[8],
@@ -122,7 +126,9 @@ def curves(
         mid, lo, hi = g["mean"], g["mean"] - g["std"].fillna(0), g["mean"] + g["std"].fillna(0)
         if log:
             mid, lo, hi = 10**mid, 10**lo, 10**hi
-        ax.plot(g[x], mid, color=pal[arm], label=label(arm), lw=1.6)
+        # a variant drawn beside its arm (relu_shared next to relu) shares its colour: dashed
+        ls = "--" if arm not in ARM_COLORS and arm.rsplit("_", 1)[0] in arms else "-"
+        ax.plot(g[x], mid, color=pal[arm], label=label(arm), lw=1.6, ls=ls)
         ax.fill_between(g[x], lo, hi, color=pal[arm], alpha=0.2, lw=0)
     if log:
         ax.set_yscale("log")
@@ -146,6 +152,6 @@ def final_points(ax, values, arms, x: str = "arm", ylabel: str = "final test acc
     sns.stripplot(**common, size=4, alpha=0.6, jitter=0.15)
     sns.pointplot(**common, errorbar=("ci", 95), markers="D", linestyle="none")
     ax.set_xticks(range(len(arms)))
-    ax.set_xticklabels([label(a) for a in arms], rotation=30, ha="right")
+    ax.set_xticklabels([label(a) for a in arms], rotation=40, ha="right", rotation_mode="anchor")
     ax.set_xlabel("")
     ax.set_ylabel(ylabel)

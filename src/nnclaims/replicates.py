@@ -24,7 +24,7 @@ from .hparams import RunSpec
 from .io import atomic_path, read_npz, write_json, write_parquet
 
 SEED_FREE = ("seeds", "trunk")
-REUSABLE_MODELS = ("mlp", "cnn")
+REUSABLE_MODELS = ("mlp", "mlp_res", "cnn")
 
 
 def key(spec: RunSpec) -> str:

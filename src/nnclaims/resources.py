@@ -10,7 +10,7 @@ from .hparams import RunSpec
 # Model-epochs (or, for the spectral probe, model-steps × 1/100) per minute on one slow core:
 # about a quarter of what one laptop core managed here, so a queue's runtime limit is not hit.
 # Image models: model-epochs per minute on one GPU (rough, for the queue limit only).
-RATE = {"mlp": 1200, "cnn": 300, "lenet": 60, "conv": 10, "vgg_he": 6, "resnet": 2}
+RATE = {"mlp": 1200, "mlp_res": 1200, "cnn": 300, "lenet": 60, "conv": 10, "vgg_he": 6, "resnet": 2}
 
 
 def work(spec: RunSpec) -> float:
@@ -33,8 +33,8 @@ def runtime_minutes(spec: RunSpec) -> int:
 
 
 def mem_mb(spec: RunSpec) -> int:
-    if spec.model in ("mlp", "cnn"):
-        return 2000 if spec.model == "mlp" else 4000
+    if spec.model in ("mlp", "mlp_res", "cnn"):
+        return 4000 if spec.model == "cnn" else 2000
     return 16000  # CIFAR as float32 (600 MB) plus the model and its activations
 
 

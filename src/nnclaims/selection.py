@@ -51,6 +51,7 @@ def select(
     dataset: str | None = None,
     freq: str | None = None,
     loss: float | None = None,
+    levels: list[float] | None = None,
 ) -> pd.Series:
     """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
 
@@ -58,10 +59,20 @@ def select(
     (the default for other metrics), an epoch (step) number, or a fraction of the run in (0, 1)
     (the nearest recorded one). Test accuracy is NaN from a model's diverged epoch on and is
     scored at chance (CHANCE, 100 / classes). freq ("low" / "high"): mean over the lower /
-    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest test loss
-    (early-stopping iteration). metric "epochs_to_loss": the first epoch whose training loss
-    is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no arm).
+    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest validation
+    loss (the early-stopping iteration; runs with early_stop_val only). metric
+    "epochs_to_loss": the first epoch whose training loss is ≤ `loss` (never: the run's
+    epochs + 1, a censored value that favours no arm). levels [lo, hi]: the per-seed mean over
+    every IMP level run with lo ≤ fraction remaining ≤ hi (a comparison across levels, #19.1).
     """
+    if levels is not None:
+        d = select_rows(df, "diverged_epoch", arm, size, None, dataset)
+        lo, hi = levels
+        runs = sorted(x for x in d["level"].unique() if lo - 1e-9 <= x <= hi + 1e-9)
+        if not runs:
+            raise LookupError(f"No level of arm {arm!r} in [{lo}, {hi}]")
+        per = [select(df, metric, arm, size, lv, epoch, dataset, freq, loss) for lv in runs]
+        return pd.concat(per, axis=1).mean(axis=1).sort_index()
     if metric == "epochs_to_loss":
         if loss is None:
             raise ValueError("metric epochs_to_loss needs a `loss` threshold in its selector")
@@ -69,8 +80,8 @@ def select(
         never = float(d["epoch"].max()) + 1
         hit = d[d["value"] <= loss].groupby("seed")["epoch"].min()
         return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
-    if metric == "best_epoch":
-        d = select_rows(df, "test_loss", arm, size, level, dataset)
+    if metric == "best_epoch":  # read on the validation part, never on test (#19.7)
+        d = select_rows(df, "val_loss", arm, size, level, dataset)
         best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
         return best.reindex(sorted(d["seed"].unique()))  # NaN: no finite loss (diverged)
     d = select_rows(df, metric, arm, size, level, dataset)
@@ -105,7 +116,7 @@ def select(
 
 
 def best_epochs(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group of `by`, the row of the lowest value (the early-stopping epoch for test loss);
+    """Per group of `by`, the row of the lowest value (the early-stopping epoch for val loss);
     a group with no finite value (a model diverged in its first epoch) has no best epoch and
     is left out."""
     ok = d[np.isfinite(d["value"])]

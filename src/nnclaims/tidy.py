@@ -4,7 +4,9 @@ One row per (seed, epoch, metric) with columns COLUMNS; `size` is the number of 
 `level` the fraction of weights remaining (1 for dense), `freq` the frequency k of a spectral
 measurement (NaN elsewhere), `lr` the learning rate the row was trained with, and for spectral
 runs `epoch` counts full-batch steps. A run with an lr grid also has rows with split "val" and
-metric "val_acc": each candidate lr's final accuracy on the validation split.
+metric "val_acc": each candidate lr's final accuracy on the validation split. A run that holds
+out a validation part (IMP and its controls) has split "val" rows of metric "val_loss" per epoch:
+the early-stopping signal.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ COLUMNS = [
     "metric",
     "value",
 ]
-SPLITS = {"train_loss": "train", "test_loss": "test", "test_acc": "test"}
+SPLITS = {"train_loss": "train", "test_loss": "test", "test_acc": "test", "val_loss": "val"}
 
 
 def empty() -> pd.DataFrame:
@@ -48,6 +50,8 @@ def from_history(
     frames = []
     epochs, k = hist["test_acc"].shape
     for metric, split in SPLITS.items():
+        if metric not in hist:
+            continue  # val_loss: only runs with a validation part
         v = hist[metric]
         frames.append(
             pd.DataFrame(

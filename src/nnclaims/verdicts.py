@@ -24,13 +24,33 @@ def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bo
     return bool(len(d)) and bool((d["value"] > 0).all())
 
 
+def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None) -> pd.Series:
+    """Per-seed values of one side of a hypothesis; a selector with `minus` gives the per-seed
+    change sel − minus (e.g. an arm's change from the small to the large size), so that
+    a − b is a difference in differences, paired by seed."""
+    own = {k: v for k, v in sel.items() if k != "minus"}
+    v = select(df, metric, dataset=dataset, **own)
+    if "minus" not in sel:
+        return v
+    m = select(df, metric, dataset=dataset, **sel["minus"])
+    common = v.index.intersection(m.index)
+    return v.loc[common] - m.loc[common]
+
+
+def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The plain selectors inside a side (itself and its `minus`)."""
+    if sel is None:
+        return []
+    return [sel] + ([sel["minus"]] if "minus" in sel else [])
+
+
 def hypothesis_values(
     df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
 ) -> dict[str, Any]:
     """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
     the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric."""
-    a = select(df, h["metric"], dataset=dataset, **h["a"])
-    b = select(df, h["metric"], dataset=dataset, **h["b"]) if "b" in h else None
+    a = side(df, h["metric"], h["a"], dataset)
+    b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
     if b is not None:
         common = a.index.intersection(b.index)
         a, b = a.loc[common], b.loc[common]
@@ -38,6 +58,7 @@ def hypothesis_values(
     out = {
         "id": h["id"],
         "text": h["text"],
+        "part": h.get("part"),
         "dataset": dataset,
         "source": h.get("source", ""),
         "direction": h["direction"],
@@ -47,14 +68,20 @@ def hypothesis_values(
         "d": d[np.isfinite(d)],
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
-        "untrained": [
-            s["arm"] for s in (h["a"], h.get("b")) if s is not None and _untrained(df, s, dataset)
-        ],
+        "untrained": list(
+            dict.fromkeys(
+                s["arm"] for s in _arms(h["a"]) + _arms(h.get("b")) if _untrained(df, s, dataset)
+            )
+        ),
     }
     if h["metric"] in END_METRICS and "epoch" not in h["a"]:
-        last = lambda sel: float(  # noqa: E731
-            select(df, h["metric"], dataset=dataset, **{**sel, "epoch": "last"}).mean()
-        )
+
+        def last(sel: dict[str, Any]) -> float:
+            at_last = {**sel, "epoch": "last"}
+            if "minus" in sel:
+                at_last["minus"] = {**sel["minus"], "epoch": "last"}
+            return float(side(df, h["metric"], at_last, dataset).mean())
+
         out["a_last"] = last(h["a"])
         out["b_last"] = last(h["b"]) if "b" in h else None
     return out
@@ -108,9 +135,10 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     e.g. the CNN hypotheses under the paper profile.
 
     `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
-    it is, so they print the same verdicts (the lr search's validation rows decide nothing)."""
+    it is, so they print the same verdicts (the lr search's validation rows decide nothing; the
+    per-epoch validation loss is kept: best_epoch reads it)."""
     if "split" in df:
-        df = df[df["split"] != "val"]
+        df = df[(df["split"] != "val") | (df["metric"] == "val_loss")]
     datasets = claim_datasets(df)
     rows, not_tested = [], []
     for h in claim["hypotheses"]:
@@ -123,7 +151,7 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
         if not found:
-            arms = [h["a"]["arm"]] + ([h["b"]["arm"]] if "b" in h else [])
+            arms = list(dict.fromkeys(s["arm"] for s in _arms(h["a"]) + _arms(h.get("b"))))
             not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
     if not rows:
         raise ValueError(
@@ -140,6 +168,7 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     verdict = stats.combine([r["verdict"] for r in results])
     return {
         "hypotheses": results,
+        "parts": part_verdicts(results, claim.get("parts", {}), datasets),
         "by_dataset": by_dataset,
         "decided_by": decided_by,
         "verdict": verdict,
@@ -148,6 +177,34 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         "alpha": stats.ALPHA,
         "family": len(results),
     }
+
+
+def part_verdicts(
+    results: list[dict[str, Any]], parts: dict[str, str], datasets: list[str]
+) -> list[dict[str, Any]]:
+    """One verdict per part of a blended claim (per dataset and overall), from its own
+    hypotheses' Holm-corrected tests: a source's claim is not hidden under another's."""
+    out = []
+    for pid, text in parts.items():
+        rs = [r for r in results if r.get("part") == pid]
+        if not rs:
+            continue
+        by_ds = {}
+        for ds in datasets:
+            d = [r for r in rs if r["dataset"] in (ds, SPECTRAL)]
+            if d:
+                by_ds[ds] = stats.combine([r["verdict"] for r in d])
+        v = stats.combine([r["verdict"] for r in rs])
+        out.append(
+            {
+                "part": pid,
+                "text": text,
+                "verdict": v,
+                "by_dataset": by_ds,
+                "decided_by": deciding(rs, v),
+            }
+        )
+    return out
 
 
 def deciding(rows: list[dict[str, Any]], verdict: str) -> str:

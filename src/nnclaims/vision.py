@@ -209,17 +209,25 @@ def check_depth(name: str, depth: int, hw: int | None = None) -> None:
         raise ValueError(f"{depth} VGG blocks halve a {hw}-pixel image below one pixel")
 
 
+def layer_slots(name: str, depth: int) -> int:
+    """How many activation slots a per-layer set fills: VGG-HE's blocks and its dense layer,
+    ResNet's 4 stages, Conv-N's conv pairs and dense layer, LeNet's 2 layers; else the hidden
+    layers."""
+    return {"vgg_he": depth + 1, "resnet": 4, "conv": depth // 2 + 1, "lenet": 2}.get(name, depth)
+
+
 def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], n_classes: int):
     """One model: `shape` is one example's (C, H, W)."""
     c, h = shape[0], shape[-1]
+    fs = layer_functions(acts_spec, layer_acts, layer_slots(name, depth))
     if name == "vgg_he":
-        return VGGHE(depth, layer_functions(acts_spec, layer_acts, depth + 1), c, n_classes, h)
+        return VGGHE(depth, fs, c, n_classes, h)
     if name == "resnet":
-        return PreActResNet(depth, layer_functions(acts_spec, layer_acts, 4), c, n_classes)
+        return PreActResNet(depth, fs, c, n_classes)
     if name == "conv":
-        return ConvN(depth, layer_functions(acts_spec, layer_acts, depth // 2 + 1), c, n_classes, h)
+        return ConvN(depth, fs, c, n_classes, h)
     if name == "lenet":
-        return LeNet300100(layer_functions(acts_spec, layer_acts, 2), math.prod(shape), n_classes)
+        return LeNet300100(fs, math.prod(shape), n_classes)
     raise ValueError(f"No such image model: {name!r}. Known: {', '.join(IMAGE_MODELS)}")
 
 

@@ -69,6 +69,7 @@ def train(
         weight_decay=spec.weight_decay,
         augment=spec.augment,
         device=device,
+        shuffle=spec.shuffle,
     )
 
 
@@ -82,6 +83,14 @@ def validation_split(arrays, fraction: float):
     perm = torch.randperm(n, generator=seeding.generator(0, "split"))
     tr, va = perm[n_val:], perm[:n_val]
     return Arrays(arrays.x_train[tr], arrays.y_train[tr], arrays.x_train[va], arrays.y_train[va])
+
+
+def with_validation(arrays, fraction: float):
+    """The training set less the validation part of `validation_split`, with that part kept as
+    the validation set (evaluated every epoch: the early-stopping signal); test is untouched."""
+    part = validation_split(arrays, fraction)  # its "test" is the validation part
+    x_val, y_val = part.x_test, part.y_test
+    return Arrays(part.x_train, part.y_train, arrays.x_test, arrays.y_test, x_val, y_val)
 
 
 def tune_seeds(spec: RunSpec) -> list[int]:

@@ -16,7 +16,7 @@ from .. import io, pruning, seeding, tidy
 from ..hparams import RunSpec
 from ..models import Stacked
 from . import Job, Kind, register
-from .common import ckpt_file, d_in, stack, train
+from .common import ckpt_file, d_in, stack, train, with_validation
 
 log = logging.getLogger(__name__)
 CPU = torch.device("cpu")
@@ -45,7 +45,10 @@ def run_imp(
     """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense).
 
     Checkpoints after every epoch and every round; a restarted run resumes where it stopped.
+    With early_stop_val, every round trains on the training set less a validation part whose
+    loss is recorded per epoch (Frankle & Carbin's early-stopping signal).
     """
+    arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
     n_in, d_out = d_in(arrays), arrays.n_classes
     weights0 = stack(spec, n_in, d_out, seeds).weights
@@ -127,6 +130,7 @@ def run_control(
     """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds).
     `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's)."""
     pruning.get_pruner(spec.control)
+    arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
     n_in, d_out = d_in(arrays), arrays.n_classes
     n_layers = len(stack(spec, n_in, d_out, seeds[:1]).weights)
@@ -150,6 +154,10 @@ def run_control(
     level = pruning.remaining_fraction(masks).numpy()
     hist = train(spec, model, arrays, ckpt_dir, device, "control")
     return tidy.from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
+
+
+def _data(spec: RunSpec, arrays):
+    return with_validation(arrays, spec.val_fraction) if spec.early_stop_val else arrays
 
 
 def _train_imp(spec: RunSpec, job: Job):

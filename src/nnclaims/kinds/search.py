@@ -26,15 +26,30 @@ def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
     """`candidates` distinct random per-layer sets (one function per hidden layer of the small
     network) from `pool`, the same for every dataset and seed (the thesis's random search)."""
     rng = np.random.default_rng(seeding.derive_seed(0, "search"))
-    n_possible = len(set(spec.pool)) ** spec.depth
+    n_possible = n_sets(len(set(spec.pool)), spec.depth)
     if spec.candidates > n_possible:
         raise ValueError(f"{spec.candidates} candidates, but the pool makes only {n_possible} sets")
     out: list[tuple[str, ...]] = []
     while len(out) < spec.candidates:
         c = tuple(str(x) for x in rng.choice(spec.pool, size=spec.depth))
-        if c not in out:
+        # a "set" of one function repeated is a plain network, not a mix (#19.3)
+        if len(set(c)) >= 2 and c not in out:
             out.append(c)
     return out
+
+
+def n_sets(n_functions: int, depth: int) -> int:
+    """Per-layer sets of `depth` layers with at least two distinct functions."""
+    return n_functions**depth - n_functions
+
+
+SEARCH_SEED_BASE = 10_000
+"""The set search's models use seeds SEARCH_SEED_BASE + i: never a seed of the runs that
+evaluate the chosen sets, so their numbers do not reuse the search's θ0 (winner's curse, #19.4)."""
+
+
+def search_seeds(spec: RunSpec) -> list[int]:
+    return [SEARCH_SEED_BASE + s for s in tune_seeds(spec)]
 
 
 def set_name(s: tuple[str, ...]) -> str:
@@ -42,9 +57,9 @@ def set_name(s: tuple[str, ...]) -> str:
 
 
 def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.ndarray:
-    """Each candidate's final validation accuracy per tune seed (NaN: diverged), from a stored
+    """Each candidate's final validation accuracy per search seed (NaN: diverged), from a stored
     search, a checkpoint, or trained now."""
-    tseeds = tune_seeds(spec)
+    tseeds = search_seeds(spec)
     if searched is not None:
         return np.concatenate(
             [
@@ -77,13 +92,14 @@ def run_search(
     device=CPU,
 ) -> pd.DataFrame:
     """Per-layer set search as in Schweickert (2022): random sets on the small network, scored by
-    validation accuracy (mean over tune_seeds), the `keep` best trained with every seed on the
+    validation accuracy (mean over tune_seeds search seeds, disjoint from the run's seeds), the
+    `keep` best trained with every seed on the
     full training set at the small and the large size (each function then serves
     large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
     arms best_set1.. (with a val_acc row naming their functions via arm "cand:...").
     `searched`: the candidates' rows of an earlier run of this setup, reused as they are."""
     cands = candidate_sets(spec)
-    tseeds = tune_seeds(spec)
+    tseeds = search_seeds(spec)
     final = _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched)
     chance = 100.0 / arrays.n_classes
     nt = len(tseeds)
