@@ -62,7 +62,7 @@ def test_dry_run_of_the_default_config_lists_every_stage():
         ("datasets: [cifar11]", "'cifar11' is not one of ['cifar10', 'cifar100', 'digits'"),
         ("seeds: five", "'five' is not of type 'integer'"),
         ("train: {lr: -1}", "-1 is less than or equal to the minimum of 0"),
-        ("train: {model: resnet50}", "'resnet50' is not one of ['mlp', 'cnn', 'vgg_he'"),
+        ("train: {model: resnet50}", "'resnet50' is not one of ['mlp', 'mlp_res', 'cnn', 'vgg_he'"),
         ("data: {mirror: 'ftp://x'}", "'ftp://x' does not match"),
         ("mixes: {m2: [relu, relux]}", "'relux' is not one of"),
         ("claims: {hat: {arms: []}}", "should be non-empty"),
