@@ -15,6 +15,10 @@ read_yaml("config/claims.yaml")
 configfile: "config/config.yaml"
 
 
+# --config 'train={epochs: 5}' gives nested values as text ('5'): numbers again before the schema
+from nnclaims.io import numbers_from_text
+
+numbers_from_text(config)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

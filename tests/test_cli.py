@@ -35,3 +35,53 @@ def test_plan_and_bad_config(project):
     (project / "bad.yaml").write_text("seeds: 1\n")
     bad = cli(project, "plan", "--config", "bad.yaml")
     assert bad.returncode != 0 and "Invalid config bad.yaml" in bad.stderr
+
+
+def test_cli_errors_are_one_line_with_documented_exit_codes(project):
+    """#16.3: bad input exits 2 with one message and no traceback; --version; --help names
+    every option."""
+    cases = {
+        ("plan", "--config", "missing.yaml"): "no config file missing.yaml",
+        ("plan", "--config", "broken.yaml"): "broken.yaml, line 2",
+        ("cost", "--tflops", "0"): "--tflops: must be a positive number",
+        ("plan", "--set", "train.epochs"): "write KEY=VALUE",
+        ("plan", "--set", "train.epochs=abc"): "'abc' is not of type 'integer' (at train/epochs)",
+        ("run-claim", "nosuch", "--config", "config/test.yaml"): "No claim 'nosuch'",
+        ("run-claim", "hat", "--config", "config/test.yaml", "--set", "device=cuda"): "cuda",
+    }
+    (project / "broken.yaml").write_text("seeds: [1,\n")
+    for argv, says in cases.items():
+        r = cli(project, *argv)
+        assert r.returncode == 2, (argv, r.returncode, r.stderr[-500:])
+        assert says in r.stderr and "Traceback" not in r.stderr, (argv, r.stderr[-500:])
+    v = cli(project, "--version")
+    assert v.returncode == 0 and v.stdout.startswith("nnclaims ")
+    import argparse
+
+    from nnclaims import cli as cli_module
+
+    p = cli_module.parser()
+    subs = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subs.choices) == {"run-claim", "plan", "cost", "stale"}
+    for name, sp in [("nnclaims", p), *subs.choices.items()]:
+        for a in sp._actions:  # every option and argument says what it is for
+            assert a.help, (name, a.dest)
+
+
+def test_dotted_overrides_and_running_from_a_subfolder(project):
+    """#16.3: --set reaches a nested key (snakemake --config cannot: train={epochs: 5} replaces
+    all of train); a file named from a subfolder is found there."""
+    r = cli(project, "plan", "--config", "config/test.yaml", "--set", "train.depth=3",
+            "--set", "seeds=2", "--set", "dataset_seeds.digits=2")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-1000:]
+    mlp = [x for x in r.stdout.splitlines() if " classify " in x and "_cnn" not in x]
+    assert mlp and all("seeds=2" in x for x in r.stdout.splitlines() if " spectral " not in x)
+    assert any("depth=3" in x for x in mlp)
+    sub = project / "notes"
+    sub.mkdir()
+    (sub / "mine.yaml").write_text("seeds: 4\n")
+    r = cli(sub, "plan", "--config", "mine.yaml")
+    assert r.returncode == 0 and "seeds=4" in r.stdout, r.stderr[-1000:]
+    (sub / "bad.yaml").write_text("seeds: 1\n")
+    bad = cli(sub, "plan", "--config", "bad.yaml")
+    assert bad.returncode == 2 and "Invalid config notes/bad.yaml" in bad.stderr

@@ -83,3 +83,17 @@ def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(DamagedFile, match="delete .*abc and rerun") as e:
         tables.collect("c", [run / "m.pq"], [run / "hparams.json"], tmp_path / "t", tmp_path / "r")
     assert str(run / "m.pq") in str(e.value) and not (tmp_path / "t").exists()
+
+
+def test_snakemake_config_text_numbers_become_numbers():
+    """#16.3: `snakemake --config 'train={epochs: 5}'` passes '5' (text) and the schema refused
+    it; numbers and booleans written as text are numbers again, names and paths stay text."""
+    from nnclaims.io import numbers_from_text
+
+    cfg = {"train": {"epochs": "5", "lr": "1e-3", "lr_grid": ["0.01", ".1"], "augment": "true",
+                     "model": "mlp"}, "results": "results/x", "datasets": ["digits"]}  # fmt: skip
+    numbers_from_text(cfg)
+    assert cfg["train"] == {"epochs": 5, "lr": 1e-3, "lr_grid": [0.01, 0.1], "augment": True,
+                            "model": "mlp"}  # fmt: skip
+    assert cfg["results"] == "results/x" and cfg["datasets"] == ["digits"]
+    assert type(cfg["train"]["epochs"]) is int

@@ -80,6 +80,17 @@ def test_invalid_config_stops_before_any_job(project, yaml_line, message):
     assert not (project / "results").exists()
 
 
+def test_a_nested_key_can_be_set_with_snakemake_config(project):
+    """#16.3: `--config 'train={epochs: 5}'` failed the schema ('5' is not of type 'integer');
+    the other train keys stay as the config file has them (Snakemake merges nested keys)."""
+    r = snakemake(project, "-n", "--configfile", "config/test.yaml", "--config",
+                  "train={epochs: 5, lr: 1e-3}")  # fmt: skip
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+    bad = snakemake(project, "-n", "--configfile", "config/test.yaml", "--config",
+                    "train={epochs: five}")  # fmt: skip
+    assert bad.returncode != 0 and "'five' is not of type 'integer'" in bad.stdout + bad.stderr
+
+
 def test_unknown_arm_stops_before_any_job(project):
     (project / "bad.yaml").write_text("claims:\n  swish_vs_relu:\n    arms: [relu, relux]\n")
     r = snakemake(project, "-n", "--configfile", "bad.yaml")

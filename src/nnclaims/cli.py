@@ -1,9 +1,15 @@
 """Command line: run one claim's experiments without Snakemake, with the same library code.
 
 nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints the verdict
+nnclaims run-claim hat --set train.epochs=5         # a dotted override of any config key
 nnclaims plan --config config/test.yaml             # lists the runs a config asks for
 nnclaims cost --config config/paper.yaml            # FLOPs and GPU-hours per claim
 nnclaims stale [--remove]                           # runs trained by other code than now
+
+A config file is merged over config/config.yaml, as `snakemake --configfile` merges it; --set
+KEY=VALUE (repeatable; VALUE is YAML) then sets one key. Works from any folder inside the
+project (or with --root). Exit codes: 0 done; 1 a run or its evaluation failed (traceback);
+2 bad input (usage, a missing or invalid config or claims file): one message, no traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,14 +25,46 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import analysis, claims, data, experiments, paths, tables
+from . import __version__, analysis, claims, data, experiments, paths, tables
+from .engine import resolve_device
 from .io import read_yaml
 from .plan import make_plan
 
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
-
-
 DEFAULT_CONFIG = "config/config.yaml"
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class ConfigError(ValueError):
+    """A config that is missing, does not parse, or does not fit the schema."""
+
+
+def find_root(start: Path) -> Path | None:
+    """The project root: the first of `start` and its parents holding ROOT_FILES."""
+    for d in [start, *start.parents]:
+        if all((d / f).exists() for f in ROOT_FILES):
+            return d
+    return None
+
+
+def set_key(cfg: dict, assignment: str) -> None:
+    """`--set a.b.c=VALUE`: VALUE parsed as YAML (5, 0.01, [0.01, 0.1], true, text)."""
+    key, eq, raw = assignment.partition("=")
+    if not eq or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {assignment!r}: write KEY=VALUE, e.g. --set train.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {assignment!r}: the value is not YAML ({e})") from None
+    *parents, last = key.split(".")
+    node = cfg
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parents[: i + 1])
+            raise ConfigError(f"--set {assignment!r}: {where} is not a mapping ({child!r})")
+        node = child
+    node[last] = value
 
 
 def merged(base: dict, over: dict) -> dict:
@@ -37,9 +76,14 @@ def merged(base: dict, over: dict) -> dict:
     return out
 
 
-def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
+def load_config(
+    path: str, seeds: int | None, dataset: str | None, overrides: list[str] | tuple = ()
+) -> dict:
     """The config the workflow would run for `--configfile path`: path merged over the default
-    config/config.yaml (as Snakemake merges it), validated against the schema."""
+    config/config.yaml (as Snakemake merges it), then `overrides` (KEY=VALUE), validated
+    against the schema. Raises ConfigError naming the file and the problem."""
+    if not Path(path).is_file():
+        raise ConfigError(f"No config file {path} (from {Path.cwd()}); pass --config FILE")
     cfg = read_yaml(path)
     if Path(path).resolve() != Path(DEFAULT_CONFIG).resolve():
         cfg = merged(read_yaml(DEFAULT_CONFIG), cfg)
@@ -48,18 +92,21 @@ def load_config(path: str, seeds: int | None, dataset: str | None) -> dict:
         cfg.pop("dataset_seeds", None)
     if dataset is not None:
         cfg["datasets"] = [dataset]
+    for assignment in overrides:
+        set_key(cfg, assignment)
     schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
     try:
         jsonschema.validate(cfg, schema)
     except jsonschema.ValidationError as e:
         where = "/".join(map(str, e.path))
-        raise SystemExit(f"Invalid config {path}: {e.message} (at {where})") from None
+        sets = f" with --set {' '.join(overrides)}" if overrides else ""
+        raise ConfigError(f"Invalid config {path}{sets}: {e.message} (at {where})") from None
     paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
     return cfg
 
 
 def run_claim(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.seeds, args.dataset)
+    cfg = load_config(args.config, args.seeds, args.dataset, args.set)
     if args.claim not in cfg["claims"]:
         raise ValueError(
             f"No claim {args.claim!r} in {args.config} (its claims: {', '.join(cfg['claims'])})"
@@ -68,9 +115,19 @@ def run_claim(args: argparse.Namespace) -> int:
     plan = make_plan(cfg)
     claims.check(claims.load(args.claims), cfg, plan)
     ids = plan.claim_runs[args.claim]
+    try:  # the config's device, as the workflow uses it; a missing GPU is bad input
+        resolve_device(cfg.get("device", "cpu"))
+    except RuntimeError as e:
+        raise ConfigError(f"{args.config}: {e}") from None
+    data_cfg = cfg.get("data", {})
     for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
-        if not paths.dataset_file(ds).exists():
-            data.prepare(ds, paths.dataset_file(ds))
+        if not paths.dataset_file(ds).exists():  # the config's cache and mirror, as the workflow
+            data.prepare(
+                ds,
+                paths.dataset_file(ds),
+                cache_dir=data_cfg.get("cache_dir"),
+                mirror=data_cfg.get("mirror"),
+            )
     todo = sorted(ids, key=lambda r: plan.runs[r].kind == "control")  # trunks before branches
     for rid in todo:
         spec = plan.runs[rid]
@@ -83,6 +140,7 @@ def run_claim(args: argparse.Namespace) -> int:
             data_path=paths.dataset_file(spec.dataset),
             trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
             threads=args.threads,
+            device=cfg.get("device", "cpu"),
             replicates=paths.REPLICATES,
         )
     table = tables.collect(
@@ -106,7 +164,7 @@ def run_claim(args: argparse.Namespace) -> int:
 
 
 def show_plan(args: argparse.Namespace) -> int:
-    plan = make_plan(load_config(args.config, None, None))
+    plan = make_plan(load_config(args.config, None, None, args.set))
     for claim, ids in plan.claim_runs.items():
         for rid in ids:
             s = plan.runs[rid]
@@ -121,7 +179,7 @@ def show_cost(args: argparse.Namespace) -> int:
     sustained rate (small CIFAR nets reach a fraction of a GPU's peak: state the rate you use)."""
     from . import resources
 
-    plan = make_plan(load_config(args.config, None, None))
+    plan = make_plan(load_config(args.config, None, None, args.set))
     total = 0.0
     print(f"{'claim':<16} {'runs':>4} {'PFLOP':>9} {'GPU-hours':>10}  (at {args.tflops:g} TFLOP/s)")
     for claim, ids in plan.claim_runs.items():
@@ -173,28 +231,61 @@ def show_stale(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _positive(x: str) -> float:
+    v = float(x)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {x}")
+    return v
+
+
+def _config_args(sp: argparse.ArgumentParser, default: str) -> None:
+    sp.add_argument(
+        "--config",
+        default=default,
+        help="config file, merged over config/config.yaml (default: %(default)s)",
+    )
+    sp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one config key after merging, dotted, VALUE as YAML (e.g. train.epochs=5); "
+        "repeatable",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nnclaims", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run-claim", help="train and evaluate one claim (run from the project root)")
+    p.add_argument("--version", action="version", version=f"nnclaims {__version__}")
+    p.add_argument(
+        "--root",
+        help="the project folder (default: the folder, or its nearest parent, that holds "
+        "config/config.yaml, config/claims.yaml and workflow/schemas/)",
+    )
+    sub = p.add_subparsers(dest="cmd", required=True, help="what to do (each has its --help)")
+    r = sub.add_parser("run-claim", help="train and evaluate one claim, print its verdicts")
     r.add_argument("claim", help="a claim of the config (its name under `claims`)")
-    r.add_argument("--config", default="config/config.yaml")
-    r.add_argument("--claims", default="config/claims.yaml")
+    _config_args(r, DEFAULT_CONFIG)
+    r.add_argument(
+        "--claims", default="config/claims.yaml", help="claims file (default: %(default)s)"
+    )
     r.add_argument(
         "--seeds", type=int, help="seeds on every dataset (overrides seeds and dataset_seeds)"
     )
-    r.add_argument("--dataset", help="dataset (overrides the config)")
-    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--dataset", help="train on this dataset only (overrides `datasets`)")
+    r.add_argument(
+        "--threads", type=int, default=1, help="torch threads per run (default: %(default)s)"
+    )
     r.set_defaults(func=run_claim)
     q = sub.add_parser("plan", help="list the runs a config asks for")
-    q.add_argument("--config", default="config/config.yaml")
+    _config_args(q, DEFAULT_CONFIG)
     q.set_defaults(func=show_plan)
     c = sub.add_parser("cost", help="training FLOPs and GPU-hours per claim for a config")
-    c.add_argument("--config", default="config/paper.yaml")
+    _config_args(c, "config/paper.yaml")
     c.add_argument(
-        "--tflops", type=float, default=10.0, help="sustained TFLOP/s assumed (default 10)"
+        "--tflops", type=_positive, default=10.0, help="sustained TFLOP/s assumed (default 10)"
     )
     c.set_defaults(func=show_cost)
     st = sub.add_parser("stale", help="list (or --remove) runs trained by other code than now")
@@ -203,16 +294,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     st.add_argument("--remove", action="store_true", help="delete them, so snakemake retrains them")
     st.set_defaults(func=show_stale)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)  # a usage error exits 2 (argparse)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    missing = [f for f in ROOT_FILES if not Path(f).exists()]
-    if missing:
-        p.error(f"run from the nnclaims project root (missing {', '.join(missing)})")
+    here = Path.cwd()
+    # from anywhere: the project around here, else the checkout this package runs from
+    root = Path(args.root).resolve() if args.root else find_root(here)
+    root = root or find_root(Path(__file__).resolve().parent)
+    if root is None or find_root(root) != root:
+        where = args.root or here
+        print(
+            f"nnclaims: error: {where} is not inside an nnclaims project (no "
+            f"{', '.join(ROOT_FILES)}); run from the project or pass --root",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    for attr in ("config", "claims", "runs"):  # files named from here keep their names
+        v = getattr(args, attr, None)
+        if v and not Path(v).is_absolute() and (here / v).exists():
+            setattr(args, attr, os.path.relpath(here / v, root))
+        elif v and attr != "runs" and not (root / v).exists():
+            print(f"nnclaims: error: no {attr} file {v} in {here} or in {root}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    os.chdir(root)
     try:
         return args.func(args)
-    except ValueError as e:
-        p.error(str(e))
-    return 1
+    except (ValueError, FileNotFoundError) as e:  # bad input: config, claims, a missing file
+        print(f"nnclaims: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `nnclaims plan | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -126,3 +127,25 @@ def _jsonable(x: Any):
     if isinstance(x, Path):
         return str(x)
     raise TypeError(f"Cannot write {type(x).__name__} as JSON")
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def numbers_from_text(cfg: Any) -> Any:
+    """`snakemake --config 'train={epochs: 5}'` hands nested values over as text ('5'): turn
+    text that is a number (or true/false) back into one, in place, so the schema sees what the
+    user meant. Other text (names, paths) is left alone."""
+    if isinstance(cfg, dict):
+        items = list(cfg.items())
+    else:
+        items = list(enumerate(cfg)) if isinstance(cfg, list) else []
+    for k, v in items:
+        if isinstance(v, (dict, list)):
+            numbers_from_text(v)
+        elif isinstance(v, str) and _NUMBER.fullmatch(v.strip()):
+            t = v.strip()
+            cfg[k] = int(t) if re.fullmatch(r"[+-]?\d+", t) else float(t)
+        elif isinstance(v, str) and v.strip() in ("true", "false", "True", "False"):
+            cfg[k] = v.strip().lower() == "true"
+    return cfg
