@@ -1,9 +1,15 @@
 # nnclaims: data → runs → tidy tables → notebooks and figures → PDF report.
 # Thin on purpose: rules live in workflow/rules/, logic in the nnclaims library (src/nnclaims).
 
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+# The library beside this Snakefile, installed or not: a submit host that only plans and
+# submits jobs needs Snakemake alone (the DAG imports no torch, numpy or pandas).
+sys.path.insert(0, f"{workflow.basedir}/src")
 
 # Snakemake's own message for a broken YAML file names neither the file nor the line.
 from nnclaims.io import read_yaml

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -151,6 +152,14 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)
     assert r3.returncode == 0, r3.stderr[-2000:]
     assert html.stat().st_size > 50_000
+    page = html.read_text()
+    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+        nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
+        assert all(fig["file"] in page for fig in nums["figures"]), claim  # figures, by claim
+    # workflow/report/workflow.rst, rendered with this config: both embedded datasets
+    assert "MNIST-1D" in page and "8x8 handwritten digits" in page
+    seeds = yaml.safe_load((project / "config" / "test.yaml").read_text())["seeds"]
+    assert f"{seeds} seeds per arm" in page  # its Jinja lines read this run's config
     # the time split reads this run's records: every run counted, training a real share
     split = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "time_split.py"), "--results", str(out)],

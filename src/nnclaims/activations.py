@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import catalog
 from .stacked_ops import simd_vector
 
 
@@ -68,11 +69,9 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # made of single IEEE operations (max, add, multiply by a constant): a SIMD lane and the
 # scalar tail give the same bits, so per_model need not split them
 EXACT = {ACTIVATIONS[n] for n in ("relu", "hat", "hat_wide", "hat_narrow", "identity", "abs")}
-TRAINABLE = ("swish_beta",)  # x·σ(βx) with β learned, one β per model and layer, β0 = 1
-
-
-def known() -> list[str]:
-    return sorted([*ACTIVATIONS, *TRAINABLE])
+TRAINABLE = catalog.TRAINABLE  # x·σ(βx) with β learned (SwishBeta)
+catalog.agree("nnclaims.activations", ACTIVATIONS, catalog.ACTIVATIONS)
+known = catalog.known_activations
 
 
 def get(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -5,6 +5,7 @@ nnclaims run-claim hat --set train.epochs=5         # a dotted override of any c
 nnclaims plan --config config/test.yaml             # lists the runs a config asks for
 nnclaims cost --config config/paper.yaml            # FLOPs and GPU-hours per claim
 nnclaims stale [--remove]                           # runs trained by other code than now
+nnclaims status [--config config/test.yaml]         # finished, running (epoch, ETA), waiting
 
 A config file is merged over config/config.yaml, as `snakemake --configfile` merges it; --set
 KEY=VALUE (repeatable; VALUE is YAML) then sets one key. Works from any folder inside the
@@ -142,6 +143,7 @@ def run_claim(args: argparse.Namespace) -> int:
             threads=args.threads,
             device=cfg.get("device", "cpu"),
             replicates=paths.REPLICATES,
+            keep_weights=cfg.get("keep_weights", True),
         )
     table = tables.collect(
         args.claim,
@@ -231,6 +233,16 @@ def show_stale(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_status(args: argparse.Namespace) -> int:
+    """Every run of the config's results directory: finished (wall time), running (phase, epoch,
+    loss, ETA, from each job's progress.json), stopped (its process is gone) or waiting."""
+    from . import status
+
+    plan = make_plan(load_config(args.config, None, None, args.set))
+    print(status.render(status.jobs(plan), plan))
+    return 0
+
+
 def _positive(x: str) -> float:
     v = float(x)
     if not v > 0:
@@ -294,6 +306,11 @@ def parser() -> argparse.ArgumentParser:
     )
     st.add_argument("--remove", action="store_true", help="delete them, so snakemake retrains them")
     st.set_defaults(func=show_stale)
+    w = sub.add_parser(
+        "status", help="every run of the results directory: finished, running (epoch, ETA), waiting"
+    )
+    _config_args(w, DEFAULT_CONFIG)
+    w.set_defaults(func=show_status)
     return p
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import catalog
 from .engine import Arrays
 from .io import atomic_path, read_npz
 
@@ -58,6 +59,7 @@ DATASETS: dict[str, Callable[[], dict[str, np.ndarray]]] = {
     "mnist1d": make_mnist1d,
     "digits": make_digits,
 }
+catalog.agree("nnclaims.data", DATASETS, catalog.EMBEDDED_DATASETS)
 
 
 def known() -> list[str]:

@@ -22,8 +22,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: the plan reads REGISTRY without it
+    import numpy as np
 
 
 class DownloadError(RuntimeError):
@@ -43,6 +45,8 @@ class Source:
 
 def _idx(path: Path, want_dims: int) -> np.ndarray:
     """An IDX file (gzip): magic 0x0000 08 <ndims>, big-endian dims, uint8 data."""
+    import numpy as np
+
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
@@ -61,6 +65,8 @@ def _idx(path: Path, want_dims: int) -> np.ndarray:
 
 
 def parse_idx(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     x_train = _idx(files["train-images-idx3-ubyte.gz"], 3)
     y_train = _idx(files["train-labels-idx1-ubyte.gz"], 1)
     x_test = _idx(files["t10k-images-idx3-ubyte.gz"], 3)
@@ -77,6 +83,8 @@ def parse_idx(files: dict[str, Path]) -> dict[str, np.ndarray]:
 
 
 def _cifar_records(raw: bytes, label_bytes: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     rec = label_bytes + 3 * 32 * 32
     if len(raw) == 0 or len(raw) % rec:
         raise DownloadError(f"{name}: {len(raw)} bytes is not a whole number of {rec}-byte records")
@@ -86,6 +94,8 @@ def _cifar_records(raw: bytes, label_bytes: int, name: str) -> tuple[np.ndarray,
 
 
 def _cifar(archive: Path, folder: str, train: list[str], test: str, label_bytes: int):
+    import numpy as np
+
     wanted = {f"{folder}/{m}" for m in [*train, test]}
     parts: dict[str, bytes] = {}
     try:

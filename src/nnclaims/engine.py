@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import checkpoint as ckpt
-from . import seeding
+from . import progress, seeding
 from .allocator import keep_freed_memory
 from .models import Stacked
 from .optim import make_optimizer
@@ -174,7 +174,8 @@ def train_classifier(
         hist = {m: v.numpy().copy() for m, v in state["hist"].items()}
         start = int(state["epoch"]) + 1
         log.info("resuming from checkpoint %s after epoch %d", checkpoint, start - 1)
-    t0 = time.perf_counter()
+    folder = None if checkpoint is None else Path(checkpoint).parent
+    bar = progress.Progress(folder, tag, epochs, start, k)
     for epoch in range(start, epochs + 1):
         if shuffle:
             perm = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(dev)  # (K, N)
@@ -239,17 +240,9 @@ def train_classifier(
                     "hist": {m: torch.as_tensor(v) for m, v in hist.items()},
                 },
             )
-        # one line per epoch, so a user tailing the log sees where a job is
-        log.info(
-            "epoch %d/%d  train_loss %.4f  test_acc %.2f%%  (%.1fs, %d/%d alive)",
-            epoch,
-            epochs,
-            float(np.nanmean(row["train_loss"])),
-            float(np.nanmean(row["test_acc"])),
-            time.perf_counter() - t0,
-            int(alive.sum()),
-            k,
-        )
+        # one bar per epoch in the log, and progress.json for `nnclaims status`
+        loss, acc = (float(np.nanmean(row[m])) for m in ("train_loss", "test_acc"))
+        log.info("%s", bar.update(epoch, loss, acc, int(alive.sum())))
     hist["diverged_epoch"] = diverged
     return hist
 
@@ -287,8 +280,10 @@ def train_spectral(
     steps: int,
     lr: float,
     eval_every: int,
+    progress_dir: Path | None = None,
 ) -> dict[str, np.ndarray]:
-    """Full-batch Adam on MSE; returns `step` (E,), `ratio` (E, K, F), `mse` (E, K)."""
+    """Full-batch Adam on MSE; returns `step` (E,), `ratio` (E, K, F), `mse` (E, K).
+    `progress_dir`: where progress.json goes (nnclaims status)."""
     keep_freed_memory()
     k = model.n_models
     targets = np.stack([sines_target(s, freqs, amps, n_points)[1] for s in model.seeds])
@@ -297,7 +292,7 @@ def train_spectral(
     y = torch.as_tensor(targets, dtype=torch.float32).unsqueeze(-1)
     opt = make_optimizer(model.parameters(), lr)
     rec_steps, ratios, mses = [], [], []
-    t0 = time.perf_counter()
+    bar = progress.Progress(progress_dir, "spectral", steps, 1, k, unit="step")
     for step in range(steps + 1):
         out = model(x)
         per_model = ((out - y) ** 2).mean(dim=(1, 2))
@@ -311,12 +306,6 @@ def train_spectral(
         opt.zero_grad(set_to_none=True)
         torch.nan_to_num(per_model, nan=0.0, posinf=0.0).sum().backward()
         opt.step()
-        if step % max(1, steps // 10) == 0:
-            log.info(
-                "step %d/%d  mse %.4f  (%.1fs)",
-                step,
-                steps,
-                float(per_model.detach().mean()),
-                time.perf_counter() - t0,
-            )
+        if (step + 1) % max(1, steps // 20) == 0:  # 20 lines a run
+            log.info("%s", bar.update(step + 1, float(per_model.detach().mean())))
     return {"step": np.array(rec_steps), "ratio": np.stack(ratios), "mse": np.stack(mses)}

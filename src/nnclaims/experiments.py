@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from . import data as datamod
-from . import kinds, paths, seeding
+from . import kinds, paths, seeding, weights
 from . import replicates as replicate_store
 from .engine import resolve_device
 from .hparams import RunSpec
@@ -104,8 +104,8 @@ def _seed_meta(run_id: str, data_path) -> dict:
     return {"trained_in": run_id, "git": git_state(), "data_sha256": _file_sha256(data_path)}
 
 
-def _assemble(spec: RunSpec, store, out_dir: Path) -> pd.DataFrame:
-    """A run's rows (and IMP masks) from its setup's stored seeds."""
+def _assemble(spec: RunSpec, store, out_dir: Path, keep_weights: bool) -> pd.DataFrame:
+    """A run's rows (and IMP masks, and weights) from its setup's stored seeds."""
     searched = store.search()
     df = store.rows(spec.seeds)
     if searched is not None:
@@ -113,7 +113,27 @@ def _assemble(spec: RunSpec, store, out_dir: Path) -> pd.DataFrame:
     if spec.kind == "imp":
         with atomic_path(out_dir / paths.RUN_MASKS) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, **store.masks(spec.seeds))
+    stored = store.weights(spec.seeds) if keep_weights else None
+    if stored is not None:
+        weights.save(out_dir / paths.RUN_WEIGHTS, *stored, spec.run_id)
+    elif keep_weights:  # seeds stored before weights were kept: the rows stay valid
+        log.warning("run %s: some stored seeds have no weights; none kept", spec.run_id)
     return df[COLUMNS]
+
+
+def _weights_out(out_dir: Path, tmp_dir: Path, store, keep: bool, run_id: str) -> Path | None:
+    """Where a kind writes a run's final weights: the run directory, or (with a replicate
+    store, which then merges them with the stored seeds') a file beside the checkpoints."""
+    (out_dir / paths.RUN_WEIGHTS).unlink(missing_ok=True)  # never a stale file beside new rows
+    if not keep:
+        return None
+    return out_dir / paths.RUN_WEIGHTS if store is None else tmp_dir / f"{run_id}.safetensors"
+
+
+def _weights_note(out_dir: Path) -> dict:
+    """What hparams.json says of the weights: the file, or None when none was written."""
+    f = out_dir / paths.RUN_WEIGHTS
+    return {"weights": paths.RUN_WEIGHTS if f.exists() else None}
 
 
 def _store(spec: RunSpec, replicates):
@@ -122,8 +142,13 @@ def _store(spec: RunSpec, replicates):
     return replicate_store.Store(replicates, spec)
 
 
-def _keep(store, run_id: str, seeds: list[int], df: pd.DataFrame, masks, data_path) -> None:
-    """Store the seeds run `run_id` just trained (and the setup's search, once)."""
+def _keep(
+    store, run_id: str, seeds: list[int], df: pd.DataFrame, masks, data_path, fresh_weights=None
+) -> None:
+    """Store the seeds run `run_id` just trained (and the setup's search, once), with their
+    weights when the kind wrote them to `fresh_weights`."""
+    if fresh_weights is not None and Path(fresh_weights).exists():
+        store.save_weights(*weights.read(fresh_weights), run_id)
     val = df["split"] == "val"
     if val.any() and store.search() is None:
         store.save_search(df[val])
@@ -138,8 +163,10 @@ def run(
     threads: int = 1,
     device: str = "cpu",
     replicates: str | os.PathLike | None = None,
+    keep_weights: bool = True,
 ) -> pd.DataFrame:
-    """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir.
+    """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir,
+    and its final weights (weights.safetensors, nnclaims.weights) unless keep_weights is off.
 
     Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
     resumed from there when the run restarts after a kill; it is removed once the run finished.
@@ -157,6 +184,7 @@ def run(
     if store is not None:
         log.info("seeds reused: %s; to train: %s", sorted(set(spec.seeds) - set(todo)), todo)
     df = None
+    w_out = _weights_out(out_dir, ckpt_dir, store, keep_weights, spec.run_id)
     if todo:
         job = kinds.Job(
             device=dev,
@@ -167,13 +195,16 @@ def run(
             searched=None if store is None else store.search(),
             # a stored IMP keeps its masks in the store; the run's own file is assembled below
             masks_out=ckpt_dir / "masks.npz" if store is not None else out_dir / paths.RUN_MASKS,
+            weights_out=w_out,
         )
         df, masks = kind.train(dataclasses.replace(spec, seeds=tuple(todo)), job)
         if store is not None:
-            _keep(store, spec.run_id, todo, df, masks, data_path)
+            _keep(store, spec.run_id, todo, df, masks, data_path, w_out)
     if store is not None:
-        df = _assemble(spec, store, out_dir)
-    extra = {} if store is None else {"replicates": store.meta(spec.seeds)}
+        df = _assemble(spec, store, out_dir, keep_weights)
+    extra = _weights_note(out_dir)
+    if store is not None:
+        extra["replicates"] = store.meta(spec.seeds)
     _finish(spec, out_dir, df, time.perf_counter() - t0, threads, dev, extra, data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return df
@@ -187,6 +218,7 @@ def run_batch(
     threads: int = 1,
     device: str = "cpu",
     replicates: str | os.PathLike | None = None,
+    keep_weights: bool = True,
 ) -> list[pd.DataFrame]:
     """Several classification runs that differ only in their arm, trained as one stack (one
     process, one lr search); each run's directory is written as if it had run alone, and its
@@ -202,6 +234,10 @@ def run_batch(
     searched = [None if st is None else st.search() for st in stores]
     need = [i for i, t in enumerate(todo) if t or (specs[i].lr_grid and searched[i] is None)]
     dfs: list[pd.DataFrame | None] = [None] * len(specs)
+    w_out = [
+        _weights_out(Path(o), ckpt_dir, st, keep_weights, sp.run_id)
+        for sp, o, st in zip(specs, out_dirs, stores)
+    ]
     if need:
         trained = train_arms(
             [specs[i] for i in need],
@@ -210,18 +246,19 @@ def run_batch(
             seeds_per_spec=[todo[i] for i in need],
             searched=[searched[i] for i in need],
             device=dev,
+            weights_out=[w_out[i] for i in need],
         )
         for i, df in zip(need, trained):
             dfs[i] = df
             if stores[i] is not None:
-                _keep(stores[i], specs[i].run_id, todo[i], df, None, data_path)
+                _keep(stores[i], specs[i].run_id, todo[i], df, None, data_path, w_out[i])
     wall = time.perf_counter() - t0
     batch = [s.run_id for s in specs]
     for i, (spec, out) in enumerate(zip(specs, out_dirs)):
         Path(out).mkdir(parents=True, exist_ok=True)
         if stores[i] is not None:
-            dfs[i] = _assemble(spec, stores[i], Path(out))
-        extra = {"trained_with": batch}
+            dfs[i] = _assemble(spec, stores[i], Path(out), keep_weights)
+        extra = {"trained_with": batch, **_weights_note(Path(out))}
         if stores[i] is not None:
             extra["replicates"] = stores[i].meta(spec.seeds)
         _finish(spec, Path(out), dfs[i], wall / len(specs), threads, dev, extra, data_path)

@@ -10,10 +10,12 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: the Snakefile reads YAML with the standard library alone
+    import numpy as np
+    import pandas as pd
+
 
 # Space below which a failed write is taken to be a full disk: torch and pyarrow report a full
 # disk as "unexpected pos …" or "basic_ios::clear", not as ENOSPC.
@@ -62,6 +64,8 @@ def atomic_path(path: str | os.PathLike):
 
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every array of an .npz file; a damaged file is a DamagedFile error naming it."""
+    import numpy as np
+
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -99,6 +103,8 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 def read_run_files(metrics: str | os.PathLike, hparams: str | os.PathLike):
     """A run's tidy table and hparams.json; a damaged one is a DamagedFile naming it and the fix."""
+    import pandas as pd
+
     fix = f"delete {Path(metrics).parent} and rerun to retrain it (other runs are kept)"
     try:
         df = pd.read_parquet(metrics)

@@ -36,6 +36,7 @@ set_root()
 RUN_METRICS = "metrics.parquet"
 RUN_HPARAMS = "hparams.json"
 RUN_MASKS = "masks.npz"
+RUN_WEIGHTS = "weights.safetensors"  # final weights (nnclaims.weights), unless keep_weights: false
 RUN_CHECKPOINTS = "checkpoint"  # training state while a run is in progress; removed when done
 
 

@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import activations, resources, vision
+from . import catalog, resources
+from .catalog import n_sets
 from .hparams import RunSpec, batch_id, batch_key
-from .kinds.search import n_sets
 
 TRAIN_KEYS = (
     "model",
@@ -63,11 +63,11 @@ def resolve_arm(
         return tuple(mixes[arm])
     if arm in sets:
         return (sets[arm][0],)
-    if arm in activations.ACTIVATIONS or arm in activations.TRAINABLE:
+    if arm in catalog.ACTIVATIONS or arm in catalog.TRAINABLE:
         return (arm,)
     raise ValueError(
         f"No such arm: {arm!r}. An arm is an activation "
-        f"({', '.join(activations.known())}), a mix defined under `mixes` "
+        f"({', '.join(catalog.known_activations())}), a mix defined under `mixes` "
         f"({', '.join(sorted(mixes)) or 'none defined'}) or a per-layer set under `sets` "
         f"({', '.join(sorted(sets)) or 'none defined'})"
     )
@@ -196,7 +196,7 @@ def _add_spectral_runs(plan: Plan, claim: str, s: dict, config: dict) -> None:
 def _check_names(config: dict[str, Any]) -> None:
     """A mix or set named like an activation would silently replace it in every run of that
     name (and keep its label): refused, as is one name used for both a mix and a set."""
-    taken = set(activations.known())
+    taken = set(catalog.known_activations())
     for key in ("mixes", "sets"):
         for name in config.get(key, {}):
             if name in taken:
@@ -267,7 +267,7 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
             )
     for v in [c, *c.get("variants", [])] if design(c) == "compare" else []:
         model = {**train, **v.get("train", {})}.get("model", "mlp")
-        slots = vision.layer_slots(model, small)
+        slots = catalog.layer_slots(model, small)
         for arm in v.get("arms", []):
             fs = config.get("sets", {}).get(arm, [])
             if len(fs) > slots:
@@ -314,13 +314,13 @@ def _check_depths(plan: Plan) -> None:
     download and the first rounds of training."""
     for claim, ids in plan.claim_runs.items():
         for s in (plan.runs[r] for r in ids):
-            if s.model not in vision.IMAGE_MODELS:
+            if s.model not in catalog.IMAGE_MODELS:
                 continue
             shape = resources.dataset_shape(s.dataset)[0]
             hw = shape[-1] if len(shape) == 3 else None
             for depth in (s.depth, s.large_depth) if s.kind == "search" else (s.depth,):
                 try:
-                    vision.check_depth(s.model, depth, hw)
+                    catalog.check_depth(s.model, depth, hw)
                 except ValueError as e:
                     raise ValueError(f"claims.{claim} ({s.model} on {s.dataset}): {e}") from None
 

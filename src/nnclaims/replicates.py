@@ -2,8 +2,9 @@
 
 A run's setup without its seeds (and without the IMP trunk's id, which only names the same
 setup) is keyed by a hash; under results/replicates/<kind>_<key>/ each finished seed keeps its
-rows (`seed_<s>.parquet`), the code that made it (`seed_<s>.json`) and, for IMP, its masks
-(`seed_<s>.masks.npz`); the setup's lr or set search keeps its validation rows (`search.parquet`).
+rows (`seed_<s>.parquet`), the code that made it (`seed_<s>.json`), its final weights
+(`seed_<s>.safetensors`) and, for IMP, its masks (`seed_<s>.masks.npz`); the setup's lr or set
+search keeps its validation rows (`search.parquet`).
 A run asking for seeds 0..5 after 0..4 were trained trains seed 5 alone and assembles the rest;
 asking for fewer reuses a subset. This is exact because a model's numbers do not depend on the
 models it is stacked with (tests/test_invariance.py), so reuse is limited to the stacked models
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import weights
 from .hparams import RunSpec
 from .io import atomic_path, read_npz, write_json, write_parquet
 
@@ -75,6 +77,19 @@ class Store:
     def meta(self, seeds) -> dict[str, dict]:
         return {str(s): json.loads(self._f(s, "json").read_text()) for s in seeds}
 
+    def save_weights(self, state: dict, models: list[dict], run_id: str) -> None:
+        """Freshly trained models' final weights, one file per seed (nnclaims.weights)."""
+        for s in sorted({m["seed"] for m in models}):
+            keep = [i for i, m in enumerate(models) if m["seed"] == s]
+            weights.save(self._f(s, "safetensors"), *weights.select(state, models, keep), run_id)
+
+    def weights(self, seeds):
+        """(state, models) of `seeds` in order, or None when a seed has no stored weights."""
+        files = [self._f(s, "safetensors") for s in seeds]
+        if not all(f.exists() for f in files):
+            return None
+        return weights.concat([weights.read(f) for f in files])
+
     def search(self) -> pd.DataFrame | None:
         f = self.dir / "search.parquet"
         return pd.read_parquet(f) if f.exists() else None
@@ -83,5 +98,5 @@ class Store:
         write_parquet(df.reset_index(drop=True), self.dir / "search.parquet")
 
     def remove(self, seed: int) -> None:
-        for ext in ("json", "parquet", "masks.npz"):
+        for ext in ("json", "parquet", "masks.npz", "safetensors"):
             self._f(seed, ext).unlink(missing_ok=True)

@@ -2,7 +2,9 @@
 
 Everything the PDF prints comes from files the pipeline wrote: the template only lays them out.
 The build directory (results/report/) holds the template copy, data.json and the figures, so the
-report can be rebuilt by hand with `typst compile results/report/report.typ`.
+report can be rebuilt by hand, e.g. after editing the template copy, with
+`python -m nnclaims.report results/report results/report.pdf` (the `typst` Python package the
+install brings: no separate typst command is needed).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +84,6 @@ def build(
     benchmarks: list[str] | None = None,
     runs: list[str] | None = None,
 ) -> Path:
-    import typst  # imported here: only the report rule needs it
-
     build_dir = Path(build_dir)
     if build_dir.exists():
         shutil.rmtree(build_dir)
@@ -123,6 +124,37 @@ def build(
     }
     write_json(data, build_dir / "data.json")
     shutil.copy2(template, build_dir / "report.typ")
+    return compile_pdf(build_dir, out_pdf)
+
+
+def compile_pdf(build_dir: str | os.PathLike, out_pdf: str | os.PathLike) -> Path:
+    """Compile a build directory's report.typ (with its data.json and figures) to a PDF."""
+    import typst
+
+    build_dir = Path(build_dir)
+    if not (build_dir / "report.typ").exists():
+        raise FileNotFoundError(f"{build_dir}/report.typ does not exist: run snakemake first")
     with atomic_path(out_pdf) as tmp:
         typst.compile(str(build_dir / "report.typ"), output=str(tmp), root=str(build_dir))
     return Path(out_pdf)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m nnclaims.report", description="Rebuild the PDF from a report build folder."
+    )
+    p.add_argument("build_dir", nargs="?", default="results/report", help="default: %(default)s")
+    p.add_argument("out", nargs="?", default="results/report.pdf", help="default: %(default)s")
+    a = p.parse_args(argv)
+    try:
+        print(compile_pdf(a.build_dir, a.out))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

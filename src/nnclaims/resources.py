@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from . import catalog
 from .hparams import RunSpec
 
 # Model-epochs (or, for the spectral probe, model-steps × 1/100) per minute on one slow core:
@@ -38,21 +39,13 @@ def mem_mb(spec: RunSpec) -> int:
     return 16000  # CIFAR as float32 (600 MB) plus the model and its activations
 
 
-# Embedded datasets' example shape, training-set size and classes (downloads carry their own).
-EMBEDDED_SHAPES = {
-    "mnist1d": ((40,), 4000, 10),
-    "digits": ((64,), 1437, 10),
-    "sines": ((1,), 200, 1),
-}
-
-
 def dataset_shape(name: str) -> tuple[tuple[int, ...], int, int]:
     from .downloads import REGISTRY
 
     if name in REGISTRY:
         src = REGISTRY[name]
         return src.shape, src.n_train, src.n_classes
-    return EMBEDDED_SHAPES[name]
+    return catalog.EMBEDDED_SHAPES[name]
 
 
 def train_flops_per_example(spec: RunSpec) -> float:

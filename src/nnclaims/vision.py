@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .activations import ACTIVATIONS, TRAINABLE, _single, known, layer_functions
+from .catalog import IMAGE_MODELS, check_depth, layer_slots  # noqa: F401 (re-exported)
 
 
 def _act(name: str) -> nn.Module:
@@ -197,25 +198,6 @@ class LeNet300100(nn.Module):
         return self.net(x)
 
 
-def check_depth(name: str, depth: int, hw: int | None = None) -> None:
-    """Whether image model `name` can be built at `depth` (on hw × hw images): the constructors
-    call this, and the plan calls it before any job starts (#18.4)."""
-    resnet = depth % 6 == 2 or (depth % 9 == 2 and depth >= 164)
-    if name == "resnet" and not (depth >= 8 and resnet):
-        raise ValueError(f"ResNet depth must be 6n+2 (20, 56, 110) or 9n+2 ≥ 164, got {depth}")
-    if name == "conv" and depth not in (2, 4, 6):
-        raise ValueError(f"Conv-N needs N in 2, 4, 6 (Frankle & Carbin), got {depth}")
-    if name == "vgg_he" and hw is not None and hw >> depth < 1:
-        raise ValueError(f"{depth} VGG blocks halve a {hw}-pixel image below one pixel")
-
-
-def layer_slots(name: str, depth: int) -> int:
-    """How many activation slots a per-layer set fills: VGG-HE's blocks and its dense layer,
-    ResNet's 4 stages, Conv-N's conv pairs and dense layer, LeNet's 2 layers; else the hidden
-    layers."""
-    return {"vgg_he": depth + 1, "resnet": 4, "conv": depth // 2 + 1, "lenet": 2}.get(name, depth)
-
-
 def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], n_classes: int):
     """One model: `shape` is one example's (C, H, W)."""
     c, h = shape[0], shape[-1]
@@ -229,9 +211,6 @@ def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], 
     if name == "lenet":
         return LeNet300100(fs, math.prod(shape), n_classes)
     raise ValueError(f"No such image model: {name!r}. Known: {', '.join(IMAGE_MODELS)}")
-
-
-IMAGE_MODELS = ("vgg_he", "resnet", "conv", "lenet")
 
 
 class ModuleStack(nn.Module):

@@ -1,9 +1,10 @@
 # Shared helpers: the run plan from the config, and input functions. Every path comes from
-# nnclaims.paths; no path is built here by hand.
+# nnclaims.paths; no path is built here by hand. Only modules that import without torch or numpy
+# (the DAG parses on a submit host with Snakemake alone: tests/test_submit_host.py).
 
 import os
 
-from nnclaims import claims, data, downloads, paths, resources
+from nnclaims import catalog, claims, downloads, paths, resources
 from nnclaims.plan import make_plan
 
 CLAIMS_FILE = claims.CLAIMS_FILE
@@ -18,7 +19,7 @@ except claims.ClaimsError as e:
 except ValueError as e:
     raise WorkflowError(f"Invalid config: {e}") from None
 
-EMBEDDED = sorted(data.DATASETS)
+EMBEDDED = sorted(catalog.EMBEDDED_DATASETS)
 DOWNLOADABLE = sorted(downloads.REGISTRY)
 DATA_CFG = config.get("data", {})
 DEVICE = config.get("device", "cpu")

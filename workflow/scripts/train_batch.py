@@ -16,4 +16,6 @@ experiments.run_batch(
     threads=sm.threads,
     device=sm.params.get("device", "cpu"),
     replicates=sm.params.replicates,
+    # from the config, not a param: switching it changes no number, so it reruns no job
+    keep_weights=sm.config.get("keep_weights", True),
 )

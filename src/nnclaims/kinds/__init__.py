@@ -1,22 +1,27 @@
 """Experiment kinds: one module per kind of run, registered by name.
 
-A kind owns how its runs train (`train(spec, job) -> (rows, masks or None)`), the arm labels its
-rows carry (which hypotheses in config/claims.yaml can select), and whether it reads a dataset.
-The runner (nnclaims.experiments) only looks a kind up: `get(spec.kind)`. To add a kind, write a
-module here that calls `register(Kind(...))` and import it at the bottom of this file.
+A kind owns how its runs train (`job(spec, job) -> (rows, masks or None)`, in its module), the
+arm labels its rows carry (which hypotheses in config/claims.yaml can select), and whether it
+reads a dataset. The runner (nnclaims.experiments) only looks a kind up: `get(spec.kind)`.
+
+The table below is what the plan reads, without importing torch (Snakemake parses the workflow
+on a submit host that may have only Snakemake, #16.5); a kind's module is imported when its
+runs train. To add a kind: write its module with a `job` function, and add one line here.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..hparams import RunSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 
 @dataclass
@@ -26,20 +31,26 @@ class Job:
 
     device: torch.device
     ckpt_dir: Path | None = None
-    arrays: Any = None  # engine.Arrays of the run's dataset (None for kinds without data)
+    arrays: Any = None  # data.Arrays of the run's dataset (None for kinds without data)
     trunk_masks: Path | None = None  # a control's IMP trunk: masks.npz
     mask_seeds: list[int] | None = None  # the seeds of that masks file, in its order
     searched: pd.DataFrame | None = None  # this setup's stored search rows (replicates)
     masks_out: Path | None = None  # where an IMP run writes its masks
+    weights_out: Path | None = None  # where the run's final weights go (None: not kept)
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
-    train: Callable[[RunSpec, Job], tuple[pd.DataFrame, dict | None]]
+    module: str  # nnclaims.kinds.<module> holds the function that trains
+    function: str = "job"
     row_arms: Callable[[RunSpec], list[str]] = lambda spec: [spec.arm]
     needs_data: bool = True
     doc: str = ""
+
+    @property
+    def train(self) -> Callable[[RunSpec, Job], tuple[pd.DataFrame, dict | None]]:
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.function)
 
 
 KINDS: dict[str, Kind] = {}
@@ -58,5 +69,25 @@ def get(name: str) -> Kind:
     return KINDS[name]
 
 
-# the kinds (each registers itself on import)
-from . import classify, imp, search, spectral  # noqa: E402, F401
+register(Kind("classify", "classify", doc="arms at their validated learning rates"))
+register(
+    Kind(
+        "imp",
+        "imp",
+        "imp_job",
+        row_arms=lambda spec: ["dense", "imp"],
+        doc="iterative magnitude pruning: the dense round, then one ticket per round",
+    )
+)
+register(Kind("control", "imp", "control_job", doc="sparse from scratch at each IMP level"))
+register(
+    Kind(
+        "search",
+        "search",
+        row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
+        doc="per-layer set search on the small network, best sets at both sizes",
+    )
+)
+register(
+    Kind("spectral", "spectral", needs_data=False, doc="spectral-bias probe on a sum of sines")
+)

@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 
 from .. import checkpoint as ckpt
-from .. import tidy
+from .. import tidy, weights
 from ..hparams import RunSpec, batch_key
-from . import Job, Kind, register
+from . import Job
 from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,13 @@ def train_arms(
     seeds_per_spec: list[list[int]] | None = None,
     searched: list[pd.DataFrame | None] | None = None,
     device=CPU,
+    weights_out: list[Path | None] | None = None,
 ) -> list[pd.DataFrame]:
     """Classification runs that differ only in their activation, trained as one stack: the lr
     search (when they have a grid; `searched` gives an arm's stored search instead), then the
     seeds of every arm (`seeds_per_spec`, default the run's) at its chosen lr. Each run's rows
-    equal those of the run trained alone, bit for bit."""
+    equal those of the run trained alone, bit for bit. `weights_out`: per run, where its final
+    weights go (None: not kept)."""
     base = specs[0]
     for sp in specs[1:]:
         if batch_key(sp) != batch_key(base):
@@ -112,6 +114,9 @@ def train_arms(
         h = {m: (v[:, a : a + k] if v.ndim == 2 else v[a : a + k]) for m, v in hist.items()}
         a += k
         df = tidy.from_history(specs[i], h, ss, np.ones(k), [specs[i].arm] * k, lr=lrs[i])
+        if weights_out and weights_out[i] is not None:
+            state = weights.model_states(model, range(a - k, a))
+            weights.save(weights_out[i], state, [{"seed": s} for s in ss], specs[i].run_id)
         out[i] = df if tuned[i] is None else pd.concat([tuned[i], df], ignore_index=True)
     return out
 
@@ -120,9 +125,13 @@ def run_classify(spec: RunSpec, arrays, ckpt_dir: Path | None = None, device=CPU
     return train_arms([spec], arrays, ckpt_dir, device=device)[0]
 
 
-def _train(spec: RunSpec, job: Job):
-    rows = train_arms([spec], job.arrays, job.ckpt_dir, searched=[job.searched], device=job.device)
+def job(spec: RunSpec, job: Job):
+    rows = train_arms(
+        [spec],
+        job.arrays,
+        job.ckpt_dir,
+        searched=[job.searched],
+        device=job.device,
+        weights_out=[job.weights_out],
+    )
     return rows[0], None
-
-
-register(Kind("classify", _train, doc="arms at their validated learning rates"))

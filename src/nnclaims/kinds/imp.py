@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 
 from .. import checkpoint as ckpt
-from .. import io, pruning, seeding, tidy
+from .. import io, pruning, seeding, tidy, weights
 from ..hparams import RunSpec
 from ..models import Stacked
-from . import Job, Kind, register
+from . import Job
 from .common import ckpt_file, d_in, stack, train, with_validation
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,17 @@ def ticket(
 
 
 def run_imp(
-    spec: RunSpec, arrays, masks_out: Path, ckpt_dir: Path | None = None, device=CPU
+    spec: RunSpec,
+    arrays,
+    masks_out: Path,
+    ckpt_dir: Path | None = None,
+    device=CPU,
+    weights_out: Path | None = None,
 ) -> pd.DataFrame:
     """Iterative magnitude pruning: train, prune, reset survivors to θ0, repeat (0 = dense).
 
     Checkpoints after every epoch and every round; a restarted run resumes where it stopped.
+    `weights_out` gets the last round's trained tickets (the sparsest).
     With early_stop_val, every round trains on the training set less a validation part whose
     loss is recorded per epoch (Frankle & Carbin's early-stopping signal).
     """
@@ -72,6 +78,7 @@ def run_imp(
             if ckpt_dir is not None:
                 ckpt.save(ckpt_dir / "rewind.pt", "rewind", {"model": rewind})
 
+    model = None  # the round's models (None when a resumed run had no round left to train)
     for r in range(len(done), spec.prune_rounds + 1):
         model = ticket(spec, n_in, d_out, seeds, masks, rewind if r > 0 else None)
         level = pruning.remaining_fraction(masks)
@@ -95,6 +102,9 @@ def run_imp(
                 {"masks": masks, "done": done, "saved": saved, **ckpt.rng_states()},
             )
             ckpt.clear(ckpt_dir / "train.pt")
+    if weights_out is not None and model is not None:  # the last round's tickets
+        states = weights.model_states(model, range(len(seeds)))
+        weights.save(weights_out, states, [{"seed": s} for s in seeds], spec.run_id)
     with io.atomic_path(masks_out) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **{k: v.numpy() for k, v in saved.items()})
@@ -126,9 +136,11 @@ def run_control(
     ckpt_dir: Path | None = None,
     mask_seeds: list[int] | None = None,
     device=CPU,
+    weights_out: Path | None = None,
 ) -> pd.DataFrame:
     """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds).
-    `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's)."""
+    `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's).
+    `weights_out` gets every level's trained models (each model's seed and IMP round)."""
     pruning.get_pruner(spec.control)
     arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
@@ -153,6 +165,11 @@ def run_control(
     model.set_masks(masks)
     level = pruning.remaining_fraction(masks).numpy()
     hist = train(spec, model, arrays, ckpt_dir, device, "control")
+    if weights_out is not None:
+        rounds = [r for r in range(1, len(per_round) + 1) for _ in seeds]
+        models = [{"seed": s, "round": r} for s, r in zip(run_seeds, rounds)]
+        states = weights.model_states(model, range(len(run_seeds)))
+        weights.save(weights_out, states, models, spec.run_id)
     return tidy.from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
 
 
@@ -160,26 +177,21 @@ def _data(spec: RunSpec, arrays):
     return with_validation(arrays, spec.val_fraction) if spec.early_stop_val else arrays
 
 
-def _train_imp(spec: RunSpec, job: Job):
-    df = run_imp(spec, job.arrays, job.masks_out, job.ckpt_dir, job.device)
+def imp_job(spec: RunSpec, job: Job):
+    df = run_imp(spec, job.arrays, job.masks_out, job.ckpt_dir, job.device, job.weights_out)
     return df, io.read_npz(job.masks_out)
 
 
-def _train_control(spec: RunSpec, job: Job):
+def control_job(spec: RunSpec, job: Job):
     if job.trunk_masks is None:
         raise ValueError(f"control run {spec.run_id} needs the masks of IMP run {spec.trunk}")
     rows = run_control(
-        spec, job.arrays, Path(job.trunk_masks), job.ckpt_dir, job.mask_seeds, job.device
+        spec,
+        job.arrays,
+        Path(job.trunk_masks),
+        job.ckpt_dir,
+        job.mask_seeds,
+        job.device,
+        job.weights_out,
     )
     return rows, None
-
-
-register(
-    Kind(
-        "imp",
-        _train_imp,
-        row_arms=lambda spec: ["dense", "imp"],
-        doc="iterative magnitude pruning: the dense round, then one ticket per round",
-    )
-)
-register(Kind("control", _train_control, doc="sparse from scratch at each IMP level"))

@@ -14,8 +14,9 @@ import torch
 
 from .. import checkpoint as ckpt
 from .. import seeding, tidy
+from ..catalog import n_sets
 from ..hparams import RunSpec
-from . import Job, Kind, register
+from . import Job
 from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,6 @@ def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
         if len(set(c)) >= 2 and c not in out:
             out.append(c)
     return out
-
-
-def n_sets(n_functions: int, depth: int) -> int:
-    """Per-layer sets of `depth` layers with at least two distinct functions."""
-    return n_functions**depth - n_functions
 
 
 SEARCH_SEED_BASE = 10_000
@@ -128,15 +124,5 @@ def run_search(
     return pd.concat(frames, ignore_index=True)
 
 
-def _train(spec: RunSpec, job: Job):
+def job(spec: RunSpec, job: Job):
     return run_search(spec, job.arrays, job.ckpt_dir, job.searched, job.device), None
-
-
-register(
-    Kind(
-        "search",
-        _train,
-        row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
-        doc="per-layer set search on the small network, best sets at both sizes",
-    )
-)

@@ -1,0 +1,102 @@
+"""A run's final weights in safetensors (#16.4): `runs/<run>/weights.safetensors`.
+
+The file holds the state of the run's stack of K models (every tensor has the model axis first;
+image models: `members.<k>.…`), and in its metadata the run id and one entry per model (its seed;
+for sparse controls also the IMP round whose masks it trained under). Load a run's K models with
+
+    model = nnclaims.weights.load("results/runs/classify_0123456789ab")
+    logits = model(x.expand(model.n_models, *x.shape))  # x: (B, features) → (K, B, classes)
+
+`train.keep_weights: false` in the config skips writing them (they change no number).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, safe_open, save_file
+
+from . import paths
+from .io import atomic_path
+
+FILE = paths.RUN_WEIGHTS
+
+
+def model_states(model, rows: range) -> dict[str, torch.Tensor]:
+    """The state of models `rows` of a stack, as the state of a stack of just those models.
+
+    A batch trains several runs' arms in one stack, where an arm's trainable activation sits in
+    a `PerModel` part (`acts.<i>.parts.<p>.…`); a run's own stack has it at `acts.<i>.…`. Parts
+    that serve none of `rows` are left out, so the result loads into the run's own stack."""
+    from .activations import PerModel
+
+    lo, hi = rows.start, rows.stop
+    out: dict[str, torch.Tensor] = {}
+    if hasattr(model, "members"):  # image models: K separate modules
+        for j, k in enumerate(rows):
+            for n, t in model.members[k].state_dict().items():
+                out[f"members.{j}.{n}"] = t.detach().cpu().clone()
+        return out
+    acts = getattr(model, "acts", [])
+    for name, t in model.state_dict().items():
+        m = re.match(r"acts\.(\d+)\.parts\.(\d+)\.(.*)", name)
+        if m and isinstance(acts[int(m[1])], PerModel):
+            a, b = acts[int(m[1])].bounds[int(m[2])]
+            if not (a <= lo and hi <= b):
+                continue
+            name = f"acts.{m[1]}.{m[3]}"
+        out[name] = t[lo:hi].detach().cpu().clone()
+    return out
+
+
+def save(path: str | os.PathLike, state: dict[str, torch.Tensor], models: list[dict], run_id: str):
+    """Write a stack's state; `models`: one dict per model (its seed, …), in stack order."""
+    meta = {"run_id": run_id, "models": json.dumps(models)}
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=meta)
+
+
+def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """(state, models) of a weights file."""
+    with safe_open(str(path), framework="pt") as f:
+        models = json.loads(f.metadata()["models"])
+    return load_file(str(path)), models
+
+
+def select(state: dict[str, torch.Tensor], models: list[dict], keep: list[int]):
+    """Models `keep` (indices) of a stored stack: (state, models). Stacked models only."""
+    idx = torch.tensor(keep, dtype=torch.long)
+    return {n: t.index_select(0, idx) for n, t in state.items()}, [models[i] for i in keep]
+
+
+def concat(parts: list[tuple[dict[str, torch.Tensor], list[dict]]]):
+    """Stacks of the same setup, one after another: (state, models). Stacked models only."""
+    state = {n: torch.cat([p[0][n] for p in parts]) for n in parts[0][0]}
+    return state, [m for p in parts for m in p[1]]
+
+
+def load(run_dir: str | os.PathLike, device: str = "cpu"):
+    """The run's K models as one stack, in eval mode; `model.models` says what each one is."""
+    from .hparams import RunSpec
+    from .kinds.common import stack
+    from .resources import dataset_shape
+
+    run_dir = Path(run_dir)
+    f = run_dir / FILE
+    if not f.exists():
+        raise FileNotFoundError(
+            f"{f} does not exist: the run finished with train.keep_weights false, before weights "
+            "were kept, or is not a run directory. Delete the run directory and rerun to train it."
+        )
+    spec = RunSpec.from_dict(json.loads((run_dir / paths.RUN_HPARAMS).read_text())["hparams"])
+    state, models = read(f)
+    shape, _, n_classes = dataset_shape(spec.dataset)
+    d_in = shape if len(shape) > 1 else shape[0]
+    model = stack(spec, d_in, n_classes, [m["seed"] for m in models])
+    model.load_state_dict(state)
+    model.models = models  # each model's seed (and, for sparse controls, its IMP round)
+    return model.to(device).eval()
