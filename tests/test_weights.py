@@ -116,3 +116,28 @@ def test_imp_keeps_its_last_tickets_and_controls_every_level(tmp_path, digits):
     want = [recorded(cdf, m["seed"], sorted(levels[m["seed"]])[::-1][m["round"] - 1])
             for m in models.models]  # fmt: skip
     np.testing.assert_allclose(measured(models, digits), want)
+
+
+def test_a_set_search_keeps_its_chosen_sets_at_both_sizes(tmp_path, digits):
+    from nnclaims.hparams import RunSpec
+
+    spec = RunSpec("search", "best_set", ("relu",), seeds=(0, 1), pool=("relu", "tanh", "sin"),
+                   candidates=3, keep=2, large_depth=4, tune_seeds=1, **SMALL)  # fmt: skip
+    store = tmp_path / "replicates"
+    experiments.run(
+        dataclasses.replace(spec, seeds=(0,)), tmp_path / "one", digits, replicates=store
+    )
+    df = experiments.run(spec, tmp_path / "two", digits, replicates=store)  # seed 1 trains now
+    stacks = weights.load(tmp_path / "two")
+    assert sorted(stacks) == ["depth2", "depth4"]
+    for name, model in stacks.items():
+        depth = int(name.removeprefix("depth"))
+        assert len(model.weights) == depth + 1
+        assert sorted((m["arm"], m["seed"]) for m in model.models) == [
+            ("best_set1", 0), ("best_set1", 1), ("best_set2", 0), ("best_set2", 1)
+        ]  # fmt: skip
+        want = []
+        for m in model.models:
+            rows = df[(df["arm"] == m["arm"]) & (df["size"] == depth)]
+            want.append(recorded(rows, m["seed"]))
+        np.testing.assert_allclose(measured(model, digits), want)

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from .. import checkpoint as ckpt
-from .. import seeding, tidy
+from .. import seeding, tidy, weights
 from ..catalog import n_sets
 from ..hparams import RunSpec
 from . import Job
@@ -86,6 +86,7 @@ def run_search(
     ckpt_dir: Path | None = None,
     searched: pd.DataFrame | None = None,
     device=CPU,
+    weights_out: Path | None = None,
 ) -> pd.DataFrame:
     """Per-layer set search as in Schweickert (2022): random sets on the small network, scored by
     validation accuracy (mean over tune_seeds search seeds, disjoint from the run's seeds), the
@@ -93,7 +94,8 @@ def run_search(
     full training set at the small and the large size (each function then serves
     large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
     arms best_set1.. (with a val_acc row naming their functions via arm "cand:...").
-    `searched`: the candidates' rows of an earlier run of this setup, reused as they are."""
+    `searched`: the candidates' rows of an earlier run of this setup, reused as they are.
+    `weights_out`: the kept sets' final models at both sizes (nnclaims.weights)."""
     cands = candidate_sets(spec)
     tseeds = search_seeds(spec)
     final = _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched)
@@ -113,6 +115,7 @@ def run_search(
         for i, c in enumerate(cands)
     ]
     seeds = list(spec.seeds)
+    state, models = {}, []
     for depth in (spec.depth, spec.large_depth):
         sized = dataclasses.replace(
             spec, depth=depth, layer_acts=tuple(b for b in best for _ in seeds)
@@ -121,8 +124,18 @@ def run_search(
         hist = train(sized, model, arrays, ckpt_dir, device, f"final-d{depth}")
         arms = [f"best_set{r + 1}" for r in range(len(best)) for _ in seeds]
         frames.append(tidy.from_history(sized, hist, seeds * len(best), np.ones(len(arms)), arms))
+        g = f"depth{depth}"
+        state.update(weights.prefixed(weights.model_states(model, range(len(arms))), g))
+        sets = [b for b in best for _ in seeds]
+        models += [
+            {"seed": s, "stack": g, "depth": depth, "arm": a, "set": list(fs)}
+            for s, a, fs in zip(seeds * len(best), arms, sets)
+        ]
+    if weights_out is not None:
+        weights.save(weights_out, state, models, spec.run_id)
     return pd.concat(frames, ignore_index=True)
 
 
 def job(spec: RunSpec, job: Job):
-    return run_search(spec, job.arrays, job.ckpt_dir, job.searched, job.device), None
+    rows = run_search(spec, job.arrays, job.ckpt_dir, job.searched, job.device, job.weights_out)
+    return rows, None
