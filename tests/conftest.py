@@ -17,3 +17,15 @@ def project(tmp_path: Path) -> Path:
         else:
             shutil.copy2(src, tmp_path / part)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory) -> Path:
+    """The embedded digits dataset as the .npz a run reads."""
+    import numpy as np
+
+    from nnclaims import data
+
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, **data.get_maker("digits")())
+    return path

@@ -11,18 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnclaims import data, experiments
+from nnclaims import experiments
 from nnclaims.hparams import RunSpec
 
 KEYS = ["arm", "size", "level", "freq", "seed", "epoch", "lr", "split", "metric"]
 SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "digits.npz"
-    np.savez(path, **data.get_maker("digits")())
-    return path
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -12,17 +12,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from nnclaims import data, experiments, weights
+from nnclaims import experiments, weights
 from nnclaims.data import load_arrays
 
 SMALL = dict(dataset="digits", depth=2, width=16, epochs=3, batch_size=50)
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "digits.npz"
-    np.savez(path, **data.get_maker("digits")())
-    return path
 
 
 def recorded(df, seed: int, level: float | None = None) -> float:
