@@ -1,5 +1,7 @@
 #!/bin/sh
-# Installs nnclaims (this checkout, editable, without dependencies) into the env of train.yaml.
+# Installs nnclaims (this checkout, editable, without dependencies) into the env Snakemake just
+# created: train.yaml's, and analysis.yaml's (analysis.post-deploy.sh is a link to this file:
+# Snakemake looks for one script beside each env file and copies its contents).
 #
 # Snakemake 9 runs this file once, right after it creates that env: it copies it to
 # <conda-prefix>/<env hash>.post-deploy.sh and runs, in its own working directory,
@@ -20,7 +22,7 @@
 set -eu
 root=$PWD
 if ! grep -qs '^name = "nnclaims"' "$root/pyproject.toml"; then
-    echo "train.post-deploy.sh: $root is not an nnclaims checkout (no pyproject.toml naming" \
+    echo "nnclaims post-deploy: $root is not an nnclaims checkout (no pyproject.toml naming" \
         "nnclaims). Run snakemake from the checkout's root, where the Snakefile is." >&2
     exit 1
 fi
