@@ -26,6 +26,8 @@ from nnclaims.io import numbers_from_text
 
 numbers_from_text(config)
 validate(config, "workflow/schemas/config.schema.yaml")
+# a claim set to null is switched off (a profile merged over the default drops one so)
+config["claims"] = {k: v for k, v in config["claims"].items() if v is not None}
 
 
 report: "workflow/report/workflow.rst"

@@ -26,6 +26,34 @@ def test_max_sigmoid():
     )
 
 
+def test_max_sigmoid_gradient_is_autograds_bit_for_bit_ties_included():
+    """The hand-written backward against autograd on torch.maximum(x, σ(x)), at the float32 tie
+    x = σ(x) too (x = 0.659046, where each side gets half the gradient)."""
+    xs = torch.linspace(0.6589, 0.6592, 20001)
+    ties = xs[torch.sigmoid(xs) == xs]
+    assert len(ties) > 0  # the case is real, not hypothetical
+    x0 = torch.cat([torch.randn(4000) * 3, ties, torch.tensor([0.0, 1.0, -1.0, 20.0, -20.0])])
+    g = torch.randn_like(x0)
+    got, want = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+    y = activations.max_sigmoid(got)
+    y.backward(g)
+    y_ref = torch.maximum(want, torch.sigmoid(want))
+    y_ref.backward(g)
+    assert torch.equal(y, y_ref)
+    assert torch.equal(got.grad, want.grad)
+
+
+def test_mish_values_and_gradient():
+    """Mish (Misra 2019) against its formula; its minimum ≈ −0.3088 at x ≈ −1.1924."""
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64, requires_grad=True)
+    y = activations.get("mish")(x).detach()
+    assert torch.allclose(y, x * torch.tanh(torch.log1p(torch.exp(x))))
+    i = int(y.argmin())
+    assert float(y[i]) == pytest.approx(-0.3088, abs=1e-4)
+    assert float(x[i].detach()) == pytest.approx(-1.1924, abs=0.01)
+    assert torch.autograd.gradcheck(activations.get("mish"), (x[::50].detach().requires_grad_(),))
+
+
 def test_trainable_beta_gets_gradient_per_model():
     act = activations.make_layer_activation(["swish_beta"], width=4, n_models=3)
     x = torch.randn(3, 5, 4)

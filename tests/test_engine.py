@@ -95,6 +95,38 @@ def test_stacked_training_equals_one_at_a_time_float64(model, activation):
             np.testing.assert_allclose(wa[i].detach().numpy(), wo[0].detach().numpy(), atol=1e-10)
 
 
+@pytest.mark.parametrize("activation", ["relu", "swish", "max_sigmoid"])
+def test_cnn_activation_in_place_equals_channels_last_bit_for_bit(activation):
+    """An elementwise activation runs on the CNN's (K, C, L, B) layout as it is; a within-layer
+    mix needs channels last. Both paths give the same outputs and gradients, bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 50, 40)
+    y = torch.randint(0, 10, (3, 50))
+    out = []
+    for mixes in (False, True):
+        m = StackedCNN([0, 1, 2], 40, 3, 25, 10, [activation])
+        assert m.mixes == [False] * 3
+        m.mixes = [mixes] * 3  # force the channels-last path
+        loss = engine._per_model_ce(m.logits_cb(x), y).sum()
+        loss.backward()
+        out.append([loss.detach()] + [p.grad for p in m.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*out))
+
+
+def test_scoring_held_out_sets_only_at_the_end_changes_no_number():
+    """eval_every (the searches score their last epoch only): training is untouched, the last
+    epoch's numbers are the same, the skipped epochs are NaN."""
+    d = linear_toy(n=200, d=10, classes=2, seed=1)
+    runs = []
+    for every in (1, 4):
+        m = StackedMLP([0, 1], 10, 2, 16, 2, ["swish"])
+        runs.append(engine.train_classifier(m, d, 4, 20, 0.01, eval_every=every))
+    full, last = runs
+    assert np.array_equal(full["train_loss"], last["train_loss"])
+    assert np.array_equal(full["test_acc"][-1], last["test_acc"][-1])
+    assert np.isnan(last["test_acc"][:-1]).all()
+
+
 def test_masked_weights_stay_zero_and_get_no_gradient():
     d = toy()
     m = StackedMLP([0], 12, 1, 8, 4, ["relu"])

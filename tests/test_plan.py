@@ -13,7 +13,15 @@ def load(name):
 
 def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
-    assert set(plan.claim_runs) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
+    assert set(plan.claim_runs) == {
+        "swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense", "mish", "shared_vs_tuned"
+    }  # fmt: skip
+    # the Mish claim trains only its new arm; the ranking claim ranks the tuned runs of both
+    mish = set(plan.claim_runs["mish"]) - set(plan.claim_runs["swish_vs_relu"])
+    assert {plan.runs[r].arm for r in mish} == {"mish"}
+    tuned = set(plan.claim_runs["swish_vs_relu"]) | set(plan.claim_runs["mish"])
+    own = set(plan.claim_runs["shared_vs_tuned"]) - tuned
+    assert {plan.runs[r].lr for r in own} == {0.001} and len(own) == 20
     shared = set(plan.claim_runs["swish_vs_relu"]) & set(plan.claim_runs["hat"])
     # relu and swish (lr-tuned, depth 2) are trained once per dataset, used by both claims
     assert {(plan.runs[r].arm, plan.runs[r].dataset) for r in shared} == {
@@ -37,11 +45,17 @@ def test_default_run_ids_are_pinned():
     """A refactor of RunSpec or the plan must not silently rename the default run's runs (their
     directories and stored seeds would be orphaned): a change here is deliberate and noted.
     Changed once by #19 (a wider lr grid, the sanity and shared-lr arms, IMP's validation part,
-    the mixed sets at 3 and 5 layers): 57 runs, 5c00722cae304b5a before."""
+    the mixed sets at 3 and 5 layers): 57 runs, 5c00722cae304b5a before. #15 added the Mish and
+    ranking claims' 22 runs and renamed none: the other 62 keep their ids."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 62
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "82c4cd60cfb86867"
+    assert len(plan.runs) == 84
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "96cb3fe69d3a863f"
+    new = set(plan.claim_runs["mish"]) | set(plan.claim_runs["shared_vs_tuned"])
+    before = set(plan.runs) - (new - set(plan.claim_runs["swish_vs_relu"]))
+    old = " ".join(sorted(before))
+    assert len(before) == 62
+    assert hashlib.sha256(old.encode()).hexdigest()[:16] == "82c4cd60cfb86867"
 
 
 def test_a_claim_needs_no_name_known_to_the_code():

@@ -110,6 +110,7 @@ def test_kill_9_then_rerun_gives_identical_tables(project, tmp_path_factory):
     cfg["results"] = "results"  # the paths below
     (project / "kill.yaml").write_text(yaml.safe_dump(cfg))
     imp = next(r for r, s in make_plan(cfg).runs.items() if s.kind == "imp")
+    paths.set_root(cfg["results"])  # an earlier test's config may have pointed paths elsewhere
     target = str(paths.run_metrics(imp))
     # the target goes first: --configfile takes every word after it
     cmd = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "kill.yaml"]

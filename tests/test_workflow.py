@@ -11,6 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
+CLAIMS = tuple(yaml.safe_load((ROOT / "config/test.yaml").read_text())["claims"])  # all six
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
@@ -126,7 +128,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     assert pdf.stat().st_size > 10_000
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages)
     text = " ".join(text.split())
-    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+    for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert nums["title"] in text
         assert nums["verdict"] in ("supported", "contradicted", "inconclusive")
@@ -137,7 +139,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
         assert (out / "notebooks" / f"{claim}.ipynb").exists()
     assert "Verdicts" in text and "Provenance" in text and "Time per stage" in text
     # the opening table has each claim on both datasets; the sanity check is printed
-    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+    for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert {r["dataset"] for r in nums["headline"]} == {"mnist1d", "digits"}, claim
         assert all(r["source"] for r in nums["headline"]), claim
@@ -146,14 +148,14 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     stop = [row[-1] for row in sparse["table"]["rows"]]  # IMP: epoch of lowest test loss
     assert stop and all(x in ("1", "2", "3") for x in stop), stop  # an epoch of the 3 run
     everything = pd.read_parquet(out / "metrics.parquet")
-    assert set(everything.claim) == {"swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"}
+    assert set(everything.claim) == set(CLAIMS)
     # the Snakemake HTML report builds, with the figures marked report()
     html = out / "report.html"
     r3 = snakemake(project, "--report", str(html), "--configfile", "config/test.yaml", timeout=300)
     assert r3.returncode == 0, r3.stderr[-2000:]
     assert html.stat().st_size > 50_000
     page = html.read_text()
-    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+    for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert all(fig["file"] in page for fig in nums["figures"]), claim  # figures, by claim
     # workflow/report/workflow.rst, rendered with this config: both embedded datasets
@@ -190,7 +192,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     mtime = lambda f: (out / f).stat().st_mtime  # noqa: E731
     assert mtime("report.pdf") > mtime("numbers/swish_vs_relu.json")  # the PDF was rebuilt
     # #14: one function decides a claim: the CLI prints the PDF's verdicts, number for number
-    for claim in ("swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense"):
+    for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert_cli_prints_the_verdicts(project, claim, nums, "config/test.yaml")
 

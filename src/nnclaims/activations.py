@@ -27,9 +27,31 @@ def swish(x: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(x)
 
 
+class _MaxSigmoid(torch.autograd.Function):
+    """max(x, σ(x)) with autograd's gradient, bit for bit, in 5 passes over x where autograd's
+    maximum and sigmoid backward take 10 (2× faster; it was the costliest arm of the default run).
+    Ties x = σ(x) happen (x = 0.659046 in float32 is one): each side gets half, as in autograd."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = torch.sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return torch.maximum(x, s)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, s = ctx.saved_tensors
+        out = torch.where(x > s, g, torch.ops.aten.sigmoid_backward(g, s))
+        tie = x == s
+        if tie.any():
+            half = g / 2
+            out = torch.where(tie, half + torch.ops.aten.sigmoid_backward(half, s), out)
+        return out
+
+
 def max_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """max(x, σ(x)), one of the functions found by the Swish paper's search."""
-    return torch.maximum(x, torch.sigmoid(x))
+    return _MaxSigmoid.apply(x)
 
 
 def per_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -52,6 +74,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
     "swish": swish,
     "max_sigmoid": max_sigmoid,
+    "mish": F.mish,  # x·tanh(softplus(x)) (Misra 2019); torch's fused kernel and gradient
     "hat": hat,
     "hat_wide": lambda x: 2 * hat(x / 2),  # the bump stretched to [0, 4], peak 2
     "hat_narrow": lambda x: hat(2 * x) / 2,  # squeezed to [0, 1], peak 1/2

@@ -95,6 +95,10 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     sign = ">" if r["direction"] == "greater" else "<"
     d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
     ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
+    test = f"a − b {sign} {r['threshold']:g}"
+    if r.get("test") == "kendall":  # a ranking's agreement, not a difference of means
+        ours = f"τ-b {r['diff']:.2f} over {len(r['arms'])} arms"
+        test = f"τ-b {sign} {r['threshold']:g} (bootstrap)"
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
@@ -113,7 +117,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "dataset": r.get("dataset") or "",
         "source": r.get("source", ""),
         "ours": ours,
-        "test": f"a − b {sign} {r['threshold']:g}",
+        "test": test,
         "diff": f"{r['diff']:.{digits}f}",
         "ci": ci,
         "p": fmt_p(r.get("p", np.nan)),

@@ -13,6 +13,7 @@ ACTIVATIONS = (
     "relu",
     "swish",
     "max_sigmoid",
+    "mish",
     "hat",
     "hat_wide",
     "hat_narrow",

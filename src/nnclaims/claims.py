@@ -114,10 +114,22 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
     what = "spectral-probe arms" if probe else "arms"
     sides = [(side, h.get(side)) for side in ("a", "b")]
     sides += [(f"{side}.minus", sel["minus"]) for side, sel in sides if sel and "minus" in sel]
+    ranked = h.get("test") == "kendall"
+    if ranked:
+        _check_ranking(where, h, arms)
     for side, sel in sides:
         if sel is None:
             continue
-        if sel["arm"] not in arms:
+        if ranked != ("variant" in sel):
+            raise ClaimsError(
+                f"{where}: {side} gives "
+                + (
+                    "`arm`, but test kendall ranks a variant's arms: give `variant`"
+                    if ranked
+                    else "`variant`, which only test kendall ranks: give one `arm`"
+                )
+            )
+        if not ranked and sel["arm"] not in arms:
             raise ClaimsError(
                 f"{where}: {side}.arm {sel['arm']!r} is not run by the config's claims.{cid} "
                 f"(its {what}: {', '.join(arms) or 'none'}). Add it to the config, or list "
@@ -141,3 +153,21 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
             raise ClaimsError(
                 f"{where}: dataset {ds} is not run by claims.{cid} ({', '.join(sorted(datasets))})"
             )
+
+
+def _check_ranking(where: str, h: dict[str, Any], arms: list[str]) -> None:
+    """A kendall test ranks the arms two variants share: at least 3 of them."""
+    from .ranking import variant_pairs
+
+    if "b" not in h:
+        raise ClaimsError(f"{where}: test kendall compares two variants: give a and b")
+    ta, tb = h["a"].get("variant"), h["b"].get("variant")
+    if ta is None or tb is None:
+        return  # the side check names the missing `variant`
+    pairs = variant_pairs(arms, ta, tb)
+    if len(pairs) < 3:
+        raise ClaimsError(
+            f"{where}: test kendall ranks the arms run in both variant {ta!r} and variant "
+            f"{tb!r} ('' is the claim's own arms); the config runs {len(pairs)} such pairs "
+            f"(its arms: {', '.join(arms)}), at least 3 are needed"
+        )

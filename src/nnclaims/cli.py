@@ -102,6 +102,7 @@ def load_config(
         where = "/".join(map(str, e.path))
         sets = f" with --set {' '.join(overrides)}" if overrides else ""
         raise ConfigError(f"Invalid config {path}{sets}: {e.message} (at {where})") from None
+    cfg["claims"] = {k: v for k, v in cfg["claims"].items() if v is not None}  # null: off
     paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
     return cfg
 

@@ -122,10 +122,14 @@ def train_classifier(
     augment: bool = False,
     device: str | torch.device = "cpu",
     shuffle: bool = True,
+    eval_every: int = 1,
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
     `shuffle`: a new batch order per model and epoch (default), else the data's own order.
+    `eval_every`: the test (and validation) sets are scored every that many epochs and at the
+    last; the rows of other epochs stay NaN (a search that reads only its last epoch skips ~8 %
+    of its work; training itself is untouched, so its numbers are the same).
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc, and val_loss when `data` has a validation part; and `diverged_epoch`
     (K,), 0 where a model never diverged.
@@ -207,17 +211,16 @@ def train_classifier(
             opt.step()
             if after_step is not None:
                 after_step()
-        test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
-        # a diverged model has NaN weights, and max(1) would call all its predictions class 0:
-        # it has no accuracy from its diverged epoch on (scored at chance by the analysis)
+        row = {"train_loss": (running / steps).cpu().numpy()}
+        scored = epoch % eval_every == 0 or epoch == epochs
         dead = ~alive.numpy()
-        test_loss[dead], test_acc[dead] = np.nan, np.nan
-        row = {
-            "train_loss": (running / steps).cpu().numpy(),
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-        }
-        if val is not None:  # the early-stopping signal: never the test set (#19.7)
+        if scored:
+            test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
+            # a diverged model has NaN weights, and max(1) would call all its predictions class
+            # 0: it has no accuracy from its diverged epoch on (scored at chance by the analysis)
+            test_loss[dead], test_acc[dead] = np.nan, np.nan
+            row.update(test_loss=test_loss, test_acc=test_acc)
+        if val is not None and scored:  # the early-stopping signal: never the test set (#19.7)
             row["val_loss"] = evaluate(model, *val, eval_chunk)[0]
             row["val_loss"][dead] = np.nan
         for m, v in row.items():
@@ -241,7 +244,8 @@ def train_classifier(
                 },
             )
         # one bar per epoch in the log, and progress.json for `nnclaims status`
-        loss, acc = (float(np.nanmean(row[m])) for m in ("train_loss", "test_acc"))
+        loss = float(np.nanmean(row["train_loss"]))
+        acc = float(np.nanmean(row["test_acc"])) if scored else None
         log.info("%s", bar.update(epoch, loss, acc, int(alive.sum())))
     hist["diverged_epoch"] = diverged
     return hist

@@ -285,7 +285,10 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
 
 
 def make_plan(config: dict[str, Any]) -> Plan:
-    """All runs the config asks for. Raises ValueError naming any bad arm, claim or setting."""
+    """All runs the config asks for. Raises ValueError naming any bad arm, claim or setting.
+    A claim set to null is off (a profile merged over the default switches one off so)."""
+    claims = {k: v for k, v in config["claims"].items() if v is not None}
+    config = {**config, "claims": claims}
     _check_names(config)
     _check_settings(config)
     plan = Plan()
@@ -326,14 +329,14 @@ def _check_depths(plan: Plan) -> None:
 
 
 def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:
-    """Classification runs with an lr grid that differ only in their activation train as one
-    stack in one job (their numbers do not change: see experiments.train_arms); 2+ per batch.
-    This saves a process start-up and import (~2 s) per run. Batching the fixed-lr runs too
-    (34 → 26 jobs) was measured and made the default run slower: 518 s against 482 s, with a
-    core idle longer at the end, so those stay one job per run."""
+    """Classification runs that differ only in their activation train as one stack in one job
+    (their numbers do not change: see experiments.train_arms); 2+ per batch. This saves a
+    process start-up and import (~3.7 s here) per run. Fixed-lr runs were left alone once (34 →
+    26 jobs measured 518 s against 482 s, within this machine's ±20 % noise); since #15.3 added
+    18 fixed-lr runs of ~5 s of training each, they batch too."""
     groups: dict[str, list[str]] = {}
     for rid, s in runs.items():
-        if s.kind == "classify" and s.lr_grid and not s.layer_acts and s.model in STACKED_MODELS:
+        if s.kind == "classify" and not s.layer_acts and s.model in STACKED_MODELS:
             groups.setdefault(batch_key(s), []).append(rid)
     out = {}
     for ids in groups.values():

@@ -17,6 +17,7 @@ ARM_LABELS = {
     "swish": "Swish-1",
     "swish_beta": "Swish (trainable β)",
     "max_sigmoid": "max(x, σ(x))",
+    "mish": "Mish",
     "hat": "hat",
     "hat_wide": "hat, bump on [0, 4]",
     "hat_narrow": "hat, bump on [0, 1]",
@@ -58,6 +59,7 @@ ARM_COLORS = {
     # near-black, not vermilion: Swish-1 (orange) and max(x, σ(x)) must not look alike (#19.8)
     "max_sigmoid": (0.1, 0.1, 0.1),
     "hat": _CB[4],
+    "mish": (0.55, 0.0, 0.55),  # purple: apart from Swish-1's orange and ReLU's blue
     "mix4": _CB[5],
     "leaky_relu": _CB[6],
     "elu": _CB[9],  # light blue: ELU and GELU (grey) told apart
@@ -92,7 +94,14 @@ def arm_palette(arms) -> dict[str, tuple]:
 
 
 def label(arm: str) -> str:
-    return ARM_LABELS.get(arm, arm)
+    """An arm's name for readers; a variant <arm>_<tag> of a known arm is named after it."""
+    if arm in ARM_LABELS:
+        return ARM_LABELS[arm]
+    base, _, tag = arm.rpartition("_")
+    if base in ARM_LABELS:
+        name = ARM_LABELS[base]
+        return f"{name}, shared lr" if tag == "shared" else f"{name} ({tag})"
+    return arm
 
 
 def save(fig, out_dir: str | os.PathLike, stem: str) -> list[str]:

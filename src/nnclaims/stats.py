@@ -243,7 +243,8 @@ def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> fl
 def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     """Decide one claim's hypotheses together, with Holm's familywise control at alpha.
 
-    Each row has `d` (the paired differences), `direction` and `threshold`. The rows are the
+    Each row has `d` (the paired differences), `direction` and `threshold`, or instead of `d`
+    `pre`: another test's n, mean, sd, lo, hi and p (a ranking's bootstrap). The rows are the
     claim's family: Holm adjusts their p-values together (m = len(rows)). Returns per row a
     dict with
       n, mean, sd        of d (sd with ddof=1, NaN for n < 2);
@@ -268,6 +269,9 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     out = []
     for row in rows:
         _check_direction(row["direction"])
+        if "pre" in row:  # decided by another test (ranking.bootstrap): its numbers and p
+            out.append({k: row["pre"][k] for k in ("n", "mean", "sd", "lo", "hi", "p")})
+            continue
         d = np.asarray(row["d"], dtype=float).ravel()
         mean, lo, hi = mean_ci(d)
         sd = float(d.std(ddof=1)) if len(d) >= 2 else np.nan
@@ -287,7 +291,7 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
         r["verdict"] = decide(r["mean"], r["p_holm"], row["direction"], row["threshold"], alpha)
         r["alpha_test"] = alpha_test
         r["seeds_needed"] = r["detectable"] = None
-        if r["verdict"] == "inconclusive":
+        if r["verdict"] == "inconclusive" and "pre" not in row:  # t-test power only
             effect = abs(r["mean"] - row["threshold"]) if np.isfinite(r["mean"]) else np.nan
             r["seeds_needed"] = seeds_needed(effect, r["sd"], alpha_test)
             r["detectable"] = detectable_effect(r["n"], r["sd"], alpha_test)

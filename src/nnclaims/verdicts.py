@@ -5,12 +5,13 @@ arms, paired by seed, with Holm's correction over the claim's whole family (nncl
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import ranking, stats
 from .selection import END_METRICS, SPECTRAL, select, select_rows
 
 
@@ -44,18 +45,8 @@ def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [sel] + ([sel["minus"]] if "minus" in sel else [])
 
 
-def hypothesis_values(
-    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
-) -> dict[str, Any]:
-    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
-    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric."""
-    a = side(df, h["metric"], h["a"], dataset)
-    b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
-    if b is not None:
-        common = a.index.intersection(b.index)
-        a, b = a.loc[common], b.loc[common]
-    d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
-    out = {
+def _common(h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
+    return {
         "id": h["id"],
         "text": h["text"],
         "part": h.get("part"),
@@ -64,6 +55,70 @@ def hypothesis_values(
         "direction": h["direction"],
         "threshold": h["threshold"],
         "metric": h["metric"],
+    }
+
+
+def ranking_values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
+    """A `test: kendall` hypothesis on one dataset: τ-b between the rankings of the arms of
+    variant a.variant and of the same activations in variant b.variant ("" is the claim's own
+    arms) by their mean over the seeds both have, bootstrapped over those seeds
+    (nnclaims.ranking); `arms` lists each pair's two means."""
+    arms = list(dict.fromkeys(df.loc[df["dataset"] == dataset, "arm"]))
+    pairs = ranking.variant_pairs(arms, h["a"]["variant"], h["b"]["variant"])
+    if len(pairs) < 3:
+        raise LookupError(f"{h['id']}: fewer than 3 arms in both variants on {dataset}")
+    own = {k: v for k, v in h["a"].items() if k != "variant"}
+    a = pd.DataFrame({x: side(df, h["metric"], {**own, "arm": x}, dataset) for x, _ in pairs})
+    own = {k: v for k, v in h["b"].items() if k != "variant"}
+    b = pd.DataFrame({y: side(df, h["metric"], {**own, "arm": y}, dataset) for _, y in pairs})
+    seeds = a.dropna().index.intersection(b.dropna().index)
+    a, b = a.loc[seeds], b.loc[seeds]
+    seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
+    pre = ranking.bootstrap(a.to_numpy(), b.to_numpy(), h["threshold"], seed)
+    # an arm whose two variants are the same runs (its validated lr is the shared one) agrees
+    # by construction: with fewer than 3 arms that differ the rankings say nothing
+    same = [y for x, y in pairs if np.array_equal(a[x].to_numpy(), b[y].to_numpy())]
+    note = ""
+    if len(pairs) - len(same) < 3:
+        pre = {**pre, "p": np.nan}
+        note = (
+            f"{len(same)} of {len(pairs)} arms are the same runs in both variants: nothing to rank"
+        )
+    elif same:
+        note = f"{', '.join(same)}: the same runs in both variants"
+    if pre["n"] < ranking.MIN_SEEDS:
+        note = f"{pre['n']} seeds: a bootstrap over fewer than {ranking.MIN_SEEDS} decides nothing"
+    return {
+        **_common(h, dataset),
+        "test": "kendall",
+        "pre": pre,
+        "arms": [
+            {"a": x, "b": y, "a_mean": float(a[x].mean()), "b_mean": float(b[y].mean())}
+            for x, y in pairs
+        ],
+        "a_mean": float(a.to_numpy().mean()),
+        "b_mean": float(b.to_numpy().mean()),
+        "untrained": [],
+        "note": note,
+    }
+
+
+def hypothesis_values(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
+) -> dict[str, Any]:
+    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
+    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric.
+    (A `test: kendall` hypothesis: ranking_values.)"""
+    if h.get("test") == "kendall":
+        return ranking_values(df, h, dataset)
+    a = side(df, h["metric"], h["a"], dataset)
+    b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
+    if b is not None:
+        common = a.index.intersection(b.index)
+        a, b = a.loc[common], b.loc[common]
+    d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
+    out = {
+        **_common(h, dataset),
         # a pair with no value (a best epoch of a model that diverged at once) decides nothing
         "d": d[np.isfinite(d)],
         "a_mean": float(a.mean()),
@@ -92,11 +147,16 @@ def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     correction across the family (stats.evaluate_family). A comparison in which an arm has no
     trained model (every seed diverged) decides nothing: inconclusive, and it says so."""
     stat_rows = [
-        {"d": r["d"], "direction": r["direction"], "threshold": r["threshold"]} for r in rows
+        {
+            **({"pre": r["pre"]} if "pre" in r else {"d": r["d"]}),
+            "direction": r["direction"],
+            "threshold": r["threshold"],
+        }
+        for r in rows
     ]
     out = []
     for r, st in zip(rows, stats.evaluate_family(stat_rows)):
-        res = {k: v for k, v in r.items() if k != "d"}
+        res = {k: v for k, v in r.items() if k not in ("d", "pre")}
         res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
         res.update(
             {
@@ -151,7 +211,8 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
         if not found:
-            arms = list(dict.fromkeys(s["arm"] for s in _arms(h["a"]) + _arms(h.get("b"))))
+            sels = _arms(h["a"]) + _arms(h.get("b"))
+            arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))
             not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
     if not rows:
         raise ValueError(

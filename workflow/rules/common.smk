@@ -33,7 +33,7 @@ UNBATCHED = (
     "|".join(
         r
         for r, s in RUNS.items()
-        if s.kind in ("classify", "spectral", "search") and r not in _BATCHED
+        if s.kind in ("classify", "spectral") and r not in _BATCHED
     )
     or "(?!x)x"
 )

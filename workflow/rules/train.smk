@@ -38,6 +38,14 @@ use rule train as train_control with:
     priority: 10  # on the longest chain, right after its IMP trunk
 
 
+use rule train as train_search with:
+    # a per-layer set search and its chosen sets at both sizes: the claim's last runs to finish
+    # when started late (a core idled ~60 s at the end of the default run)
+    wildcard_constraints:
+        run=r"search_[0-9a-f]{12}",
+    priority: 5
+
+
 use rule train as train_imp with:
     # iterative magnitude pruning: the trunk whose masks the sparse controls branch from
     output:

@@ -47,7 +47,9 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
         split = validation_split(arrays, specs[0].val_fraction)
         model = arm_stack(specs, d_in(arrays), arrays.n_classes, [run_seeds] * len(specs))
         # one lr per model (StackedAdam): a model's numbers do not depend on its stack-mates
-        hist = train(specs[0], model, split, ckpt_dir, device, "tune", lr=lrs * len(specs))
+        hist = train(
+            specs[0], model, split, ckpt_dir, device, "tune", lr=lrs * len(specs), last_only=True
+        )
         final = hist["test_acc"][-1]  # accuracy on the validation part
         final = np.where(hist["diverged_epoch"] > 0, np.nan, final)
         if ckpt_dir is not None:

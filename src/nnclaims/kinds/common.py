@@ -51,10 +51,19 @@ def ckpt_file(ckpt_dir, name: str):
 
 
 def train(
-    spec: RunSpec, model: Stacked, arrays, ckpt_dir, device, tag: str, on_epoch=None, lr=None
+    spec: RunSpec,
+    model: Stacked,
+    arrays,
+    ckpt_dir,
+    device,
+    tag: str,
+    on_epoch=None,
+    lr=None,
+    last_only: bool = False,
 ) -> dict:
     """train_classifier with the run's settings (lr: the run's, or one per model) on `device`,
-    checkpointed under ckpt_dir/train.pt."""
+    checkpointed under ckpt_dir/train.pt. `last_only`: held-out sets scored at the last epoch
+    only (a search, which reads nothing else)."""
     return train_classifier(
         model,
         arrays,
@@ -70,6 +79,7 @@ def train(
         augment=spec.augment,
         device=device,
         shuffle=spec.shuffle,
+        eval_every=spec.epochs if last_only else 1,
     )
 
 

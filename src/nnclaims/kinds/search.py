@@ -72,7 +72,7 @@ def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.nda
         dataclasses.replace(spec, layer_acts=tuple(sets)), d_in(arrays), arrays.n_classes, run_seeds
     )
     val = validation_split(arrays, spec.val_fraction)
-    hist = train(spec, model, val, ckpt_dir, device, "search")
+    hist = train(spec, model, val, ckpt_dir, device, "search", last_only=True)
     final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
     if ckpt_dir is not None:
         ckpt.save(ckpt_dir / "search.pt", "search", {"final": torch.as_tensor(final)})
