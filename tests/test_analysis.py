@@ -41,3 +41,21 @@ def test_claim_verdict_from_a_hypothesis_table():
     ev = analysis.evaluate_claim(df, claim)
     assert ev["verdict"] == "supported"
     assert ev["hypotheses"][0]["diff"] == 6.0
+
+
+def test_setup_sentence_names_the_arms_trained_at_a_fixed_lr():
+    """A claim with tuned arms and a shared-lr variant says which arms took which lr (the PDF
+    said "lr picked per arm" for all of them before)."""
+    base = dict(kind="classify", dataset="digits", seeds=[0, 1, 2], model="mlp", depth=2)
+    base.update(width=100, optimizer="adam", batch_size=100, epochs=50, val_fraction=0.2)
+    runs = [
+        {**base, "arm": "relu", "lr_grid": [0.001, 0.01], "lr": 0.01},
+        {**base, "arm": "relu_shared", "lr_grid": [], "lr": 0.001},
+        {**base, "arm": "gelu_shared", "lr_grid": [], "lr": 0.001},
+    ]
+    text = analysis.describe_setup(runs)
+    assert "lr picked per arm from 0.001, 0.01 on a 20 % validation split" in text
+    assert "(at a fixed lr 0.001: relu_shared, gelu_shared)" in text
+    assert "lr 0.01, batch" in analysis.describe_setup(
+        [{**base, "arm": "relu", "lr_grid": [], "lr": 0.01}]
+    )

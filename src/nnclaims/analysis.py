@@ -161,8 +161,56 @@ def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str
     return rows
 
 
+def _lr_text(rs: list[dict[str, Any]]) -> str:
+    """How a model family's runs got their lr: picked per arm from a grid, fixed, or both (the
+    fixed-lr arms named with their rate)."""
+    grid = [x for x in rs if x.get("lr_grid")]
+    fixed = [x for x in rs if not x.get("lr_grid") and x["kind"] == "classify"]
+    if not grid:
+        return "lr " + "/".join(dict.fromkeys(f"{x['lr']:g}" for x in rs))
+    r = grid[0]
+    text = (
+        f"lr picked per arm from {', '.join(f'{x:g}' for x in r['lr_grid'])} on a "
+        f"{100 * r.get('val_fraction', 0.2):g} % validation split"
+    )
+    by_lr: dict[str, list[str]] = {}
+    for x in fixed:
+        by_lr.setdefault(f"{x['lr']:g}", []).append(x["arm"])
+    for lr, arms in by_lr.items():
+        text += f" (at a fixed lr {lr}: {', '.join(dict.fromkeys(arms))})"
+    return text
+
+
+def _describe_search(r: dict[str, Any]) -> str:
+    return (
+        f"set search: {r['candidates']} random per-layer sets from "
+        f"{{{', '.join(r['pool'])}}} on {r['depth']} layers ({r['tune_seeds']} seeds each, "
+        f"scored on the validation split), the best {r['keep']} trained at {r['depth']} "
+        f"and {r['large_depth']} layers"
+    )
+
+
+def _describe_imp(r: dict[str, Any]) -> str:
+    return (
+        f"IMP: {r['prune_rounds']} rounds pruning {100 * r['prune_fraction']:g} % of remaining "
+        f"weights per layer (output layer at half rate), survivors reset to their initial "
+        f"values; controls at every level"
+    )
+
+
+def _describe_spectral(sp: list[dict[str, Any]]) -> str:
+    r = sp[0]
+    return (
+        f"spectral probe: sum of {len(r['freqs'])} sines (k = {r['freqs'][0]}…{r['freqs'][-1]}) "
+        f"on {r['n_points']} points, MLP {r['depth']} × {r['width']}, full-batch Adam lr "
+        f"{r['lr']:g} for {r['epochs']} steps, {len(r['seeds'])} phase draws, arms "
+        f"{', '.join(x['arm'] for x in sp)}"
+    )
+
+
 def describe_setup(runs: list[dict[str, Any]]) -> str:
-    """One sentence describing a claim's runs, from their hyperparameters."""
+    """One sentence describing a claim's runs, from their hyperparameters: datasets and seeds,
+    each model family with its training, then what the search, IMP and probe kinds add."""
     cls = [r for r in runs if r["kind"] != "spectral"]
     parts = []
     if cls:
@@ -178,48 +226,20 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
             rs = [x for x in cls if x["model"] == model]
             r = rs[0]
             depths = sorted({x["depth"] for x in rs} | {x.get("large_depth", 0) for x in rs} - {0})
-            arms = list(dict.fromkeys(x["arm"] for x in rs if x["kind"] in ("classify",)))
+            arms = list(dict.fromkeys(x["arm"] for x in rs if x["kind"] == "classify"))
             opt = r.get("optimizer", "adam")
             opt = "Adam" if opt == "adam" else f"SGD (momentum {r.get('momentum', 0):g})"
-            lr = (
-                f"lr picked per arm from {', '.join(f'{x:g}' for x in r['lr_grid'])} on a "
-                f"{100 * r.get('val_fraction', 0.2):g} % validation split"
-                if any(x.get("lr_grid") for x in rs)
-                else f"lr {r['lr']:g}"
-            )
             unit = "hidden layer(s)" if model.startswith("mlp") else "layers/blocks"
             parts.append(
                 f"{model.upper()} with {' or '.join(map(str, depths))} {unit} of width "
-                f"{r['width']}; {opt}, {lr}, batch {r['batch_size']}, {r['epochs']} epochs"
-                + (f"; arms {', '.join(arms)}" if arms else "")
+                f"{r['width']}; {opt}, {_lr_text(rs)}, batch {r['batch_size']}, "
+                f"{r['epochs']} epochs" + (f"; arms {', '.join(arms)}" if arms else "")
             )
-        search = [x for x in cls if x["kind"] == "search"]
-        if search:
-            r = search[0]
-            parts.append(
-                f"set search: {r['candidates']} random per-layer sets from "
-                f"{{{', '.join(r['pool'])}}} on {r['depth']} layers ({r['tune_seeds']} seeds each, "
-                f"scored on the validation split), the best {r['keep']} trained at {r['depth']} "
-                f"and {r['large_depth']} layers"
-            )
-        imp = [x for x in cls if x["kind"] == "imp"]
-        if imp:
-            parts.append(
-                f"IMP: {imp[0]['prune_rounds']} rounds pruning "
-                f"{100 * imp[0]['prune_fraction']:g} % of remaining weights per layer "
-                f"(output layer at half rate), survivors reset to their initial values; controls "
-                f"at every level"
-            )
+        parts += [_describe_search(x) for x in cls if x["kind"] == "search"][:1]
+        parts += [_describe_imp(x) for x in cls if x["kind"] == "imp"][:1]
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:
-        r = sp[0]
-        parts.append(
-            f"spectral probe: sum of {len(r['freqs'])} sines "
-            f"(k = {r['freqs'][0]}…{r['freqs'][-1]}) "
-            f"on {r['n_points']} points, MLP {r['depth']} × {r['width']}, full-batch Adam lr "
-            f"{r['lr']:g} for {r['epochs']} steps, {len(r['seeds'])} phase draws, arms "
-            f"{', '.join(x['arm'] for x in sp)}"
-        )
+        parts.append(_describe_spectral(sp))
     return "; ".join(parts) + "."
 
 

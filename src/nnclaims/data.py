@@ -14,14 +14,32 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import catalog
-from .engine import Arrays
 from .io import atomic_path, read_npz
+
+
+@dataclass
+class Arrays:
+    """A classification dataset as tensors: x (N, D) float, y (N,) int64; optionally a
+    validation part held out of the training set, evaluated every epoch beside the test set."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -14,37 +14,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint as ckpt
-from . import progress, seeding
+from . import loop_state, progress, seeding
 from .allocator import keep_freed_memory
+from .data import Arrays  # what the engine trains on (engine.Arrays: the same class)
 from .models import Stacked
 from .optim import make_optimizer
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Arrays:
-    """A classification dataset as tensors: x (N, D) float, y (N,) int64; optionally a
-    validation part held out of the training set, evaluated every epoch beside the test set."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    x_val: torch.Tensor | None = None
-    y_val: torch.Tensor | None = None
-
-    @property
-    def n_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
 def _per_model_ce(logits_cb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -160,24 +142,10 @@ def train_classifier(
     opt = make_optimizer(
         model.parameters(), lr, optimizer, momentum, weight_decay, isinstance(model, Stacked)
     )
-    alive = torch.ones(k, dtype=torch.bool)
-    diverged = np.zeros(k, dtype=np.int64)
+    div = loop_state.Divergence(model.seeds)
     metrics = ("train_loss", "test_loss", "test_acc") + (("val_loss",) if val else ())
     hist = {m: np.full((epochs, k), np.nan) for m in metrics}
-    start = 1
-    state = ckpt.load(checkpoint, tag)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        for g, s in zip(orders, state["orders"]):
-            g.set_state(s)
-        for g, s in zip(aug_gens, state.get("aug", [])):
-            g.set_state(s)
-        ckpt.restore_rng(state)
-        alive, diverged = state["alive"], state["diverged"].numpy().copy()
-        hist = {m: v.numpy().copy() for m, v in state["hist"].items()}
-        start = int(state["epoch"]) + 1
-        log.info("resuming from checkpoint %s after epoch %d", checkpoint, start - 1)
+    start = loop_state.resume(checkpoint, tag, model, opt, orders, aug_gens, div, hist)
     folder = None if checkpoint is None else Path(checkpoint).parent
     bar = progress.Progress(folder, tag, epochs, start, k)
     for epoch in range(start, epochs + 1):
@@ -196,24 +164,16 @@ def train_classifier(
                 xb = augment_crop_flip(xb, aug_gens)
             losses = _per_model_ce(model.logits_cb(xb), yb)
             with torch.no_grad():
-                finite = torch.isfinite(losses).cpu()
-                newly = alive & ~finite
-                if newly.any():
-                    for i in torch.nonzero(newly).flatten().tolist():
-                        diverged[i] = epoch
-                        log.warning(
-                            "model %d (seed %d) diverged at epoch %d", i, model.seeds[i], epoch
-                        )
-                    alive &= finite
+                div.check(losses, epoch)
                 running += losses.detach().double()
             opt.zero_grad(set_to_none=True)
-            torch.where(alive.to(dev), losses, torch.zeros_like(losses)).sum().backward()
+            torch.where(div.alive.to(dev), losses, torch.zeros_like(losses)).sum().backward()
             opt.step()
             if after_step is not None:
                 after_step()
         row = {"train_loss": (running / steps).cpu().numpy()}
         scored = epoch % eval_every == 0 or epoch == epochs
-        dead = ~alive.numpy()
+        dead = div.dead
         if scored:
             test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
             # a diverged model has NaN weights, and max(1) would call all its predictions class
@@ -227,27 +187,12 @@ def train_classifier(
             hist[m][epoch - 1] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
-        if checkpoint is not None:
-            ckpt.save(
-                checkpoint,
-                tag,
-                {
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "orders": [g.get_state() for g in orders],
-                    "aug": [g.get_state() for g in aug_gens],
-                    **ckpt.rng_states(),  # dropout draws from the global generators
-                    "alive": alive,
-                    "diverged": torch.as_tensor(diverged),
-                    "hist": {m: torch.as_tensor(v) for m, v in hist.items()},
-                },
-            )
+        loop_state.save(checkpoint, tag, epoch, model, opt, orders, aug_gens, div, hist)
         # one bar per epoch in the log, and progress.json for `nnclaims status`
         loss = float(np.nanmean(row["train_loss"]))
         acc = float(np.nanmean(row["test_acc"])) if scored else None
-        log.info("%s", bar.update(epoch, loss, acc, int(alive.sum())))
-    hist["diverged_epoch"] = diverged
+        log.info("%s", bar.update(epoch, loss, acc, int(div.alive.sum())))
+    hist["diverged_epoch"] = div.epoch
     return hist
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from .. import seeding, vision
-from ..engine import Arrays, train_classifier
+from ..data import Arrays
+from ..engine import train_classifier
 from ..hparams import RunSpec
 from ..models import Stacked, get_model
 

@@ -1,0 +1,96 @@
+"""What the training loop (engine.train_classifier) carries from epoch to epoch besides the
+weights: which models are alive and when each diverged, and the checkpoint that holds all of it,
+so that a killed and restarted run ends with exactly the numbers of an uninterrupted one."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+
+log = logging.getLogger("nnclaims.engine")
+
+
+class Divergence:
+    """A model whose loss becomes NaN/inf is recorded as diverged at that epoch and leaves the
+    loss from then on; the others train on (a diverged run is a result)."""
+
+    def __init__(self, seeds: Sequence[int]):
+        self.seeds = list(seeds)
+        self.alive = torch.ones(len(self.seeds), dtype=torch.bool)
+        self.epoch = np.zeros(len(self.seeds), dtype=np.int64)  # 0: never diverged
+
+    def check(self, losses: torch.Tensor, epoch: int) -> None:
+        """After a step's per-model losses (under no_grad)."""
+        finite = torch.isfinite(losses).cpu()
+        newly = self.alive & ~finite
+        if newly.any():
+            for i in torch.nonzero(newly).flatten().tolist():
+                self.epoch[i] = epoch
+                log.warning("model %d (seed %d) diverged at epoch %d", i, self.seeds[i], epoch)
+            self.alive &= finite
+
+    @property
+    def dead(self) -> np.ndarray:
+        return ~self.alive.numpy()
+
+
+def save(
+    path: str | os.PathLike | None,
+    tag: str,
+    epoch: int,
+    model,
+    opt,
+    orders: list[torch.Generator],
+    aug: list[torch.Generator],
+    div: Divergence,
+    hist: dict[str, np.ndarray],
+) -> None:
+    """The whole state after `epoch` (nothing without a path)."""
+    if path is None:
+        return
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "orders": [g.get_state() for g in orders],
+        "aug": [g.get_state() for g in aug],
+        **ckpt.rng_states(),  # dropout draws from the global generators
+        "alive": div.alive,
+        "diverged": torch.as_tensor(div.epoch),
+        "hist": {m: torch.as_tensor(v) for m, v in hist.items()},
+    }
+    ckpt.save(path, tag, state)
+
+
+def resume(
+    path: str | os.PathLike | None,
+    tag: str,
+    model,
+    opt,
+    orders: list[torch.Generator],
+    aug: list[torch.Generator],
+    div: Divergence,
+    hist: dict[str, np.ndarray],
+) -> int:
+    """Restore a matching `tag`'s checkpoint into the given objects (hist in place); returns
+    the first epoch still to train (1 without a checkpoint)."""
+    state = ckpt.load(path, tag)
+    if state is None:
+        return 1
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    for g, s in zip(orders, state["orders"]):
+        g.set_state(s)
+    for g, s in zip(aug, state.get("aug", [])):
+        g.set_state(s)
+    ckpt.restore_rng(state)
+    div.alive, div.epoch = state["alive"], state["diverged"].numpy().copy()
+    hist.update({m: v.numpy().copy() for m, v in state["hist"].items()})
+    log.info("resuming from checkpoint %s after epoch %d", path, int(state["epoch"]))
+    return int(state["epoch"]) + 1
