@@ -145,7 +145,8 @@ def train_classifier(
     div = loop_state.Divergence(model.seeds)
     metrics = ("train_loss", "test_loss", "test_acc") + (("val_loss",) if val else ())
     hist = {m: np.full((epochs, k), np.nan) for m in metrics}
-    start = loop_state.resume(checkpoint, tag, model, opt, orders, aug_gens, div, hist)
+    state = loop_state.LoopState(model, opt, orders, aug_gens, div, hist)
+    start = state.resume(checkpoint, tag)
     folder = None if checkpoint is None else Path(checkpoint).parent
     bar = progress.Progress(folder, tag, epochs, start, k)
     for epoch in range(start, epochs + 1):
@@ -187,7 +188,7 @@ def train_classifier(
             hist[m][epoch - 1] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
-        loop_state.save(checkpoint, tag, epoch, model, opt, orders, aug_gens, div, hist)
+        state.save(checkpoint, tag, epoch)
         # one bar per epoch in the log, and progress.json for `nnclaims status`
         loss = float(np.nanmean(row["train_loss"]))
         acc = float(np.nanmean(row["test_acc"])) if scored else None

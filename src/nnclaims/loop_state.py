@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,57 +42,49 @@ class Divergence:
         return ~self.alive.numpy()
 
 
-def save(
-    path: str | os.PathLike | None,
-    tag: str,
-    epoch: int,
-    model,
-    opt,
-    orders: list[torch.Generator],
-    aug: list[torch.Generator],
-    div: Divergence,
-    hist: dict[str, np.ndarray],
-) -> None:
-    """The whole state after `epoch` (nothing without a path)."""
-    if path is None:
-        return
-    state = {
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "opt": opt.state_dict(),
-        "orders": [g.get_state() for g in orders],
-        "aug": [g.get_state() for g in aug],
-        **ckpt.rng_states(),  # dropout draws from the global generators
-        "alive": div.alive,
-        "diverged": torch.as_tensor(div.epoch),
-        "hist": {m: torch.as_tensor(v) for m, v in hist.items()},
-    }
-    ckpt.save(path, tag, state)
+@dataclass
+class LoopState:
+    """Everything a resumed run needs besides its settings: the models, the optimiser, the
+    batch-order and augmentation generators, the divergence record and the history so far."""
 
+    model: Any
+    opt: Any
+    orders: list[torch.Generator]
+    aug: list[torch.Generator]
+    div: Divergence
+    hist: dict[str, np.ndarray]
 
-def resume(
-    path: str | os.PathLike | None,
-    tag: str,
-    model,
-    opt,
-    orders: list[torch.Generator],
-    aug: list[torch.Generator],
-    div: Divergence,
-    hist: dict[str, np.ndarray],
-) -> int:
-    """Restore a matching `tag`'s checkpoint into the given objects (hist in place); returns
-    the first epoch still to train (1 without a checkpoint)."""
-    state = ckpt.load(path, tag)
-    if state is None:
-        return 1
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["opt"])
-    for g, s in zip(orders, state["orders"]):
-        g.set_state(s)
-    for g, s in zip(aug, state.get("aug", [])):
-        g.set_state(s)
-    ckpt.restore_rng(state)
-    div.alive, div.epoch = state["alive"], state["diverged"].numpy().copy()
-    hist.update({m: v.numpy().copy() for m, v in state["hist"].items()})
-    log.info("resuming from checkpoint %s after epoch %d", path, int(state["epoch"]))
-    return int(state["epoch"]) + 1
+    def save(self, path: str | os.PathLike | None, tag: str, epoch: int) -> None:
+        """The whole state after `epoch` (nothing without a path)."""
+        if path is None:
+            return
+        state = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "orders": [g.get_state() for g in self.orders],
+            "aug": [g.get_state() for g in self.aug],
+            **ckpt.rng_states(),  # dropout draws from the global generators
+            "alive": self.div.alive,
+            "diverged": torch.as_tensor(self.div.epoch),
+            "hist": {m: torch.as_tensor(v) for m, v in self.hist.items()},
+        }
+        ckpt.save(path, tag, state)
+
+    def resume(self, path: str | os.PathLike | None, tag: str) -> int:
+        """Restore a matching `tag`'s checkpoint in place; returns the first epoch still to
+        train (1 without a checkpoint)."""
+        state = ckpt.load(path, tag)
+        if state is None:
+            return 1
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        for g, s in zip(self.orders, state["orders"]):
+            g.set_state(s)
+        for g, s in zip(self.aug, state.get("aug", [])):
+            g.set_state(s)
+        ckpt.restore_rng(state)
+        self.div.alive, self.div.epoch = state["alive"], state["diverged"].numpy().copy()
+        self.hist.update({m: v.numpy().copy() for m, v in state["hist"].items()})
+        log.info("resuming from checkpoint %s after epoch %d", path, int(state["epoch"]))
+        return int(state["epoch"]) + 1
