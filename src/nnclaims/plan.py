@@ -333,7 +333,7 @@ def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:
     (their numbers do not change: see experiments.train_arms); 2+ per batch. This saves a
     process start-up and import (~3.7 s here) per run. Fixed-lr runs were left alone once (34 →
     26 jobs measured 518 s against 482 s, within this machine's ±20 % noise); since #15.3 added
-    18 fixed-lr runs of ~5 s of training each, they batch too."""
+    20 fixed-lr runs of ~5 s of training each, they batch too."""
     groups: dict[str, list[str]] = {}
     for rid, s in runs.items():
         if s.kind == "classify" and not s.layer_acts and s.model in STACKED_MODELS:

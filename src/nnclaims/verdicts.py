@@ -67,10 +67,13 @@ def ranking_values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None) -> 
     pairs = ranking.variant_pairs(arms, h["a"]["variant"], h["b"]["variant"])
     if len(pairs) < 3:
         raise LookupError(f"{h['id']}: fewer than 3 arms in both variants on {dataset}")
-    own = {k: v for k, v in h["a"].items() if k != "variant"}
-    a = pd.DataFrame({x: side(df, h["metric"], {**own, "arm": x}, dataset) for x, _ in pairs})
-    own = {k: v for k, v in h["b"].items() if k != "variant"}
-    b = pd.DataFrame({y: side(df, h["metric"], {**own, "arm": y}, dataset) for _, y in pairs})
+
+    def table(sel: dict[str, Any], arms: list[str]) -> pd.DataFrame:  # (seeds, arms)
+        own = {k: v for k, v in sel.items() if k != "variant"}
+        return pd.DataFrame({x: side(df, h["metric"], {**own, "arm": x}, dataset) for x in arms})
+
+    a = table(h["a"], [x for x, _ in pairs])
+    b = table(h["b"], [y for _, y in pairs])
     seeds = a.dropna().index.intersection(b.dropna().index)
     a, b = a.loc[seeds], b.loc[seeds]
     seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
