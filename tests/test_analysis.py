@@ -54,7 +54,7 @@ def test_setup_sentence_names_the_arms_trained_at_a_fixed_lr():
         {**base, "arm": "gelu_shared", "lr_grid": [], "lr": 0.001},
     ]
     text = analysis.describe_setup(runs)
-    assert "lr picked per arm from 0.001, 0.01 on a 20 % validation split" in text
+    assert "lr picked per arm on a 20 % validation split from 0.001, 0.01" in text
     assert "(at a fixed lr 0.001: relu_shared, gelu_shared)" in text
     assert "lr 0.01, batch" in analysis.describe_setup(
         [{**base, "arm": "relu", "lr_grid": [], "lr": 0.01}]

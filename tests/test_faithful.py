@@ -4,6 +4,8 @@ and the per-layer set search."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -166,6 +168,53 @@ def test_lr_search_picks_the_best_candidate_on_validation_and_records_it():
     assert sorted(val.lr.unique()) == [1e-6, 3e-2] and len(val) == 4  # 2 lrs × 2 seeds
     assert (df[df.metric == "test_acc"].lr == 3e-2).all()  # an lr of 1e-6 cannot learn in 3 epochs
     assert val.groupby("lr").value.mean()[3e-2] > val.groupby("lr").value.mean()[1e-6]
+
+
+def _val(df):
+    v = df[df.metric == "val_acc"].sort_values(["lr", "seed"])
+    return v[["lr", "seed", "value"]].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("start", [1e-3, 1.0])  # walks up from the bottom, down from the top
+def test_lr_walk_scores_what_the_grid_scores_and_picks_the_same_rate(start):
+    """The walk against the search of every rate (the independent reference): its candidates'
+    validation scores are the grid's, bit for bit, for each rate it tries; it picks the grid's
+    best; and it stops one rate past the best (a single peak here, as on the default run)."""
+    grid = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)  # validation peaks at 0.1 here
+    kw = dict(depth=1, width=16, epochs=3, batch_size=50, lr_grid=grid, tune_seeds=2,
+              seeds=(0, 1), lr=start)  # fmt: skip
+    spec = RunSpec("classify", "relu", ("relu",), **kw)
+    full, walk = (
+        experiments.run_classify(dataclasses.replace(spec, lr_search=m), _toy())
+        for m in ("grid", "walk")
+    )
+    vf, vw = _val(full), _val(walk)
+    assert set(vw.lr) < set(vf.lr)  # fewer rates than the grid
+    pd.testing.assert_frame_equal(vf[vf.lr.isin(set(vw.lr))].reset_index(drop=True), vw)
+    pick = vf.groupby("lr").value.mean().idxmax()
+    assert (walk[walk.metric == "test_acc"].lr == pick).all()
+    tried = sorted(set(vw.lr))
+    assert tried[0] < pick < tried[-1] or pick in (grid[0], grid[-1])
+
+
+def test_lr_walk_steps_outward_only_while_the_best_is_at_an_end():
+    from nnclaims.kinds import classify
+
+    spec = RunSpec("classify", "a", ("relu",), lr=0.01, lr_search="walk",
+                   lr_grid=(1e-3, 3e-3, 1e-2, 3e-2, 0.1))  # fmt: skip
+    assert classify.first_rates(spec) == [3e-3, 1e-2, 3e-2]
+    s = lambda *v: np.array(v)  # noqa: E731
+    tried = {3e-3: s(50, 52), 1e-2: s(60, 60), 3e-2: s(61, 62)}
+    assert classify.next_rate(spec, tried, 10.0) == 0.1
+    tried[0.1] = s(np.nan, 70)  # a diverged seed counts at chance: mean 40, so 0.03 wins
+    assert classify.next_rate(spec, tried, 10.0) is None
+    tied = {3e-3: s(60, 60), 1e-2: s(60, 60), 3e-2: s(50, 50)}
+    assert classify.next_rate(spec, tied, 10.0) == 1e-3  # a tie goes to the smaller rate
+    tied[1e-3] = s(60, 60)
+    assert classify.next_rate(spec, tied, 10.0) is None  # the grid's end
+    grid = dataclasses.replace(spec, lr_search="grid")
+    assert classify.first_rates(grid) == list(grid.lr_grid)
+    assert classify.next_rate(grid, tried, 10.0) is None
 
 
 def test_set_search_draws_distinct_sets_and_transfers_the_best():

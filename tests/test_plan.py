@@ -46,16 +46,16 @@ def test_default_run_ids_are_pinned():
     directories and stored seeds would be orphaned): a change here is deliberate and noted.
     Changed once by #19 (a wider lr grid, the sanity and shared-lr arms, IMP's validation part,
     the mixed sets at 3 and 5 layers): 57 runs, 5c00722cae304b5a before. #15 added the Mish and
-    ranking claims' 22 runs and renamed none: the other 62 keep their ids."""
+    ranking claims' 22 runs and renamed none: the other 62 keep their ids (82c4cd60cfb86867).
+    The lr walk (lr_search, a wider lr_grid) renamed the 32 runs with an lr search; the 52
+    without one keep their ids."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
     assert len(plan.runs) == 84
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "96cb3fe69d3a863f"
-    new = set(plan.claim_runs["mish"]) | set(plan.claim_runs["shared_vs_tuned"])
-    before = set(plan.runs) - (new - set(plan.claim_runs["swish_vs_relu"]))
-    old = " ".join(sorted(before))
-    assert len(before) == 62
-    assert hashlib.sha256(old.encode()).hexdigest()[:16] == "82c4cd60cfb86867"
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "c6cef6efc0031d13"
+    fixed = " ".join(sorted(r for r, spec in plan.runs.items() if not spec.lr_grid))
+    assert len(fixed.split()) == 52
+    assert hashlib.sha256(fixed.encode()).hexdigest()[:16] == "f66b85d18c81369c"
 
 
 def test_a_claim_needs_no_name_known_to_the_code():

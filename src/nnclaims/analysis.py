@@ -169,9 +169,12 @@ def _lr_text(rs: list[dict[str, Any]]) -> str:
     if not grid:
         return "lr " + "/".join(dict.fromkeys(f"{x['lr']:g}" for x in rs))
     r = grid[0]
-    text = (
-        f"lr picked per arm from {', '.join(f'{x:g}' for x in r['lr_grid'])} on a "
-        f"{100 * r.get('val_fraction', 0.2):g} % validation split"
+    rates = ", ".join(f"{x:g}" for x in r["lr_grid"])
+    text = f"lr picked per arm on a {100 * r.get('val_fraction', 0.2):g} % validation split " + (
+        f"by a walk on {rates} (the three rates around {r['lr']:g} first, then one rate further "
+        "out while the best was the smallest or largest tried)"
+        if r.get("lr_search") == "walk"
+        else f"from {rates}"
     )
     by_lr: dict[str, list[str]] = {}
     for x in fixed:

@@ -47,6 +47,7 @@ class RunSpec:
     weight_decay: float = 0.0  # L2 coefficient (sgd: torch's weight_decay)
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
     lr_grid: tuple[float, ...] = ()  # classify: pick lr from these on a validation split
+    lr_search: str = "grid"  # classify with lr_grid: grid (every rate) | walk (from lr outward)
     tune_seeds: int = 3  # classify with lr_grid: seeds per candidate lr
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
     val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
@@ -63,6 +64,8 @@ class RunSpec:
                 object.__setattr__(self, f.name, tuple(v))
         if self.kind not in KINDS:
             raise ValueError(f"No such run kind: {self.kind!r}. Known: {', '.join(KINDS)}")
+        if self.lr_search not in ("grid", "walk"):
+            raise ValueError(f"No such lr search: {self.lr_search!r}. Known: grid, walk")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"

@@ -27,6 +27,7 @@ TRAIN_KEYS = (
     "weight_decay",
     "augment",
     "lr_grid",
+    "lr_search",
     "tune_seeds",
     "shuffle",
 )
@@ -87,7 +88,14 @@ def _train_kwargs(config: dict[str, Any], claim_cfg: dict[str, Any]) -> dict[str
     kw.update({k: claim_cfg["train"][k] for k in TRAIN_KEYS if k in claim_cfg.get("train", {})})
     if "lr_grid" in kw:
         kw["lr_grid"] = tuple(float(x) for x in kw["lr_grid"])
+    if not kw.get("lr_grid"):  # no search: how it would search is no part of the run
+        kw.pop("lr_search", None)
     return kw
+
+
+def _fixed_lr(kw: dict[str, Any]) -> dict[str, Any]:
+    """Training settings without an lr search (the run trains at `lr`)."""
+    return {**{k: v for k, v in kw.items() if k != "lr_search"}, "lr_grid": ()}
 
 
 def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
@@ -150,7 +158,7 @@ def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config
             candidates=s["candidates"],
             keep=s["keep"],
             large_depth=max(c["sizes"]),
-            **{**kw, "depth": min(c["sizes"]), "lr_grid": ()},
+            **{**_fixed_lr(kw), "depth": min(c["sizes"])},
         )
         plan.add(claim, spec)
 
@@ -165,7 +173,7 @@ def _add_imp_runs(plan: Plan, claim: str, c: dict, kw: dict, config: dict) -> No
         # the paper's early stopping reads a validation set: hold one out of training (#19.7)
         "early_stop_val": True,
     }
-    kw = {**kw, "lr_grid": ()}  # the paper's fixed learning rate; no search
+    kw = _fixed_lr(kw)  # the paper's fixed learning rate; no search
     tid = plan.add(claim, RunSpec("imp", "imp", **act, **prune, **kw))
     for ctl in c["controls"]:
         spec = RunSpec("control", ctl, **act, control=ctl, trunk=tid, **prune, **kw)

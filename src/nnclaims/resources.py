@@ -23,7 +23,8 @@ def work(spec: RunSpec) -> float:
         return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
     models = seeds * (spec.prune_rounds if spec.kind == "control" else 1)
     if spec.kind == "classify" and spec.lr_grid:
-        models += len(spec.lr_grid) * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
+        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
+        models += rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
     trainings = spec.prune_rounds + 1 if spec.kind == "imp" else 1
     epochs = spec.epochs / 100 if spec.kind == "spectral" else spec.epochs
     return models * trainings * epochs

@@ -32,43 +32,98 @@ def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[
     )
 
 
+def first_rates(spec: RunSpec) -> list[float]:
+    """The rates a search trains first: the whole grid, or for a walk the three rates of the
+    grid around `lr` (the run's default rate)."""
+    grid = sorted(spec.lr_grid)
+    if spec.lr_search != "walk":
+        return grid
+    c = int(np.argmin([abs(np.log(g / spec.lr)) for g in grid]))
+    return grid[max(0, c - 1) : c + 2]
+
+
+def next_rate(spec: RunSpec, tried: dict[float, np.ndarray], chance: float) -> float | None:
+    """A walk's next rate: one grid step past the best rate tried while that rate is the
+    smallest or the largest tried (the best may lie beyond it); None when the best is inside
+    what was tried, at the grid's end, or the search tries the whole grid at once."""
+    if spec.lr_search != "walk":
+        return None
+    grid = sorted(spec.lr_grid)
+    rates = sorted(tried)
+    best = max(rates, key=lambda lr: search_score(tried[lr], chance))  # ties: the smaller
+    i = grid.index(best)
+    if best == rates[0] and i > 0:
+        return grid[i - 1]
+    if best == rates[-1] and i < len(grid) - 1:
+        return grid[i + 1]
+    return None
+
+
 def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) -> list[pd.DataFrame]:
-    """For each arm: every lr of its grid × tune_seeds models, all arms in one stack (one lr per
-    model), trained on the training part and scored on the validation part. Returns each arm's
-    val_acc rows (final validation accuracy per candidate lr and seed; NaN where it diverged)."""
-    grid = list(specs[0].lr_grid)
+    """For each arm: candidate lrs × tune_seeds models, all arms in one stack (one lr per
+    model), trained on the training part and scored on the validation part. A walk trains in
+    rounds (first_rates, then next_rate per arm until none has one); a model's numbers do not
+    depend on its stack-mates, so a walk's scores are the grid search's for the rates it tries.
+    Returns each arm's val_acc rows (final validation accuracy per tried lr and seed; NaN where
+    it diverged)."""
     seeds = tune_seeds(specs[0])
-    run_seeds = seeds * len(grid)
-    lrs = [lr for lr in grid for _ in seeds]
-    state = ckpt.load(ckpt_file(ckpt_dir, "tune.pt"), "tune")
-    if state is not None:
-        final = state["value"].numpy()
-    else:
-        split = validation_split(arrays, specs[0].val_fraction)
-        model = arm_stack(specs, d_in(arrays), arrays.n_classes, [run_seeds] * len(specs))
+    chance = 100.0 / arrays.n_classes
+    tried: list[dict[float, np.ndarray]] = [{} for _ in specs]
+    state = ckpt.load(ckpt_file(ckpt_dir, "tune.pt"), "lr-search")
+    if state is not None:  # rates as lists and scores as tensors: weights_only loads them
+        tried = [dict(zip(r, v.numpy())) for r, v in zip(state["rates"], state["values"])]
+    split = None
+    for rnd in range(len(specs[0].lr_grid)):
+        todo = [
+            (i, lr)
+            for i, sp in enumerate(specs)
+            for lr in (first_rates(sp) if not tried[i] else [next_rate(sp, tried[i], chance)])
+            if lr is not None and lr not in tried[i]
+        ]
+        if not todo:
+            break
+        split = split or validation_split(arrays, specs[0].val_fraction)
+        model = arm_stack(
+            [specs[i] for i, _ in todo], d_in(arrays), arrays.n_classes, [seeds] * len(todo)
+        )
+        lrs = [lr for _, lr in todo for _ in seeds]
         # one lr per model (StackedAdam): a model's numbers do not depend on its stack-mates
         hist = train(
-            specs[0], model, split, ckpt_dir, device, "tune", lr=lrs * len(specs), last_only=True
+            specs[0],
+            model,
+            split,
+            ckpt_dir,
+            device,
+            "tune" if rnd == 0 else f"tune{rnd + 1}",
+            lr=lrs,
+            last_only=True,
         )
-        final = hist["test_acc"][-1]  # accuracy on the validation part
-        final = np.where(hist["diverged_epoch"] > 0, np.nan, final)
+        final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
+        for j, (i, lr) in enumerate(todo):
+            tried[i][lr] = final[j * len(seeds) : (j + 1) * len(seeds)]
         if ckpt_dir is not None:
-            ckpt.save(ckpt_dir / "tune.pt", "tune", {"value": torch.as_tensor(final)})
+            rates = [sorted(t) for t in tried]
+            values = [torch.as_tensor(np.array([t[lr] for lr in r])) for t, r in zip(tried, rates)]
+            ckpt.save(ckpt_dir / "tune.pt", "lr-search", {"rates": rates, "values": values})
             ckpt.clear(ckpt_dir / "train.pt")
-    n = len(run_seeds)
     return [
-        tidy.val_rows(spec, run_seeds, lrs, final[i * n : (i + 1) * n])
-        for i, spec in enumerate(specs)
+        tidy.val_rows(
+            spec,
+            [s for _ in t for s in seeds],
+            [lr for lr in sorted(t) for _ in seeds],
+            np.concatenate([t[lr] for lr in sorted(t)]),
+        )
+        for spec, t in zip(specs, tried)
     ]
 
 
 def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
     """The lr with the best search score on the validation split (the smaller on a tie)."""
-    grid = sorted(spec.lr_grid)
+    grid = sorted(val["lr"].unique())
     score = {lr: search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid}
     best = max(grid, key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
     log.info("%s lr search %s: best %g", spec.arm, {k: round(v, 2) for k, v in score.items()}, best)
-    return best
+    return float(best)
 
 
 def train_arms(
