@@ -54,6 +54,18 @@ def test_mish_values_and_gradient():
     assert torch.autograd.gradcheck(activations.get("mish"), (x[::50].detach().requires_grad_(),))
 
 
+@pytest.mark.parametrize("name, power", [("identity", 1), ("square", 2), ("cube", 3)])
+def test_polynomial_activations_values_and_gradient(name, power):
+    """x, x², x³ against torch.pow; large inputs overflow to inf (a divergence the engine
+    records), never an error."""
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
+    fn = activations.get(name)
+    assert torch.allclose(fn(x), x.pow(power))
+    assert torch.autograd.gradcheck(fn, (x[::6].detach().requires_grad_(),))
+    if power > 1:
+        assert torch.isinf(fn(torch.tensor([1e30]))).all()
+
+
 def test_trainable_beta_gets_gradient_per_model():
     act = activations.make_layer_activation(["swish_beta"], width=4, n_models=3)
     x = torch.randn(3, 5, 4)

@@ -88,6 +88,24 @@ def test_hypothesis_skips_datasets_without_its_arms_and_lists_untested_ones():
         analysis.evaluate_claim(df, {"hypotheses": [bad]})
 
 
+def test_a_side_over_several_arms_takes_their_per_seed_min_or_max():
+    """#15.4: "every polynomial arm below every non-polynomial arm" as the best of one group
+    against the worst of the other, per seed (numpy's min/max over the arms as the reference)."""
+    poly = {"identity": [30, 31, 29, 30], "square": [35, 33, 34, 36]}
+    other = {"relu": [60, 61, 62, 60], "hat": [45, 50, 44, 46]}
+    df = frame({("d", a): v for a, v in {**poly, **other}.items()})
+    a, b = {"arms": list(poly), "of": "max"}, {"arms": list(other), "of": "min"}
+    h = {**H, "id": "p", "a": a, "b": b, "direction": "less", "threshold": 0.0}
+    ev = analysis.evaluate_claim(df, {"hypotheses": [h]})
+    d = np.max(list(poly.values()), axis=0) - np.min(list(other.values()), axis=0)
+    r = ev["hypotheses"][0]
+    assert r["diff"] == pytest.approx(d.mean()) and r["verdict"] == "supported"
+    other["hat"][1] = 15  # one seed of one non-polynomial arm below a polynomial one
+    ev = analysis.evaluate_claim(frame({("d", a): v for a, v in {**poly, **other}.items()}),
+                                 {"hypotheses": [h]})  # fmt: skip
+    assert ev["hypotheses"][0]["diff"] > r["diff"]
+
+
 def test_spectral_hypothesis_counts_for_every_dataset():
     df = frame({("a", "relu"): [60, 61, 60], ("a", "swish"): [66, 67, 66]})
     sp = []
@@ -136,7 +154,8 @@ def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
         body = line.split(":", 1)[-1].strip()
         if not line.lstrip().startswith("#") and " #" in body:
             assert body[0] in "\"'{", f"quote this value: {line.strip()}"
-    keys = {"arm", "size", "level", "levels", "epoch", "freq", "loss", "minus", "variant"}
+    keys = {"arm", "arms", "of", "size", "level", "levels", "epoch", "freq", "loss", "minus"}
+    keys |= {"variant"}
     for cid, c in claims.items():
         assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid
         for h in c["hypotheses"]:

@@ -14,8 +14,15 @@ def load(name):
 def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
     assert set(plan.claim_runs) == {
-        "swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense", "mish", "shared_vs_tuned"
+        "swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense", "mish", "shared_vs_tuned",
+        "polynomials",
     }  # fmt: skip
+    # the polynomial claim's relu, softplus and hat at 2 hidden layers are the other claims' runs
+    others = {r for c, ids in plan.claim_runs.items() if c != "polynomials" for r in ids}
+    reused = set(plan.claim_runs["polynomials"]) & others
+    assert {(plan.runs[r].arm, plan.runs[r].depth) for r in reused} == {
+        (a, 2) for a in ("relu", "softplus", "hat")
+    }
     # the Mish claim trains only its new arm; the ranking claim ranks the tuned runs of both
     mish = set(plan.claim_runs["mish"]) - set(plan.claim_runs["swish_vs_relu"])
     assert {plan.runs[r].arm for r in mish} == {"mish"}
@@ -48,12 +55,17 @@ def test_default_run_ids_are_pinned():
     the mixed sets at 3 and 5 layers): 57 runs, 5c00722cae304b5a before. #15 added the Mish and
     ranking claims' 22 runs and renamed none: the other 62 keep their ids (82c4cd60cfb86867).
     The lr walk (lr_search, a wider lr_grid) renamed the 32 runs with an lr search; the 52
-    without one keep their ids."""
+    without one keep their ids. #15.4 added the polynomial claim's 30 runs (c6cef6efc0031d13:
+    the 84 before it)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 84
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "c6cef6efc0031d13"
-    fixed = " ".join(sorted(r for r, spec in plan.runs.items() if not spec.lr_grid))
+    assert len(plan.runs) == 114
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "26b43c5028b2e6d8"
+    others = {r for c, rs in plan.claim_runs.items() if c != "polynomials" for r in rs}
+    before = " ".join(sorted(others))
+    assert len(others) == 84  # the polynomial claim (#15.4) renamed none
+    assert hashlib.sha256(before.encode()).hexdigest()[:16] == "c6cef6efc0031d13"
+    fixed = " ".join(sorted(r for r in others if not plan.runs[r].lr_grid))
     assert len(fixed.split()) == 52
     assert hashlib.sha256(fixed.encode()).hexdigest()[:16] == "f66b85d18c81369c"
 

@@ -89,6 +89,10 @@ def test_claims_check_reads_the_minus_selector_and_the_parts():
     h["b"]["minus"]["arm"] = "elu"
     with pytest.raises(claims.ClaimsError, match=r"b\.minus\.arm 'elu' is not run"):
         claims.check(bad, cfg, p)
+    bad = copy.deepcopy(doc)  # each arm of a min/max side is checked
+    bad["polynomials"]["hypotheses"][0]["b"]["arms"].append("gelu")
+    with pytest.raises(claims.ClaimsError, match=r"b\.arm 'gelu' is not run"):
+        claims.check(bad, cfg, p)
     bad = copy.deepcopy(doc)
     bad["hat"]["hypotheses"][0]["part"] = "nobody"
     with pytest.raises(claims.ClaimsError, match="part 'nobody' is not one of the claim's parts"):

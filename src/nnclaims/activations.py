@@ -86,12 +86,19 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softplus": F.softplus,
     "gelu": F.gelu,
     "identity": lambda x: x,
+    # polynomials: with them a network is a polynomial of its input, no universal approximator
+    # (Leshno et al. 1993); x·x and x·x·x are single IEEE products, exact in any stack
+    "square": lambda x: x * x,
+    "cube": lambda x: x * x * x,
     "abs": torch.abs,  # |x| and softplus(x) + |x|: functions of the thesis's GA-evolved set #2
     "softplus_abs": lambda x: F.softplus(x) + torch.abs(x),
 }
 # made of single IEEE operations (max, add, multiply by a constant): a SIMD lane and the
 # scalar tail give the same bits, so per_model need not split them
-EXACT = {ACTIVATIONS[n] for n in ("relu", "hat", "hat_wide", "hat_narrow", "identity", "abs")}
+EXACT = {
+    ACTIVATIONS[n]
+    for n in ("relu", "hat", "hat_wide", "hat_narrow", "identity", "abs", "square", "cube")
+}
 TRAINABLE = catalog.TRAINABLE  # x·σ(βx) with β learned (SwishBeta)
 catalog.agree("nnclaims.activations", ACTIVATIONS, catalog.ACTIVATIONS)
 known = catalog.known_activations

@@ -25,6 +25,8 @@ ACTIVATIONS = (
     "softplus",
     "gelu",
     "identity",
+    "square",
+    "cube",
     "abs",
     "softplus_abs",
 )

@@ -129,9 +129,10 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                     else "`variant`, which only test kendall ranks: give one `arm`"
                 )
             )
-        if not ranked and sel["arm"] not in arms:
+        missing = [] if ranked else [x for x in sel.get("arms", [sel.get("arm")]) if x not in arms]
+        if missing:
             raise ClaimsError(
-                f"{where}: {side}.arm {sel['arm']!r} is not run by the config's claims.{cid} "
+                f"{where}: {side}.arm {missing[0]!r} is not run by the config's claims.{cid} "
                 f"(its {what}: {', '.join(arms) or 'none'}). Add it to the config, or list "
                 f"{h['id']} under claims.{cid}.untested"
             )

@@ -28,9 +28,16 @@ def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bo
 def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None) -> pd.Series:
     """Per-seed values of one side of a hypothesis; a selector with `minus` gives the per-seed
     change sel − minus (e.g. an arm's change from the small to the large size), so that
-    a − b is a difference in differences, paired by seed."""
-    own = {k: v for k, v in sel.items() if k != "minus"}
-    v = select(df, metric, dataset=dataset, **own)
+    a − b is a difference in differences, paired by seed; one with `arms` the per-seed min or
+    max over them."""
+    own = {k: v for k, v in sel.items() if k not in ("minus", "arms", "of")}
+    if "arms" in sel:  # per seed, the lowest or highest of several arms (NaN where one has none)
+        per = pd.DataFrame(
+            {x: select(df, metric, dataset=dataset, **own, arm=x) for x in sel["arms"]}
+        )
+        v = per.min(axis=1, skipna=False) if sel["of"] == "min" else per.max(axis=1, skipna=False)
+    else:
+        v = select(df, metric, dataset=dataset, **own)
     if "minus" not in sel:
         return v
     m = select(df, metric, dataset=dataset, **sel["minus"])
@@ -39,10 +46,14 @@ def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None
 
 
 def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The plain selectors inside a side (itself and its `minus`)."""
+    """The plain selectors inside a side (itself and its `minus`; one per arm of `arms`)."""
     if sel is None:
         return []
-    return [sel] + ([sel["minus"]] if "minus" in sel else [])
+    out = []
+    for s in [sel] + ([sel["minus"]] if "minus" in sel else []):
+        rest = {k: v for k, v in s.items() if k not in ("arms", "of")}
+        out += [{**rest, "arm": x} for x in s["arms"]] if "arms" in s else [s]
+    return out
 
 
 def _common(h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
