@@ -76,7 +76,7 @@ ARM_COLORS = {
     "identity": (0.6, 0.6, 0.6),
     "square": _CB[5],
     "cube": _CB[8],
-    "abs": _CB[6],
+    "abs": (0.15, 0.15, 0.15),  # near-black: |x| (pink) and hat (purple) looked alike
     "sin": _CB[2],
     "tanh": _CB[9],
     "hat_wide": _CB[6],

@@ -45,7 +45,8 @@ def run_spec(wildcards):
             f"No run {wildcards.run} in the current config: it was made by another config. "
             "Delete its directory or rerun with the config that made it."
         )
-    return RUNS[wildcards.run].to_dict()
+    # the fields the run id hashes: a field added later at its default reruns nothing
+    return RUNS[wildcards.run].non_defaults()
 
 
 def train_runtime(wildcards):

@@ -82,7 +82,7 @@ for _bid, _ids in PLAN.batches.items():
             mem_mb=max(resources.mem_mb(RUNS[r]) for r in _ids),
             gpu=1 if DEVICE == "cuda" else 0,
         params:
-            specs=[RUNS[r].to_dict() for r in _ids],
+            specs=[RUNS[r].non_defaults() for r in _ids],  # as run_spec
             checkpoint=str(paths.batch_checkpoint(_bid)),
             device=DEVICE,
             replicates=str(paths.REPLICATES),
