@@ -88,13 +88,12 @@ def _train_kwargs(config: dict[str, Any], claim_cfg: dict[str, Any]) -> dict[str
     kw.update({k: claim_cfg["train"][k] for k in TRAIN_KEYS if k in claim_cfg.get("train", {})})
     if "lr_grid" in kw:
         kw["lr_grid"] = tuple(float(x) for x in kw["lr_grid"])
-    if not kw.get("lr_grid"):  # no search: how it would search is no part of the run
-        kw.pop("lr_search", None)
-    return kw
+    return kw if kw.get("lr_grid") else _fixed_lr(kw)  # no search: lr_search is no part of it
 
 
 def _fixed_lr(kw: dict[str, Any]) -> dict[str, Any]:
-    """Training settings without an lr search (the run trains at `lr`)."""
+    """Training settings without an lr search (the run trains at `lr`; how it would search is
+    no part of the run, nor of its id)."""
     return {**{k: v for k, v in kw.items() if k != "lr_search"}, "lr_grid": ()}
 
 
