@@ -13,7 +13,9 @@ def test_every_runspec_kind_is_registered_and_nothing_else():
 
 
 def test_an_unknown_kind_names_the_known_ones():
-    with pytest.raises(KeyError, match="No such experiment kind: 'prune2'. Known: classify"):
+    with pytest.raises(
+        KeyError, match="No such experiment kind: 'prune2'. Known: actsearch, classify"
+    ):
         kinds.get("prune2")
 
 

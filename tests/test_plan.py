@@ -15,8 +15,14 @@ def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
     assert set(plan.claim_runs) == {
         "swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense", "mish", "shared_vs_tuned",
-        "polynomials",
+        "polynomials", "search_trends",
     }  # fmt: skip
+    # its references are the Swish claim's ReLU and Swish runs; its own: a search per dataset
+    own = set(plan.claim_runs["search_trends"]) - set(plan.claim_runs["swish_vs_relu"])
+    assert sorted((plan.runs[r].kind, plan.runs[r].dataset) for r in own) == [
+        ("actsearch", "digits"),
+        ("actsearch", "mnist1d"),
+    ]
     # the polynomial claim's relu, softplus and hat at 2 hidden layers are the other claims' runs
     others = {r for c, ids in plan.claim_runs.items() if c != "polynomials" for r in ids}
     reused = set(plan.claim_runs["polynomials"]) & others
@@ -38,7 +44,7 @@ def test_default_plan_shares_runs_between_claims():
     assert not set(plan.claim_runs["mixed_scaling"]) & shared
     assert all(not plan.runs[r].lr_grid for r in plan.claim_runs["mixed_scaling"])
     kinds = {s.kind for s in plan.runs.values()}
-    assert kinds == {"classify", "imp", "control", "spectral", "search"}
+    assert kinds == {"classify", "imp", "control", "spectral", "search", "actsearch"}
     # batches: same-shape arms train together, at most MAX_BATCH per job, each run in one batch
     batched = [r for ids in plan.batches.values() for r in ids]
     assert len(batched) == len(set(batched)) and all(len(v) <= 6 for v in plan.batches.values())
@@ -56,16 +62,23 @@ def test_default_run_ids_are_pinned():
     ranking claims' 22 runs and renamed none: the other 62 keep their ids (82c4cd60cfb86867).
     The lr walk (lr_search, a wider lr_grid) renamed the 32 runs with an lr search; the 52
     without one keep their ids. #15.4 added the polynomial claim's 12 runs (c6cef6efc0031d13:
-    the 84 before it)."""
+    the 84 before it). #15.1 added the activation search's 2 runs and dropped the CNN's
+    swish_beta and max(x, σ(x)) arms (2 runs); the other 94 keep their ids (cd123c955f08dac4 with
+    the 2 dropped)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
     assert len(plan.runs) == 96
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "cd123c955f08dac4"
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "d2d33e9d670a2669"
+    dropped = ["classify_37752bc54564", "classify_bfcc75a89b4e"]  # swish_beta_cnn, max_sigmoid_cnn
+    kept = sorted([r for r in plan.runs if plan.runs[r].kind != "actsearch"] + dropped)
+    assert hashlib.sha256(" ".join(kept).encode()).hexdigest()[:16] == "cd123c955f08dac4"
     others = {r for c, rs in plan.claim_runs.items() if c != "polynomials" for r in rs}
+    others = {r for r in others if plan.runs[r].kind != "actsearch"} | set(dropped)
     before = " ".join(sorted(others))
     assert len(others) == 84  # the polynomial claim (#15.4) renamed none
     assert hashlib.sha256(before.encode()).hexdigest()[:16] == "c6cef6efc0031d13"
-    fixed = " ".join(sorted(r for r in others if not plan.runs[r].lr_grid))
+    # the dropped CNN arms searched their lr: the runs without a search are all still here
+    fixed = " ".join(sorted(r for r in others if r in plan.runs and not plan.runs[r].lr_grid))
     assert len(fixed.split()) == 52
     assert hashlib.sha256(fixed.encode()).hexdigest()[:16] == "f66b85d18c81369c"
 

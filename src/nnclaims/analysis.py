@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import searchtrends
 from .io import write_json
 
 # re-exported: a notebook needs `analysis` only
@@ -99,6 +100,9 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     if r.get("test") == "kendall":  # a ranking's agreement, not a difference of means
         ours = f"τ-b {r['diff']:.2f} over {len(r['arms'])} arms"
         test = f"τ-b {sign} {r['threshold']:g} (bootstrap)"
+    if r.get("test") == "ranksum":  # two groups of searched functions, by rank
+        ours = f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (mean val. acc.)"
+        test = f"AUC {sign} {r['threshold']:g} (Mann-Whitney)"
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
@@ -239,6 +243,7 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
                 f"{r['epochs']} epochs" + (f"; arms {', '.join(arms)}" if arms else "")
             )
         parts += [_describe_search(x) for x in cls if x["kind"] == "search"][:1]
+        parts += [searchtrends.describe(x) for x in cls if x["kind"] == "actsearch"][:1]
         parts += [_describe_imp(x) for x in cls if x["kind"] == "imp"][:1]
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:

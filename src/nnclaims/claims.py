@@ -106,6 +106,12 @@ def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
 
 def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: bool) -> None:
     where = f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}"
+    if h.get("test") == "ranksum" or h["metric"] == "val_acc":
+        _check_ranksum(where, cid, h, runs)
+        return
+    for side in ("a", "b"):
+        if any(k in (h.get(side) or {}) for k in ("with", "without")):
+            raise ClaimsError(f"{where}: {side} selects searched functions: give test: ranksum")
     probe = h["metric"] == "dft_ratio"
     pool = [s for s in runs if (s.kind == "spectral") == probe]
     arms = list(dict.fromkeys(a for s in pool for a in kinds.get(s.kind).row_arms(s)))
@@ -171,4 +177,21 @@ def _check_ranking(where: str, h: dict[str, Any], arms: list[str]) -> None:
             f"{where}: test kendall ranks the arms run in both variant {ta!r} and variant "
             f"{tb!r} ('' is the claim's own arms); the config runs {len(pairs)} such pairs "
             f"(its arms: {', '.join(arms)}), at least 3 are needed"
+        )
+
+
+def _check_ranksum(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
+    """A rank test compares two groups of an activation search's functions by validation
+    accuracy, against AUC 0.5 (no difference)."""
+    if h.get("test") != "ranksum" or h["metric"] != "val_acc":
+        raise ClaimsError(f"{where}: test ranksum and metric val_acc go together")
+    if "b" not in h or float(h["threshold"]) != 0.5:
+        raise ClaimsError(f"{where}: test ranksum compares groups a and b against threshold 0.5")
+    for side in ("a", "b"):
+        if not any(k in h[side] for k in ("with", "without")):
+            raise ClaimsError(f"{where}: {side} of test ranksum gives `with` or `without`")
+    if not any(s.kind == "actsearch" for s in runs):
+        raise ClaimsError(
+            f"{where}: test ranksum ranks an activation search's functions, but claims.{cid} "
+            "has no `activation_search`"
         )

@@ -13,13 +13,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-KINDS = ("classify", "imp", "control", "spectral", "search")
+KINDS = ("classify", "imp", "control", "spectral", "search", "actsearch")
 OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    kind: str  # classify | imp | control | spectral | search
+    kind: str  # classify | imp | control | spectral | search | actsearch
     arm: str  # label in tables and figures
     activation: tuple[str, ...]  # one function, or several mixed within each layer
     dataset: str = "mnist1d"  # embedded default: generated, no download
@@ -53,9 +53,10 @@ class RunSpec:
     val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
     early_stop_val: bool = False  # hold out val_fraction, record its loss per epoch (IMP, controls)
     pool: tuple[str, ...] = ()  # search: functions per-layer sets are drawn from
-    candidates: int = 0  # search: random per-layer sets tried on the small network
-    keep: int = 0  # search: best sets (by validation accuracy) transferred to the large network
+    candidates: int = 0  # search: random per-layer sets (actsearch: functions) tried
+    keep: int = 0  # search: best sets moved to the large network (actsearch: best functions)
     large_depth: int = 0  # search: the large network's hidden layers
+    search_epochs: int = 0  # actsearch: epochs each sampled function trains before ranking
 
     def __post_init__(self):
         for f in fields(self):

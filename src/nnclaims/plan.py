@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, resources
+from . import catalog, resources, searchspace
 from .catalog import n_sets
 from .hparams import RunSpec, batch_id, batch_key
 
@@ -140,6 +140,18 @@ def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config
         for arm in v["arms"]:
             spec = RunSpec("classify", _label(arm, tag), **arm_spec(arm, config), **{**kw, **depth})
             plan.add(claim, spec)
+    if c.get("activation_search") and not tag:
+        s = c["activation_search"]
+        spec = RunSpec(
+            "actsearch",
+            "found",
+            (searchspace.SWISH,),  # unused: each sampled function is its own activation
+            candidates=s["candidates"],
+            keep=s["keep"],
+            search_epochs=s["epochs"],
+            **kw,
+        )
+        plan.add(claim, spec)
     if c.get("search") and not tag:
         if kw.get("model", "mlp") not in STACKED_MODELS:
             raise ValueError(

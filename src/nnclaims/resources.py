@@ -22,6 +22,13 @@ def work(spec: RunSpec) -> float:
         trials = spec.candidates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
         return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
     models = seeds * (spec.prune_rounds if spec.kind == "control" else 1)
+    if spec.kind == "actsearch":  # one model per function, then `keep` arms as classify runs
+        trials = (spec.candidates + 2) * (1 - spec.val_fraction) * spec.search_epochs
+        models = spec.keep * seeds
+        if spec.lr_grid:
+            rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
+            models += spec.keep * rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
+        return trials + models * spec.epochs
     if spec.kind == "classify" and spec.lr_grid:
         rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
         models += rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)

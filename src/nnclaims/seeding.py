@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("init", "order", "reinit", "mask", "phases", "augment", "dropout", "split", "search")
+STREAMS = (
+    "init",
+    "order",
+    "reinit",
+    "mask",
+    "phases",
+    "augment",
+    "dropout",
+    "split",
+    "search",
+    "actsearch",
+)
 
 
 def derive_seed(seed: int, stream: str, *extra: int) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ranking, stats
+from . import ranking, searchtrends, stats
 from .selection import END_METRICS, SPECTRAL, select, select_rows
 
 
@@ -125,6 +125,8 @@ def hypothesis_values(
     (A `test: kendall` hypothesis: ranking_values.)"""
     if h.get("test") == "kendall":
         return ranking_values(df, h, dataset)
+    if h.get("test") == "ranksum":
+        return searchtrends.values(df, h, dataset, _common(h, dataset))
     a = side(df, h["metric"], h["a"], dataset)
     b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
     if b is not None:
@@ -211,6 +213,7 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     `df` is the claim's whole tidy table: the CLI, the notebooks and the report all pass it as
     it is, so they print the same verdicts (the lr search's validation rows decide nothing; the
     per-epoch validation loss is kept: best_epoch reads it)."""
+    full = df  # a rank test over an activation search reads its candidates' validation rows
     if "split" in df:
         df = df[(df["split"] != "val") | (df["metric"] == "val_loss")]
     datasets = claim_datasets(df)
@@ -220,11 +223,13 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         found = 0
         for ds in wanted:
             try:
-                rows.append(hypothesis_values(df, h, ds))
+                rows.append(hypothesis_values(full if h.get("test") == "ranksum" else df, h, ds))
                 found += 1
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
-        if not found:
+        if not found and h.get("test") == "ranksum":
+            not_tested.append(f"{h['text']} (no activation search run by this config)")
+        elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
             arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))
             not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")

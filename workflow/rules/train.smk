@@ -46,6 +46,13 @@ use rule train as train_search with:
     priority: 5
 
 
+use rule train as train_actsearch with:
+    # an activation search, then its best functions as arms (their lr search, every seed)
+    wildcard_constraints:
+        run=r"actsearch_[0-9a-f]{12}",
+    priority: 5
+
+
 use rule train as train_imp with:
     # iterative magnitude pruning: the trunk whose masks the sparse controls branch from
     output:

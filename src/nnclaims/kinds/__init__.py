@@ -91,3 +91,11 @@ register(
 register(
     Kind("spectral", "spectral", needs_data=False, doc="spectral-bias probe on a sum of sines")
 )
+register(
+    Kind(
+        "actsearch",
+        "actsearch",
+        row_arms=lambda spec: [f"found{i + 1}" for i in range(spec.keep)],
+        doc="activation search over core units (Ramachandran et al.), best functions as arms",
+    )
+)

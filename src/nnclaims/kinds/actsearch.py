@@ -1,0 +1,121 @@
+"""Kind "actsearch": the activation search of Ramachandran, Zoph & Le (2017, §3-4), small.
+
+A seeded sample of functions of one or two core units (nnclaims.searchspace), plus ReLU and
+Swish as references, train as one stack for `search_epochs` at the run's `lr` on the training
+part and are ranked by validation accuracy (a diverged candidate scores chance: a failure).
+Every candidate uses the one seed SEARCH_SEED, so all start from the same weights and see the
+same batches: they differ only in their function. The `keep` best are then trained as arms
+found1.. exactly as a classification run trains its arms (each at the lr its own search picks
+on the validation split, every seed of the run), so they pair by seed with the ReLU and Swish
+runs of the same setup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import checkpoint as ckpt
+from .. import searchspace, seeding, tidy
+from ..hparams import RunSpec
+from . import Job
+from .classify import train_arms
+from .common import ckpt_file, d_in, stack, train, validation_split
+
+log = logging.getLogger(__name__)
+CPU = torch.device("cpu")
+SEARCH_SEED = 10_000  # disjoint from the seeds that evaluate the found functions (#19.4)
+CAND, REF = "cand:", "ref:"  # arm prefixes: a sampled candidate, a reference (ReLU, Swish)
+
+
+def candidates(spec: RunSpec) -> list[str]:
+    """The sampled functions: the same for every dataset and machine."""
+    return searchspace.sample(spec.candidates, seeding.derive_seed(0, "actsearch"))
+
+
+def references(cands: list[str]) -> list[str]:
+    """ReLU, and Swish unless the sample drew it: trained beside the candidates so the report
+    can say where they rank; never part of the sample the trends are tested on."""
+    return [searchspace.RELU] + ([] if searchspace.SWISH in cands else [searchspace.SWISH])
+
+
+def ranked(rows: pd.DataFrame, chance: float, prefix: str = CAND) -> list[tuple[str, float]]:
+    """(function, validation score) of the functions with arm prefix `prefix`, best first; a
+    diverged candidate (NaN) scores `chance`; ties keep the sample's order."""
+    c = rows[rows["arm"].str.startswith(prefix) & (rows["metric"] == "val_acc")]
+    score = c.assign(v=c["value"].fillna(chance)).groupby("arm", sort=False)["v"].mean()
+    order = sorted(range(len(score)), key=lambda i: -score.iloc[i])
+    return [(score.index[i][len(prefix) :], float(score.iloc[i])) for i in order]
+
+
+def _scores(spec: RunSpec, arrays, fns: list[str], ckpt_dir, device) -> np.ndarray:
+    """Each function's final validation accuracy (NaN: diverged), from a checkpoint or trained."""
+    state = ckpt.load(ckpt_file(ckpt_dir, "actsearch.pt"), "actsearch")
+    if state is not None:
+        return state["final"].numpy()
+    short = dataclasses.replace(spec, epochs=spec.search_epochs)
+    acts = tuple((f,) for f in fns)
+    model = stack(dataclasses.replace(short, activation=acts), d_in(arrays), arrays.n_classes,
+                  [SEARCH_SEED] * len(fns))  # fmt: skip
+    val = validation_split(arrays, spec.val_fraction)
+    hist = train(short, model, val, ckpt_dir, device, "actsearch", lr=spec.lr, last_only=True)
+    final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
+    if ckpt_dir is not None:
+        ckpt.save(ckpt_dir / "actsearch.pt", "actsearch", {"final": torch.as_tensor(final)})
+        ckpt.clear(ckpt_dir / "train.pt")
+    return final
+
+
+def run_actsearch(
+    spec: RunSpec,
+    arrays,
+    ckpt_dir: Path | None = None,
+    device=CPU,
+    searched: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rows: every candidate's and reference's validation accuracy (arm "cand:<f>" / "ref:<f>",
+    split val), then the found arms' rows as a classification run's (their lr search included).
+    `searched`: the validation rows of an earlier run of this setup (replicates), reused."""
+    if searched is not None and searched["arm"].str.startswith(CAND).any():
+        is_search = searched["arm"].str.startswith((CAND, REF))
+        rows = searched[is_search]
+    else:
+        cands = candidates(spec)
+        fns = cands + references(cands)
+        final = _scores(spec, arrays, fns, ckpt_dir, device)
+        n = len(cands)
+        short = dataclasses.replace(spec, epochs=spec.search_epochs)
+        rows = pd.concat(
+            [
+                tidy.val_rows(
+                    dataclasses.replace(short, arm=(CAND if i < n else REF) + f),
+                    [SEARCH_SEED],
+                    [spec.lr],
+                    final[i : i + 1],
+                )
+                for i, f in enumerate(fns)
+            ],
+            ignore_index=True,
+        )
+    top = ranked(rows, 100.0 / arrays.n_classes)[: spec.keep]
+    log.info("activation search, best: %s", ", ".join(f"{f} {s:.1f}" for f, s in top))
+    found = [
+        dataclasses.replace(spec, arm=f"found{i + 1}", activation=(f,))
+        for i, (f, _) in enumerate(top)
+    ]
+    stored = [
+        None if searched is None or not (searched["arm"] == sp.arm).any()
+        else searched[searched["arm"] == sp.arm]
+        for sp in found
+    ]  # fmt: skip
+    arms = train_arms(found, arrays, ckpt_dir, searched=stored, device=device)
+    return pd.concat([rows, *arms], ignore_index=True)
+
+
+def job(spec: RunSpec, job: Job):
+    return run_actsearch(spec, job.arrays, job.ckpt_dir, job.device, job.searched), None

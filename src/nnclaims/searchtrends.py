@@ -1,0 +1,159 @@
+"""Do functions with a feature rank above those without? The activation search's trends
+(Ramachandran et al. 2017, §4) as rank tests over the searched functions (#15.1).
+
+A `test: ranksum` hypothesis compares the validation accuracies of two groups of sampled
+functions (a side is `{with: feature}` or `{without: feature}`, features of
+nnclaims.searchspace): the statistic is the AUC, P(a function of group a scores above one of
+group b) + ½ P(tie), 0.5 when the feature does not matter. Its p is the two-sided Mann-Whitney
+U test's (scipy, tie-corrected), and its 95 % interval a percentile bootstrap resampling each
+group; the p enters the claim's Holm family beside the t-tests. A diverged function scores
+chance: a failure, as the paper counts it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import searchspace
+
+N_BOOT = 4999
+CAND = "cand:"
+
+
+def scores(df: pd.DataFrame, dataset: str | None, chance: float = 10.0) -> pd.Series:
+    """Each sampled function's validation accuracy (NaN → chance), indexed by its expression."""
+    c = df[df["arm"].str.startswith(CAND) & (df["metric"] == "val_acc")]
+    if dataset is not None:
+        c = c[c["dataset"] == dataset]
+    if c.empty:
+        raise LookupError(f"no activation-search candidates on {dataset}")
+    v = c.assign(v=c["value"].fillna(chance)).groupby("arm", sort=False)["v"].mean()
+    v.index = [a[len(CAND) :] for a in v.index]
+    return v
+
+
+def group(s: pd.Series, sel: dict[str, Any]) -> np.ndarray:
+    """The scores of the functions a side selects: {with: f} or {without: f}."""
+    feat = sel.get("with", sel.get("without"))
+    has = np.array([searchspace.has_feature(f, feat) for f in s.index], dtype=bool)
+    return s.to_numpy()[has if "with" in sel else ~has]
+
+
+def auc(a: np.ndarray, b: np.ndarray) -> float:
+    """P(A > B) + ½ P(A = B) over all pairs."""
+    a, b = np.asarray(a, float)[:, None], np.asarray(b, float)[None, :]
+    return float(((a > b).sum() + 0.5 * (a == b).sum()) / (a.size * b.size))
+
+
+def ranksum(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """n (functions in both groups), mean (AUC), sd / lo / hi (bootstrap), p (Mann-Whitney)."""
+    from scipy import stats as sps
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    n = len(a) + len(b)
+    if len(a) < 2 or len(b) < 2:
+        return {"n": n, "mean": np.nan, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
+    rng = np.random.default_rng(seed)
+    boot = np.array(
+        [
+            auc(a[rng.integers(0, len(a), len(a))], b[rng.integers(0, len(b), len(b))])
+            for _ in range(N_BOOT)
+        ]
+    )
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    p = float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    return {
+        "n": n,
+        "mean": auc(a, b),
+        "sd": float(boot.std(ddof=1)),
+        "lo": float(lo),
+        "hi": float(hi),
+        "p": p,
+    }
+
+
+def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict) -> dict:
+    """A `test: ranksum` hypothesis on one dataset (verdicts.hypothesis_values' row)."""
+    s = scores(df, dataset)
+    a, b = group(s, h["a"]), group(s, h["b"])
+    seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
+    pre = ranksum(a, b, seed)
+    return {
+        **common,
+        "test": "ranksum",
+        "pre": pre,
+        "a_mean": float(np.mean(a)) if len(a) else np.nan,
+        "b_mean": float(np.mean(b)) if len(b) else np.nan,
+        "groups": [len(a), len(b)],
+        "untrained": [],
+        "note": f"{len(a)} vs {len(b)} sampled functions"
+        + (" (too few to test)" if min(len(a), len(b)) < 2 else ""),
+    }
+
+
+def ranked(df: pd.DataFrame, dataset: str) -> pd.Series:
+    """The sampled functions' scores on one dataset, best first (ties: the sample's order), the
+    order in which the search picked found1, found2, ..."""
+    s = scores(df, dataset)
+    return s.iloc[sorted(range(len(s)), key=lambda i: -s.iloc[i])]
+
+
+def found(df: pd.DataFrame, dataset: str) -> dict[str, str]:
+    """found1, found2, ... → the function each is, on one dataset."""
+    arms = sorted({a for a in df["arm"] if a.startswith("found")}, key=lambda a: int(a[5:]))
+    r = ranked(df, dataset)
+    return {a: r.index[int(a[5:]) - 1] for a in arms if int(a[5:]) <= len(r)}
+
+
+def reference_ranks(df: pd.DataFrame, dataset: str) -> dict[str, tuple[float, int]]:
+    """ReLU's and Swish-1's validation accuracy in the search and their rank among the sampled
+    functions (1 + the number that scored higher)."""
+    s = scores(df, dataset)
+    c = df[df["arm"].str.startswith("ref:") & (df["metric"] == "val_acc")]
+    refs = c[c["dataset"] == dataset].groupby("arm")["value"].mean().fillna(10.0)
+    out = {a[4:]: float(v) for a, v in refs.items()}
+    if searchspace.SWISH in s.index:
+        out[searchspace.SWISH] = float(s[searchspace.SWISH])
+    return {f: (v, 1 + int((s > v).sum())) for f, v in out.items()}
+
+
+def top_table(df: pd.DataFrame, dataset: str, n: int = 10) -> dict[str, Any]:
+    """The report's table of one dataset's search: its best n functions, then ReLU and Swish-1
+    with their ranks."""
+    r = ranked(df, dataset)
+    rows = []
+    for i, (f, v) in enumerate(r.iloc[:n].items(), 1):
+        rows.append([str(i), searchspace.formula(f), f"{v:.1f}", _tags(f)])
+    for f, (v, rank) in reference_ranks(df, dataset).items():
+        name = "ReLU" if f == searchspace.RELU else "Swish-1"
+        rows.append([str(rank), f"{name}: {searchspace.formula(f)}", f"{v:.1f}", _tags(f)])
+    return {
+        "title": f"{dataset}: the search's best {n} of {len(r)} sampled functions, and where "
+        "ReLU and Swish-1 rank",
+        "columns": ["rank", "function", "val. acc. (%)", "what the trends read"],
+        "rows": rows,
+    }
+
+
+def _tags(f: str) -> str:
+    ft = searchspace.features(f)
+    tags = [f"{ft['units']} core unit{'s' if ft['units'] != 1 else ''}"]
+    tags += ["b(x, g(x))"] if ft["raw_x"] else []
+    tags += ["x ± periodic"] if ft["periodic_x"] else ["periodic"] if ft["periodic"] else []
+    tags += ["division by ~0"] if ft["unbounded_division"] else []
+    tags += ["bounded division"] if ft["division"] and not ft["unbounded_division"] else []
+    return ", ".join(tags)
+
+
+def describe(run: dict[str, Any]) -> str:
+    """The setup sentence's part for an activation-search run (its hparams)."""
+    return (
+        f"activation search: {run['candidates']} functions of 1-2 core units sampled from the "
+        f"space of Ramachandran et al. (β = 1), each trained {run['search_epochs']} epochs at lr "
+        f"{run['lr']:g} from one shared seed and ranked on the validation split; the best "
+        f"{run['keep']} trained as arms found1..{run['keep']} (own lr, every seed)"
+    )
