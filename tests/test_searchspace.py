@@ -136,6 +136,8 @@ def test_sample_is_seeded_distinct_and_shaped_as_the_paper_s_core_units():
         ),  # fmt: skip
         ("sub(sin(mul(x,x)),x)", {"units": 2, "raw_x": True, "periodic_x": True}),
         (searchspace.RELU, {"units": 0, "raw_x": False}),
+        # one(...) ignores its input: a constant 1, with no unit or division inside
+        ("gaussdiff(one(div(x,x)),sinh(x))", {"units": 1, "division": False}),
     ],
 )
 def test_features_read_the_trends_off_a_name(expr, want):
@@ -207,3 +209,55 @@ def test_the_search_ranks_its_functions_and_trains_the_best_like_any_arm(tmp_pat
     theirs = alone[alone.split != "val"].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, theirs)
     assert math.isfinite(mine[mine.metric == "test_acc"].value.iloc[-1])
+
+
+def _fisher_two_sided(t) -> float:
+    """Fisher's exact test from the hypergeometric law (math.comb): the independent reference."""
+    (a, b), (c, d) = t
+    row, col, n = a + b, a + c, a + b + c + d
+
+    def pr(x):
+        return math.comb(col, x) * math.comb(n - col, row - x) / math.comb(n, row)
+
+    p0 = pr(a)
+    lo, hi = max(0, row + col - n), min(row, col)
+    return min(1.0, sum(pr(x) for x in range(lo, hi + 1) if pr(x) <= p0 * (1 + 1e-7)))
+
+
+def test_enrichment_is_fisher_s_exact_test_on_the_best_tenth():
+    s = pd.Series(np.r_[np.arange(100.0), [99.0, 99.0]])  # a tie at the top
+    top = searchtrends.top_mask(s)
+    assert top.sum() == 10  # round(0.1 × 102) = 10 best, the tied 99s all in
+    has = np.zeros(len(s), dtype=bool)
+    has[[101, 100, 99, 97, 95, 10, 20, 30]] = True  # 5 of the best, 3 of the rest
+    r = searchtrends.enrichment(has, top)
+    t = [[5, 5], [3, 89]]
+    assert r["p"] == pytest.approx(_fisher_two_sided(t), rel=1e-9)
+    assert r["mean"] > 1 and r["lo"] > 1 and r["n"] == 102
+    assert np.isnan(searchtrends.enrichment(np.zeros(102, bool), top)["p"])  # nothing to test
+
+
+def test_claims_check_names_a_bad_search_hypothesis():
+    import copy
+
+    from conftest import ROOT
+
+    from nnclaims import claims, cli, plan
+
+    doc = claims.load(ROOT / "config/claims.yaml")
+    cfg = cli.load_config(str(ROOT / "config/test.yaml"), None, None)
+    p = plan.make_plan(cfg)
+    claims.check(doc, cfg, p)
+    hs = {h["id"]: i for i, h in enumerate(doc["search_trends"]["hypotheses"])}
+    bad = copy.deepcopy(doc)
+    bad["search_trends"]["hypotheses"][hs["raw_x_on_top"]]["threshold"] = 0.5
+    with pytest.raises(claims.ClaimsError, match="enrichment compares groups a and b against 1.0"):
+        claims.check(bad, cfg, p)
+    bad = copy.deepcopy(doc)
+    bad["mish"]["hypotheses"].append(copy.deepcopy(doc["search_trends"]["hypotheses"][0]))
+    with pytest.raises(claims.ClaimsError, match="claims.mish has no `activation_search`"):
+        claims.check(bad, cfg, p)
+    bad = copy.deepcopy(doc)
+    bad["mish"]["hypotheses"][0]["a"] = {"with": "raw_x"}
+    with pytest.raises(claims.ClaimsError, match="selects searched functions"):
+        claims.check(bad, cfg, p)

@@ -101,8 +101,11 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         ours = f"τ-b {r['diff']:.2f} over {len(r['arms'])} arms"
         test = f"τ-b {sign} {r['threshold']:g} (bootstrap)"
     if r.get("test") == "ranksum":  # two groups of searched functions, by rank
-        ours = f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (mean val. acc.)"
+        ours = f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (median val. acc.)"
         test = f"AUC {sign} {r['threshold']:g} (Mann-Whitney)"
+    if r.get("test") == "enrichment":  # a feature's share among the best functions
+        ours = r["note"]
+        test = f"odds ratio {sign} {r['threshold']:g} (Fisher)"
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"

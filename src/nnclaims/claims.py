@@ -106,12 +106,14 @@ def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
 
 def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: bool) -> None:
     where = f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}"
-    if h.get("test") == "ranksum" or h["metric"] == "val_acc":
-        _check_ranksum(where, cid, h, runs)
+    if h.get("test") in ("ranksum", "enrichment") or h["metric"] == "val_acc":
+        _check_search_test(where, cid, h, runs)
         return
     for side in ("a", "b"):
         if any(k in (h.get(side) or {}) for k in ("with", "without")):
-            raise ClaimsError(f"{where}: {side} selects searched functions: give test: ranksum")
+            raise ClaimsError(
+                f"{where}: {side} selects searched functions: give test: ranksum or enrichment"
+            )
     probe = h["metric"] == "dft_ratio"
     pool = [s for s in runs if (s.kind == "spectral") == probe]
     arms = list(dict.fromkeys(a for s in pool for a in kinds.get(s.kind).row_arms(s)))
@@ -180,18 +182,21 @@ def _check_ranking(where: str, h: dict[str, Any], arms: list[str]) -> None:
         )
 
 
-def _check_ranksum(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
+def _check_search_test(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
     """A rank test compares two groups of an activation search's functions by validation
-    accuracy, against AUC 0.5 (no difference)."""
-    if h.get("test") != "ranksum" or h["metric"] != "val_acc":
-        raise ClaimsError(f"{where}: test ranksum and metric val_acc go together")
-    if "b" not in h or float(h["threshold"]) != 0.5:
-        raise ClaimsError(f"{where}: test ranksum compares groups a and b against threshold 0.5")
+    accuracy, against AUC 0.5 (no difference); an enrichment test a feature's odds among the
+    best against the rest, against odds ratio 1."""
+    test = h.get("test")
+    if test not in ("ranksum", "enrichment") or h["metric"] != "val_acc":
+        raise ClaimsError(f"{where}: tests ranksum and enrichment go with metric val_acc")
+    null = 0.5 if test == "ranksum" else 1.0
+    if "b" not in h or float(h["threshold"]) != null:
+        raise ClaimsError(f"{where}: test {test} compares groups a and b against {null}")
     for side in ("a", "b"):
         if not any(k in h[side] for k in ("with", "without")):
-            raise ClaimsError(f"{where}: {side} of test ranksum gives `with` or `without`")
+            raise ClaimsError(f"{where}: {side} of test {test} gives `with` or `without`")
     if not any(s.kind == "actsearch" for s in runs):
         raise ClaimsError(
-            f"{where}: test ranksum ranks an activation search's functions, but claims.{cid} "
+            f"{where}: test {test} reads an activation search's functions, but claims.{cid} "
             "has no `activation_search`"
         )

@@ -86,7 +86,7 @@ about 1 function in 10 (~20 of 200); at 1/4 it is about 1 in 3."""
 
 
 def sample(n: int, seed: int, max_units: int = 2) -> list[str]:
-    """`n` distinct functions of 1 .. max_units core units (as many with one unit as with two),
+    """`n` distinct functions of 1 .. max_units core units (each count equally likely),
     binary functions drawn uniformly, unary ones as P_IDENTITY says; the same for a given seed
     on any machine."""
     rng = random.Random(seed)
@@ -158,8 +158,12 @@ def is_expression(activation: str) -> bool:
 
 
 def _nodes(tree) -> list:
+    """The function nodes of a tree; none below `one`, which ignores its input (one(div(..))
+    is the constant 1, with no division in it)."""
     if tree == "x":
         return []
+    if tree[0] == "one":
+        return [tree]
     return [tree] + [n for child in tree[1:] for n in _nodes(child)]
 
 

@@ -1,13 +1,17 @@
-"""Do functions with a feature rank above those without? The activation search's trends
-(Ramachandran et al. 2017, §4) as rank tests over the searched functions (#15.1).
+"""The activation search's trends (Ramachandran et al. 2017, §3) as tests over the searched
+functions (#15.1). A side of such a hypothesis is `{with: feature}` or `{without: feature}`
+(features of nnclaims.searchspace); a diverged function scores chance: a failure, as the paper
+counts it. The p enters the claim's Holm family beside the t-tests.
 
-A `test: ranksum` hypothesis compares the validation accuracies of two groups of sampled
-functions (a side is `{with: feature}` or `{without: feature}`, features of
-nnclaims.searchspace): the statistic is the AUC, P(a function of group a scores above one of
-group b) + ½ P(tie), 0.5 when the feature does not matter. Its p is the two-sided Mann-Whitney
-U test's (scipy, tie-corrected), and its 95 % interval a percentile bootstrap resampling each
-group; the p enters the claim's Holm family beside the t-tests. A diverged function scores
-chance: a failure, as the paper counts it.
+`test: ranksum` (do the functions of group a score above those of group b?): the statistic is
+the AUC, P(a function of a scores above one of b) + ½ P(tie), 0.5 when the feature does not
+matter; its p is the two-sided Mann-Whitney U test's (scipy, tie-corrected), its 95 % interval a
+percentile bootstrap resampling each group.
+
+`test: enrichment` (are the functions with a feature over-represented among the best?): the top
+tenth of the sample by score (ties at the cut all in), against the rest; the statistic is the
+odds ratio of the feature, top vs rest (conditional MLE), with its exact 95 % interval and
+Fisher's exact two-sided p (scipy), 1 when the best functions are like the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from . import searchspace
 
 N_BOOT = 4999
 CAND = "cand:"
+TESTS = ("ranksum", "enrichment")  # the tests over an activation search's functions
 
 
 def scores(df: pd.DataFrame, dataset: str | None, chance: float = 10.0) -> pd.Series:
@@ -76,22 +81,60 @@ def ranksum(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, float]:
     }
 
 
+TOP = 0.1  # enrichment: the best tenth of the sample
+
+
+def top_mask(s: pd.Series, top: float = TOP) -> np.ndarray:
+    """The functions in the best `top` share by score; ties with the last one are all in."""
+    k = max(1, int(round(top * len(s))))
+    cut = np.sort(s.to_numpy())[::-1][k - 1]
+    return s.to_numpy() >= cut
+
+
+def enrichment(has: np.ndarray, top: np.ndarray) -> dict[str, float]:
+    """n, mean (odds ratio of the feature, top vs rest), lo / hi (exact 95 %), p (Fisher)."""
+    from scipy import stats as sps
+    from scipy.stats.contingency import odds_ratio
+
+    t = [[int((has & top).sum()), int((~has & top).sum())],
+         [int((has & ~top).sum()), int((~has & ~top).sum())]]  # fmt: skip
+    nan = {"n": len(has), "mean": np.nan, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
+    if min(sum(t[0]), sum(t[1]), t[0][0] + t[1][0], t[0][1] + t[1][1]) == 0:
+        return nan
+    r = odds_ratio(t)
+    ci = r.confidence_interval(0.95)
+    p = float(sps.fisher_exact(t).pvalue)
+    return {**nan, "mean": float(r.statistic), "lo": float(ci.low), "hi": float(ci.high), "p": p}
+
+
 def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict) -> dict:
-    """A `test: ranksum` hypothesis on one dataset (verdicts.hypothesis_values' row)."""
+    """A `test: ranksum` or `test: enrichment` hypothesis on one dataset (the row of
+    verdicts.hypothesis_values); a_mean / b_mean are the groups' median scores."""
     s = scores(df, dataset)
     a, b = group(s, h["a"]), group(s, h["b"])
-    seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
-    pre = ranksum(a, b, seed)
+    if h["test"] == "enrichment":
+        feat = h["a"].get("with", h["a"].get("without"))
+        has = np.array([searchspace.has_feature(f, feat) for f in s.index], dtype=bool)
+        has = has if "with" in h["a"] else ~has
+        top = top_mask(s)
+        pre = enrichment(has, top)
+        note = (f"{int((has & top).sum())} of the best {int(top.sum())} against "
+                f"{int(has.sum())} of all {len(s)}")  # fmt: skip
+    else:
+        seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
+        pre = ranksum(a, b, seed)
+        note = f"{len(a)} vs {len(b)} sampled functions"
+    if not np.isfinite(pre["p"]):
+        note += " (too few to test)"
     return {
         **common,
-        "test": "ranksum",
+        "test": h["test"],
         "pre": pre,
-        "a_mean": float(np.mean(a)) if len(a) else np.nan,
-        "b_mean": float(np.mean(b)) if len(b) else np.nan,
+        "a_mean": float(np.median(a)) if len(a) else np.nan,
+        "b_mean": float(np.median(b)) if len(b) else np.nan,
         "groups": [len(a), len(b)],
         "untrained": [],
-        "note": f"{len(a)} vs {len(b)} sampled functions"
-        + (" (too few to test)" if min(len(a), len(b)) < 2 else ""),
+        "note": note,
     }
 
 
@@ -130,13 +173,14 @@ def top_table(df: pd.DataFrame, dataset: str, n: int = 10) -> dict[str, Any]:
         rows.append([str(i), searchspace.formula(f), f"{v:.1f}", _tags(f)])
     for f, (v, rank) in reference_ranks(df, dataset).items():
         name = "ReLU" if f == searchspace.RELU else "Swish-1"
-        rows.append([str(rank), f"{name}: {searchspace.formula(f)}", f"{v:.1f}", _tags(f)])
+        tags = "reference, not in the sample" + ("" if f == searchspace.RELU else f"; {_tags(f)}")
+        rows.append([str(rank), f"{name}: {searchspace.formula(f)}", f"{v:.1f}", tags])
     c = df[df["arm"].str.startswith(CAND) & (df["dataset"] == dataset)]
     failed = int(c["value"].isna().sum())
     return {
         "title": f"{dataset}: the search's best {n} of {len(r)} sampled functions, and where "
         f"ReLU and Swish-1 rank ({failed} of {len(r)} diverged in the short training: scored "
-        "at chance)",
+        "at chance; equal scores ranked in the sample's order)",
         "columns": ["rank", "function", "val. acc. (%)", "what the trends read"],
         "rows": rows,
     }

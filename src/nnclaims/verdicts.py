@@ -125,7 +125,7 @@ def hypothesis_values(
     (A `test: kendall` hypothesis: ranking_values.)"""
     if h.get("test") == "kendall":
         return ranking_values(df, h, dataset)
-    if h.get("test") == "ranksum":
+    if h.get("test") in searchtrends.TESTS:
         return searchtrends.values(df, h, dataset, _common(h, dataset))
     a = side(df, h["metric"], h["a"], dataset)
     b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
@@ -223,11 +223,12 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         found = 0
         for ds in wanted:
             try:
-                rows.append(hypothesis_values(full if h.get("test") == "ranksum" else df, h, ds))
+                search = h.get("test") in searchtrends.TESTS
+                rows.append(hypothesis_values(full if search else df, h, ds))
                 found += 1
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
-        if not found and h.get("test") == "ranksum":
+        if not found and h.get("test") in searchtrends.TESTS:
             not_tested.append(f"{h['text']} (no activation search run by this config)")
         elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
