@@ -104,7 +104,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         ours = f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (median val. acc.)"
         test = f"AUC {sign} {r['threshold']:g} (Mann-Whitney)"
     if r.get("test") == "enrichment":  # a feature's share among the best functions
-        ours = r["note"]
+        ours, r = r["note"], {**r, "note": ""}  # the counts say it: not again under "To decide"
         test = f"odds ratio {sign} {r['threshold']:g} (Fisher)"
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
