@@ -64,13 +64,20 @@ def test_default_run_ids_are_pinned():
     without one keep their ids. #15.4 added the polynomial claim's 12 runs (c6cef6efc0031d13:
     the 84 before it). #15.1 added the activation search's 2 runs and dropped the CNN's
     swish_beta and max(x, σ(x)) arms (2 runs); the other 94 keep their ids (cd123c955f08dac4 with
-    the 2 dropped)."""
+    the 2 dropped). The polynomial claim's 4-layer variant added 6 runs (d2d33e9d670a2669: the 96
+    before it)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 96
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "d2d33e9d670a2669"
+    assert len(plan.runs) == 102
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "36f6c5fbff02b419"
+    # the polynomial claim's 4-layer variant (six runs) renamed none of the 96 before it
+    shallow = " ".join(sorted(r for r, s in plan.runs.items() if not s.arm.endswith("_deep")))
+    assert hashlib.sha256(shallow.encode()).hexdigest()[:16] == "d2d33e9d670a2669"
     dropped = ["classify_37752bc54564", "classify_bfcc75a89b4e"]  # swish_beta_cnn, max_sigmoid_cnn
-    kept = sorted([r for r in plan.runs if plan.runs[r].kind != "actsearch"] + dropped)
+    kept = sorted(
+        [r for r, s in plan.runs.items() if s.kind != "actsearch" and not s.arm.endswith("_deep")]
+        + dropped
+    )
     assert hashlib.sha256(" ".join(kept).encode()).hexdigest()[:16] == "cd123c955f08dac4"
     others = {r for c, rs in plan.claim_runs.items() if c != "polynomials" for r in rs}
     others = {r for r in others if plan.runs[r].kind != "actsearch"} | set(dropped)
