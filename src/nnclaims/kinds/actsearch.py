@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checkpoint as ckpt
 from .. import searchspace, seeding, tidy
 from ..hparams import RunSpec
 from . import Job
 from .classify import train_arms
-from .common import ckpt_file, d_in, stack, train, validation_split
+from .common import d_in, scored_once, stack
 
 log = logging.getLogger(__name__)
 CPU = torch.device("cpu")
@@ -55,20 +54,14 @@ def ranked(rows: pd.DataFrame, chance: float, prefix: str = CAND) -> list[tuple[
 
 def _scores(spec: RunSpec, arrays, fns: list[str], ckpt_dir, device) -> np.ndarray:
     """Each function's final validation accuracy (NaN: diverged), from a checkpoint or trained."""
-    state = ckpt.load(ckpt_file(ckpt_dir, "actsearch.pt"), "actsearch")
-    if state is not None:
-        return state["final"].numpy()
     short = dataclasses.replace(spec, epochs=spec.search_epochs)
     acts = tuple((f,) for f in fns)
-    model = stack(dataclasses.replace(short, activation=acts), d_in(arrays), arrays.n_classes,
-                  [SEARCH_SEED] * len(fns))  # fmt: skip
-    val = validation_split(arrays, spec.val_fraction)
-    hist = train(short, model, val, ckpt_dir, device, "actsearch", lr=spec.lr, last_only=True)
-    final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
-    if ckpt_dir is not None:
-        ckpt.save(ckpt_dir / "actsearch.pt", "actsearch", {"final": torch.as_tensor(final)})
-        ckpt.clear(ckpt_dir / "train.pt")
-    return final
+
+    def make():
+        return stack(dataclasses.replace(short, activation=acts), d_in(arrays), arrays.n_classes,
+                     [SEARCH_SEED] * len(fns))  # fmt: skip
+
+    return scored_once(short, make, arrays, ckpt_dir, device, "actsearch", lr=spec.lr)
 
 
 def run_actsearch(

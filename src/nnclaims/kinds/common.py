@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import checkpoint as ckpt
 from .. import seeding, vision
 from ..data import Arrays
 from ..engine import train_classifier
@@ -115,3 +116,20 @@ def search_score(val_acc: np.ndarray, chance: float) -> float:
     a diverged seed (NaN) counted as a failure at chance accuracy, so that a candidate cannot
     win on its one surviving seed."""
     return float(np.mean(np.where(np.isnan(val_acc), chance, val_acc)))
+
+
+def scored_once(spec: RunSpec, make_model, arrays, ckpt_dir, device, name: str, lr=None):
+    """Each model's final validation accuracy (NaN: diverged) in a search: `make_model()`'s
+    stack trained with the run's settings on the training part, scored on the validation part
+    at the last epoch. Kept in ckpt_dir/<name>.pt, so that a restarted job does not train it
+    again."""
+    state = ckpt.load(ckpt_file(ckpt_dir, f"{name}.pt"), name)
+    if state is not None:
+        return state["final"].numpy()
+    val = validation_split(arrays, spec.val_fraction)
+    hist = train(spec, make_model(), val, ckpt_dir, device, name, lr=lr, last_only=True)
+    final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
+    if ckpt_dir is not None:
+        ckpt.save(ckpt_dir / f"{name}.pt", name, {"final": torch.as_tensor(final)})
+        ckpt.clear(ckpt_dir / "train.pt")
+    return final

@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import checkpoint as ckpt
 from .. import seeding, tidy, weights
 from ..catalog import n_sets
 from ..hparams import RunSpec
 from . import Job
-from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
+from .common import d_in, scored_once, search_score, stack, train, tune_seeds
 
 log = logging.getLogger(__name__)
 CPU = torch.device("cpu")
@@ -63,21 +62,15 @@ def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.nda
                 for c in cands
             ]
         )
-    state = ckpt.load(ckpt_file(ckpt_dir, "search.pt"), "search")
-    if state is not None:
-        return state["final"].numpy()
     run_seeds = tseeds * len(cands)
-    sets = [c for c in cands for _ in tseeds]
-    model = stack(
-        dataclasses.replace(spec, layer_acts=tuple(sets)), d_in(arrays), arrays.n_classes, run_seeds
-    )
-    val = validation_split(arrays, spec.val_fraction)
-    hist = train(spec, model, val, ckpt_dir, device, "search", last_only=True)
-    final = np.where(hist["diverged_epoch"] > 0, np.nan, hist["test_acc"][-1])
-    if ckpt_dir is not None:
-        ckpt.save(ckpt_dir / "search.pt", "search", {"final": torch.as_tensor(final)})
-        ckpt.clear(ckpt_dir / "train.pt")
-    return final
+    sets = tuple(c for c in cands for _ in tseeds)
+
+    def make():
+        return stack(
+            dataclasses.replace(spec, layer_acts=sets), d_in(arrays), arrays.n_classes, run_seeds
+        )
+
+    return scored_once(spec, make, arrays, ckpt_dir, device, "search")
 
 
 def run_search(
