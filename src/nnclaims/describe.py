@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import searchtrends
-
 
 def _lr_text(rs: list[dict[str, Any]]) -> str:
     """How a model family's runs got their lr: picked per arm from a grid, fixed, or both (the
@@ -38,6 +36,16 @@ def _describe_search(r: dict[str, Any]) -> str:
         f"{{{', '.join(r['pool'])}}} on {r['depth']} layers ({r['tune_seeds']} seeds each, "
         f"scored on the validation split), the best {r['keep']} trained at {r['depth']} "
         f"and {r['large_depth']} layers"
+    )
+
+
+def _describe_actsearch(run: dict[str, Any]) -> str:
+    """The setup sentence's part for an activation-search run (its hparams)."""
+    return (
+        f"activation search: {run['candidates']} functions of 1-2 core units sampled from the "
+        f"space of Ramachandran et al. (β = 1), each trained {run['search_epochs']} epochs at lr "
+        f"{run['lr']:g} from one shared seed and ranked on the validation split; the best "
+        f"{run['keep']} trained as arms found1..{run['keep']} (own lr, every seed)"
     )
 
 
@@ -87,7 +95,7 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
                 f"{r['epochs']} epochs" + (f"; arms {', '.join(arms)}" if arms else "")
             )
         parts += [_describe_search(x) for x in cls if x["kind"] == "search"][:1]
-        parts += [searchtrends.describe(x) for x in cls if x["kind"] == "actsearch"][:1]
+        parts += [_describe_actsearch(x) for x in cls if x["kind"] == "actsearch"][:1]
         parts += [_describe_imp(x) for x in cls if x["kind"] == "imp"][:1]
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:

@@ -194,13 +194,3 @@ def _tags(f: str) -> str:
     tags += ["division by ~0"] if ft["unbounded_division"] else []
     tags += ["bounded division"] if ft["division"] and not ft["unbounded_division"] else []
     return ", ".join(tags)
-
-
-def describe(run: dict[str, Any]) -> str:
-    """The setup sentence's part for an activation-search run (its hparams)."""
-    return (
-        f"activation search: {run['candidates']} functions of 1-2 core units sampled from the "
-        f"space of Ramachandran et al. (β = 1), each trained {run['search_epochs']} epochs at lr "
-        f"{run['lr']:g} from one shared seed and ranked on the validation split; the best "
-        f"{run['keep']} trained as arms found1..{run['keep']} (own lr, every seed)"
-    )
