@@ -106,6 +106,18 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     if r.get("test") == "enrichment":  # a feature's share among the best functions
         ours, r = r["note"], {**r, "note": ""}  # the counts say it: not again under "To decide"
         test = f"odds ratio {sign} {r['threshold']:g} (Fisher)"
+    if r.get("test") == "knee":  # where the log loss bends, and how much faster it falls
+        ours = f"{r['note']}; loss {r['a_mean']:.3g} → {r['b_mean']:.3g}"
+        ours += f" ({r['widths'][0]} → {r['widths'][-1]} units)"
+        test = f"slope ratio {sign} {r['threshold']:g} (bootstrap)"
+        r = {**r, "note": ""}
+    if r.get("test") == "spread":
+        ours, r = r["note"], {**r, "note": ""}
+        test = f"Spearman ρ {sign} {r['threshold']:g} (bootstrap)"
+    if r.get("test") == "past_threshold" and r.get("threshold_width") is not None:
+        ours = (f"{r['a_mean']:.1f} at {r['widths'][-1]} units vs {r['b_mean']:.1f} at "
+                f"{r['threshold_width']} (the interpolation threshold)")  # fmt: skip
+        r = {**r, "note": ""}
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"

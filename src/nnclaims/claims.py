@@ -109,6 +109,9 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
     if h.get("test") in ("ranksum", "enrichment") or h["metric"] == "val_acc":
         _check_search_test(where, cid, h, runs)
         return
+    if h.get("test") in SWEEP_TESTS or h["metric"] in ("fit_loss", "fit_acc"):
+        _check_sweep_test(where, cid, h, runs)
+        return
     for side in ("a", "b"):
         if any(k in (h.get(side) or {}) for k in ("with", "without")):
             raise ClaimsError(
@@ -199,4 +202,30 @@ def _check_search_test(where: str, cid: str, h: dict[str, Any], runs: list) -> N
         raise ClaimsError(
             f"{where}: test {test} reads an activation search's functions, but claims.{cid} "
             "has no `activation_search`"
+        )
+
+
+SWEEP_TESTS = ("knee", "spread", "past_threshold")  # nnclaims.widthsweep.TESTS (no numpy here)
+
+
+def _check_sweep_test(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
+    """A width-sweep test reads one sweep run of the claim: side a names its variant."""
+    test = h.get("test")
+    if test not in SWEEP_TESTS:
+        raise ClaimsError(
+            f"{where}: metrics fit_loss and fit_acc come from a width sweep: give test "
+            + ", ".join(SWEEP_TESTS)
+        )
+    if "b" in h or "variant" not in h["a"]:
+        raise ClaimsError(f"{where}: test {test} reads one width sweep: give a: {{variant: tag}}")
+    if test == "knee" and not h["metric"].endswith("loss"):
+        raise ClaimsError(f"{where}: test knee fits the log of a loss: give a *_loss metric")
+    tag = h["a"]["variant"]
+    label = f"sweep_{tag}" if tag else "sweep"
+    have = [s.arm for s in runs if s.kind == "widths"]
+    if label not in have:
+        raise ClaimsError(
+            f"{where}: test {test} reads the width sweep of variant {tag!r}, but claims.{cid} "
+            f"runs {'those of ' + ', '.join(repr(a[6:]) for a in have) if have else 'none'} "
+            "(a `width_sweep`, and a variant with that tag)"
         )

@@ -162,6 +162,22 @@ def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
     )
 
 
+def noisy(arrays: Arrays, share: float) -> Arrays:
+    """The training labels with `share` of them replaced by a uniform draw over the classes (a
+    draw may repeat the true label), as the MNIST-1D double-descent notebook does; one fixed
+    draw per dataset (stream "label_noise"), the same for every seed and arm. Test untouched."""
+    if not share:
+        return arrays
+    from . import seeding
+
+    g = seeding.generator(0, "label_noise")
+    n = arrays.y_train.shape[0]
+    hit = torch.rand(n, generator=g) < share
+    draw = torch.randint(0, arrays.n_classes, (n,), generator=g)
+    y = torch.where(hit, draw, arrays.y_train)
+    return Arrays(arrays.x_train, y, arrays.x_test, arrays.y_test, arrays.x_val, arrays.y_val)
+
+
 def linear_toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0) -> Arrays:
     """A small synthetic task for tests and checks: labels are the argmax of a random linear map
     of Gaussian inputs; n training and 100 test examples."""

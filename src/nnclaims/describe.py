@@ -49,6 +49,21 @@ def _describe_actsearch(run: dict[str, Any]) -> str:
     )
 
 
+def _describe_widths(rs: list[dict[str, Any]]) -> str:
+    """The setup sentence's part for a claim's width-sweep runs (their hparams)."""
+    r = rs[0]
+    ws = r["widths"]
+    opt = "Adam" if r.get("optimizer", "adam") == "adam" else "SGD"
+    noise = sorted({x.get("label_noise", 0.0) for x in rs} - {0.0})
+    return (
+        f"width sweep: MLP with {r['depth']} hidden layers of each of {len(ws)} widths "
+        f"({', '.join(map(str, ws))}), {r['activation'][0]}, {opt} lr {r['lr']:g}, batch "
+        f"{r['batch_size']}, {r['epochs']} epochs on the whole training set"
+        + (f"; and again with {', '.join(f'{100 * x:g} %' for x in noise)} of the training "
+           "labels redrawn at random" if noise else "")
+    )  # fmt: skip
+
+
 def _describe_imp(r: dict[str, Any]) -> str:
     return (
         f"IMP: {r['prune_rounds']} rounds pruning {100 * r['prune_fraction']:g} % of remaining "
@@ -75,14 +90,16 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
     if cls:
         ds = list(dict.fromkeys(x["dataset"] for x in cls))
         n = {d: len(next(x for x in cls if x["dataset"] == d)["seeds"]) for d in ds}
+        per = "width" if all(x["kind"] == "widths" for x in cls) else "arm"
         seeds = (
-            f"{next(iter(n.values()))} seeds per arm"
+            f"{next(iter(n.values()))} seeds per {per}"
             if len(set(n.values())) == 1
-            else "seeds per arm: " + ", ".join(f"{d} {k}" for d, k in n.items())
+            else f"seeds per {per}: " + ", ".join(f"{d} {k}" for d, k in n.items())
         )
         parts.append(f"datasets {', '.join(ds)}; {seeds}")
-        for model in dict.fromkeys(x["model"] for x in cls):
-            rs = [x for x in cls if x["model"] == model]
+        sweeps = [x for x in cls if x["kind"] == "widths"]
+        for model in dict.fromkeys(x["model"] for x in cls if x["kind"] != "widths"):
+            rs = [x for x in cls if x["model"] == model and x["kind"] != "widths"]
             r = rs[0]
             depths = sorted({x["depth"] for x in rs} | {x.get("large_depth", 0) for x in rs} - {0})
             arms = list(dict.fromkeys(x["arm"] for x in rs if x["kind"] == "classify"))
@@ -97,6 +114,7 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
         parts += [_describe_search(x) for x in cls if x["kind"] == "search"][:1]
         parts += [_describe_actsearch(x) for x in cls if x["kind"] == "actsearch"][:1]
         parts += [_describe_imp(x) for x in cls if x["kind"] == "imp"][:1]
+        parts += [_describe_widths(sweeps)] if sweeps else []
     sp = [r for r in runs if r["kind"] == "spectral"]
     if sp:
         parts.append(_describe_spectral(sp))

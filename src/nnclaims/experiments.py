@@ -189,7 +189,9 @@ def run(
         job = kinds.Job(
             device=dev,
             ckpt_dir=ckpt_dir,
-            arrays=datamod.load_arrays(data_path) if kind.needs_data else None,
+            arrays=datamod.noisy(datamod.load_arrays(data_path), spec.label_noise)
+            if kind.needs_data
+            else None,
             trunk_masks=None if trunk_masks is None else Path(trunk_masks),
             mask_seeds=list(spec.seeds),
             searched=None if store is None else store.search(),
@@ -241,7 +243,7 @@ def run_batch(
     if need:
         trained = train_arms(
             [specs[i] for i in need],
-            datamod.load_arrays(data_path),
+            datamod.noisy(datamod.load_arrays(data_path), specs[0].label_noise),
             ckpt_dir,
             seeds_per_spec=[todo[i] for i in need],
             searched=[searched[i] for i in need],

@@ -13,13 +13,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-KINDS = ("classify", "imp", "control", "spectral", "search", "actsearch")
+KINDS = ("classify", "imp", "control", "spectral", "search", "actsearch", "widths")
 OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    kind: str  # classify | imp | control | spectral | search | actsearch
+    kind: str  # classify | imp | control | spectral | search | actsearch | widths
     arm: str  # label in tables and figures
     activation: tuple[str, ...]  # one function, or several mixed within each layer
     dataset: str = "mnist1d"  # embedded default: generated, no download
@@ -57,6 +57,8 @@ class RunSpec:
     keep: int = 0  # search: best sets moved to the large network (actsearch: best functions)
     large_depth: int = 0  # search: the large network's hidden layers
     search_epochs: int = 0  # actsearch: epochs each sampled function trains before ranking
+    widths: tuple[int, ...] = ()  # widths: the hidden widths of the sweep, one model per seed each
+    label_noise: float = 0.0  # share of training labels replaced by a uniform draw (data.noisy)
 
     def __post_init__(self):
         for f in fields(self):
@@ -67,6 +69,8 @@ class RunSpec:
             raise ValueError(f"No such run kind: {self.kind!r}. Known: {', '.join(KINDS)}")
         if self.lr_search not in ("grid", "walk"):
             raise ValueError(f"No such lr search: {self.lr_search!r}. Known: grid, walk")
+        if not 0.0 <= self.label_noise < 1.0:
+            raise ValueError(f"label_noise {self.label_noise} is not a share in [0, 1)")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"

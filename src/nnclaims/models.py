@@ -166,6 +166,30 @@ class StackedResMLP(StackedMLP):
         return self.head(x)
 
 
+class StackedWidths(Stacked):
+    """A width sweep: for each width, the K seeds' MLPs (d_in → [width] × depth → d_out) as one
+    StackedMLP; model i·K + k is width i, seed k, initialised and batched exactly as the StackedMLP
+    of that width alone. Every parameter keeps the seed axis (K) first, so StackedAdam steps it."""
+
+    def __init__(
+        self, seeds, d_in, depth, widths, d_out, activation, init_scale=1.0, dtype=torch.float32
+    ):
+        nn.Module.__init__(self)
+        self.subs = nn.ModuleList(
+            StackedMLP(seeds, d_in, depth, w, d_out, activation, init_scale, dtype=dtype)
+            for w in widths
+        )
+        self.widths = list(widths)
+        self.seeds = [s for _ in widths for s in seeds]
+        self.sizes = [sz for m in self.subs for sz in m.sizes]
+        self.masks = None
+
+    def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (W·K, B, d_in), width-major → logits (W·K, d_out, B)."""
+        parts = x.unflatten(0, (len(self.subs), -1))
+        return torch.cat([m.logits_cb(parts[i]) for i, m in enumerate(self.subs)])
+
+
 def conv_out_len(length: int, kernel: int, stride: int, pad: int) -> int:
     return (length + 2 * pad - kernel) // stride + 1
 

@@ -30,6 +30,7 @@ TRAIN_KEYS = (
     "lr_search",
     "tune_seeds",
     "shuffle",
+    "label_noise",
 )
 
 
@@ -152,6 +153,16 @@ def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config
             **kw,
         )
         plan.add(claim, spec)
+    if c.get("width_sweep"):  # every variant: a sweep with noisy labels is a variant
+        s = c["width_sweep"]
+        spec = RunSpec(
+            "widths",
+            _label("sweep", tag),
+            arm_spec(s.get("arm", "relu"), config)["activation"],
+            widths=tuple(int(w) for w in s["widths"]),
+            **_fixed_lr(kw),
+        )
+        plan.add(claim, spec)
     if c.get("search") and not tag:
         if kw.get("model", "mlp") not in STACKED_MODELS:
             raise ValueError(
@@ -268,6 +279,9 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
                 f"claims.{cid}.spectral.amplitudes: {len(amps)} amplitudes for "
                 f"{len(sp['freqs'])} freqs"
             )
+    ws = (c.get("width_sweep") or {}).get("widths", [])
+    if ws and list(ws) != sorted(ws):
+        raise ValueError(f"claims.{cid}.width_sweep.widths: {ws} is not narrowest first")
     search = c.get("search")
     if search and search["keep"] > search["candidates"]:
         raise ValueError(

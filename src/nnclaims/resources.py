@@ -22,6 +22,8 @@ def work(spec: RunSpec) -> float:
         trials = spec.candidates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
         return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
     models = seeds * (spec.prune_rounds if spec.kind == "control" else 1)
+    if spec.kind == "widths":  # a width-w MLP costs about (w / width)² of one of width `width`
+        models = seeds * sum(max(1.0, (w / spec.width) ** 2) for w in spec.widths)
     if spec.kind == "actsearch":  # one model per function, then `keep` arms as classify runs
         trials = (spec.candidates + 2) * (1 - spec.val_fraction) * spec.search_epochs
         models = spec.keep * seeds
@@ -79,4 +81,6 @@ def train_flops(spec: RunSpec) -> float:
     _, n_train, _ = dataset_shape(spec.dataset)
     if spec.kind == "spectral":
         return train_flops_per_example(spec) * spec.n_points * work(spec) * 100
+    if spec.kind == "widths":  # one example through every width of one seed's sweep
+        return train_flops_per_example(spec) * n_train * len(spec.seeds) * spec.epochs
     return train_flops_per_example(spec) * n_train * work(spec)

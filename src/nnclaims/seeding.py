@@ -16,6 +16,7 @@ STREAMS = (
     "split",
     "search",
     "actsearch",
+    "label_noise",
 )
 
 

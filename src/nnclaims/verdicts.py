@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ranking, searchtrends, stats
+from . import ranking, searchtrends, stats, widthsweep
 from .selection import END_METRICS, SPECTRAL, select, select_rows
 
 
@@ -127,6 +127,8 @@ def hypothesis_values(
         return ranking_values(df, h, dataset)
     if h.get("test") in searchtrends.TESTS:
         return searchtrends.values(df, h, dataset, _common(h, dataset))
+    if h.get("test") in widthsweep.TESTS:
+        return widthsweep.values(df, h, dataset, _common(h, dataset))
     a = side(df, h["metric"], h["a"], dataset)
     b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
     if b is not None:
@@ -230,6 +232,8 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
         if not found and h.get("test") in searchtrends.TESTS:
             not_tested.append(f"{h['text']} (no activation search run by this config)")
+        elif not found and h.get("test") in widthsweep.TESTS:
+            not_tested.append(f"{h['text']} (no width sweep run by this config)")
         elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
             arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))

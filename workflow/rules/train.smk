@@ -53,6 +53,13 @@ use rule train as train_actsearch with:
     priority: 5
 
 
+use rule train as train_widths with:
+    # a width sweep: one MLP per width and seed in one stack (~1 min on MNIST-1D): start early
+    wildcard_constraints:
+        run=r"widths_[0-9a-f]{12}",
+    priority: 5
+
+
 use rule train as train_imp with:
     # iterative magnitude pruning: the trunk whose masks the sparse controls branch from
     output:

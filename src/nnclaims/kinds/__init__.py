@@ -99,3 +99,11 @@ register(
         doc="activation search over core units (Ramachandran et al.), best functions as arms",
     )
 )
+register(
+    Kind(
+        "widths",
+        "widths",
+        row_arms=lambda spec: [f"w{w}{spec.arm[len('sweep') :]}" for w in spec.widths],
+        doc="width sweep: one MLP per width and seed, how well each fits its training set",
+    )
+)

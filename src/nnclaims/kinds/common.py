@@ -11,13 +11,17 @@ from .. import seeding, vision
 from ..data import Arrays
 from ..engine import train_classifier
 from ..hparams import RunSpec
-from ..models import Stacked, get_model
+from ..models import Stacked, StackedWidths, get_model
 
 
 def stack(
     spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
 ) -> Stacked:
-    """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images."""
+    """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images
+    (a width sweep: its K seeds at every width, models.StackedWidths)."""
+    if spec.kind == "widths":
+        return StackedWidths(seeds, d_in, spec.depth, spec.widths, d_out, spec.activation,
+                             spec.init_scale)  # fmt: skip
     if spec.model in vision.IMAGE_MODELS:
         shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
         if init_seeds is None:

@@ -1,0 +1,225 @@
+"""A width sweep's tests (bhauth 2023 on overparameterization thresholds; #15.5). A side of
+such a hypothesis is `{variant: <tag>}`: the sweep run of that variant of the claim ("" for its
+own), whose arms are w<width>[_<tag>] (kinds.widths). Per width and seed the metric is read as
+for any arm (test accuracy: the mean of the last epochs; fit_loss / fit_acc: the final model on
+its training set). A diverged model is a failure: loss at chance (ln classes), accuracy at
+chance.
+
+`test: knee` (does the metric fall sharply past some width, or along a power law?): log10 of
+the seeds' geometric mean of the metric against log2 width; at each candidate knee, the slope
+over the WINDOW widths ending there and over the WINDOW widths starting there (least squares);
+the statistic is the largest ratio, slope after over slope before, over the candidates (1 on a
+power law, a straight line; inf where the curve is flat before and falls after). A local
+window, not one straight line each side: a sweep can show three regimes (flat, a sharp fall,
+then a power law, as digits does), and two long segments would average the fall away. Its 95 %
+interval and p are a bootstrap over seeds that places the knee again in every sample (the
+choice is part of what is resampled); p is two-sided, of ratio = threshold, add-one corrected,
+as in nnclaims.ranking. The knee's width, with its bootstrap interval, is the reported
+transition.
+
+`test: spread` (does the seeds' disagreement shrink as the net widens?): Spearman's ρ between
+log width and the across-seed SD of the metric per width (−1: it shrinks at every step), with
+the same bootstrap over seeds.
+
+`test: past_threshold` (does the metric hold up past the interpolation threshold?): per seed,
+the metric at the widest width minus at the threshold, the narrowest width whose mean fit_acc
+reaches INTERPOLATES % (read off the training set: the test set chooses nothing); a paired
+t-test against the threshold, like any arm comparison.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .selection import CHANCE, select
+
+TESTS = ("knee", "spread", "past_threshold")
+N_BOOT = 1999
+INTERPOLATES = 99.0  # % training accuracy (noisy labels included) at which a width fits its set
+WINDOW = 3  # widths on each side of a knee, the knee shared (one octave on a √2 grid)
+LOSS_FLOOR = 1e-8  # log10 of a loss that reached 0 in float32
+
+
+def sweep_arms(df: pd.DataFrame, tag: str, dataset: str | None) -> dict[int, str]:
+    """width → arm of variant `tag`'s sweep on `dataset`, narrowest first."""
+    arms = df.loc[df["dataset"] == dataset, "arm"] if dataset is not None else df["arm"]
+    pat = re.compile(r"^w(\d+)" + (f"_{re.escape(tag)}" if tag else "") + "$")
+    found = {int(m.group(1)): a for a in dict.fromkeys(arms) if (m := pat.match(a))}
+    if len(found) < 2 * WINDOW - 1:
+        raise LookupError(f"no width sweep {tag!r} on {dataset}")
+    return dict(sorted(found.items()))
+
+
+def table(df: pd.DataFrame, metric: str, tag: str, dataset: str | None) -> pd.DataFrame:
+    """(seeds, widths) of the metric; a diverged model counts as a failure at chance."""
+    chance = CHANCE.get(dataset or "", 10.0)
+    fail = np.log(100.0 / chance) if "loss" in metric else chance
+    arms = sweep_arms(df, tag, dataset)
+    t = pd.DataFrame({w: select(df, metric, arm=a, dataset=dataset) for w, a in arms.items()})
+    return t.fillna(fail)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def knee_fit(widths: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(knee width, slope before, slope after) of y against log2 width: the slopes over the
+    WINDOW widths ending and starting at each candidate knee, the knee where the slope after
+    is the largest multiple of the slope before (flat or rising before, falling after: inf)."""
+    x = np.log2(np.asarray(widths, float))
+    best = None
+    for j in range(WINDOW - 1, len(x) - WINDOW + 1):
+        before = _slope(x[j - WINDOW + 1 : j + 1], y[j - WINDOW + 1 : j + 1])
+        after = _slope(x[j : j + WINDOW], y[j : j + WINDOW])
+        r = _ratio_of(before, after)
+        if best is None or r > best[0]:
+            best = (r, float(widths[j]), before, after)
+    return best[1], best[2], best[3]
+
+
+def _ratio_of(before: float, after: float) -> float:
+    if before >= 0:  # flat or rising before the knee: a step if it falls after
+        return np.inf if after < 0 else -np.inf
+    return after / before
+
+
+def _ratio(widths, t: np.ndarray) -> tuple[float, float]:
+    """(slope ratio after / before, knee width) of the seeds' geometric-mean curve."""
+    y = np.log10(np.maximum(t, LOSS_FLOOR)).mean(axis=0)
+    knee, before, after = knee_fit(widths, y)
+    return _ratio_of(before, after), knee
+
+
+def _spearman(widths, t: np.ndarray) -> float:
+    from scipy import stats as sps
+
+    sd = t.std(0, ddof=1)
+    if np.ptp(sd) == 0:
+        return np.nan
+    return float(sps.spearmanr(np.log2(widths), sd).statistic)
+
+
+def _bootstrap(stat, widths, t: np.ndarray, threshold: float, seed: int) -> dict[str, float]:
+    """stat over the observed seeds, and over N_BOOT resamples of them: n, mean, sd, lo, hi, p
+    (two-sided, of stat = threshold, add-one corrected)."""
+    n = t.shape[0]
+    obs = stat(widths, t)
+    nan = {"n": n, "mean": obs, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
+    if n < 3 or not np.isfinite(obs):
+        return nan
+    rng = np.random.default_rng(seed)
+    boot = np.array([stat(widths, t[rng.integers(0, n, n)]) for _ in range(N_BOOT)])
+    boot = boot[np.isfinite(boot)]
+    if len(boot) < N_BOOT // 2:
+        return nan
+    below = (np.sum(boot <= threshold) + 1) / (len(boot) + 1)
+    above = (np.sum(boot >= threshold) + 1) / (len(boot) + 1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    p = float(min(1.0, 2 * min(below, above)))
+    return {"n": n, "mean": obs, "sd": float(boot.std(ddof=1)), "lo": lo, "hi": hi, "p": p}
+
+
+def threshold_width(df: pd.DataFrame, tag: str, dataset: str | None) -> int | None:
+    """The interpolation threshold: the narrowest width whose seeds' mean training accuracy
+    reaches INTERPOLATES %; None when no width does."""
+    acc = table(df, "fit_acc", tag, dataset).mean(axis=0)
+    fits = [w for w, v in acc.items() if v >= INTERPOLATES]
+    return int(fits[0]) if fits else None
+
+
+def knee_width_ci(widths, t: np.ndarray, seed: int) -> tuple[float, float, float]:
+    """The knee's width and its 95 % bootstrap interval over seeds."""
+    rng = np.random.default_rng(seed)
+    n = t.shape[0]
+    knees = [_ratio(widths, t[rng.integers(0, n, n)])[1] for _ in range(N_BOOT)]
+    lo, hi = np.percentile(knees, [2.5, 97.5])
+    return _ratio(widths, t)[1], float(lo), float(hi)
+
+
+def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict) -> dict:
+    """One width-sweep hypothesis on one dataset (the row of verdicts.hypothesis_values)."""
+    tag = h["a"]["variant"]
+    t = table(df, h["metric"], tag, dataset)
+    widths = np.array(t.columns, dtype=float)
+    seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
+    out = {**common, "test": h["test"], "untrained": [], "widths": [int(w) for w in widths]}
+    if h["test"] == "past_threshold":
+        w0 = threshold_width(df, tag, dataset)
+        wide = int(widths[-1])
+        if w0 is None or w0 == wide:
+            why = "no width" if w0 is None else "only the widest width"
+            d = np.array([])
+            note = f"{why} reached {INTERPOLATES:g} % training accuracy: nothing past the threshold"
+        else:
+            d = (t[wide] - t[w0]).to_numpy(float)
+            note = f"widest ({wide}) minus the interpolation threshold ({w0} units)"
+        return {
+            **out,
+            "d": d,
+            "a_mean": float(t[wide].mean()),
+            "b_mean": None if w0 is None else float(t[w0].mean()),
+            "threshold_width": w0,
+            "note": note,
+        }
+    arr = t.to_numpy(float)
+    if h["test"] == "knee":
+        pre = _bootstrap(lambda w, x: _ratio(w, x)[0], widths, arr, h["threshold"], seed)
+        knee, lo, hi = knee_width_ci(widths, arr, seed + 1)
+        note = f"knee at {knee:g} units [{lo:g}, {hi:g}]"
+        out["knee"] = [knee, lo, hi]
+    else:
+        pre = _bootstrap(_spearman, widths, arr, h["threshold"], seed)
+        sd = arr.std(0, ddof=1)
+        note = f"SD over seeds {sd[0]:.3g} at {widths[0]:g} units, {sd[-1]:.3g} at {widths[-1]:g}"
+    return {
+        **out,
+        "pre": pre,
+        "a_mean": float(arr[:, 0].mean()),
+        "b_mean": float(arr[:, -1].mean()),
+        "note": note,
+    }
+
+
+def variants(df: pd.DataFrame) -> list[str]:
+    """The sweep variants in a claim's table: "" (clean) first, then the tags."""
+    tags = {
+        m.group(2) or "" for a in df["arm"].unique() if (m := re.match(r"^w(\d+)(?:_(.+))?$", a))
+    }
+    return sorted(tags, key=lambda t: (t != "", t))
+
+
+def curves(df: pd.DataFrame, dataset: str, tag: str) -> pd.DataFrame:
+    """Per width: mean and SD over seeds of fit_loss, fit_acc and test accuracy (end metric)."""
+    out = {}
+    for m in ("fit_loss", "fit_acc", "test_acc"):
+        t = table(df, m, tag, dataset)
+        out[f"{m}_mean"], out[f"{m}_sd"] = t.mean(axis=0), t.std(axis=0, ddof=1)
+    return pd.DataFrame(out).rename_axis("width")
+
+
+def sweep_table(df: pd.DataFrame) -> dict[str, Any]:
+    """The report's table of a sweep: per width, training / test accuracy (mean over seeds) of
+    each dataset and variant."""
+    datasets = [d for d in dict.fromkeys(df["dataset"])]
+    cols, data = [], []
+    for ds in datasets:
+        for tag in variants(df[df["dataset"] == ds]):
+            cols.append(f"{ds}{', ' + tag if tag else ''}: train / test acc. (%)")
+            data.append(curves(df, ds, tag))
+    widths = sorted(set().union(*(c.index for c in data)))
+    rows = [
+        [str(w)]
+        + [
+            f"{c.loc[w, 'fit_acc_mean']:.1f} / {c.loc[w, 'test_acc_mean']:.1f}"
+            if w in c.index else "—"
+            for c in data
+        ]
+        for w in widths
+    ]  # fmt: skip
+    return {"columns": ["width", *cols], "rows": rows}
