@@ -65,11 +65,16 @@ def test_default_run_ids_are_pinned():
     the 84 before it). #15.1 added the activation search's 2 runs and dropped the CNN's
     swish_beta and max(x, σ(x)) arms (2 runs); the other 94 keep their ids (cd123c955f08dac4 with
     the 2 dropped). The polynomial claim's 4-layer variant added 6 runs (d2d33e9d670a2669: the 96
-    before it)."""
+    before it). #15.5 added the width sweep's 4 runs (36f6c5fbff02b419: the 102 before it)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 102
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "36f6c5fbff02b419"
+    assert len(plan.runs) == 106
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "76f7a5ac8119a743"
+    sweeps = {r for r, s in plan.runs.items() if s.kind == "widths"}
+    before_sweeps = " ".join(sorted(set(plan.runs) - sweeps))
+    assert hashlib.sha256(before_sweeps.encode()).hexdigest()[:16] == "36f6c5fbff02b419"
+    plan.runs = {r: s for r, s in plan.runs.items() if r not in sweeps}
+    plan.claim_runs.pop("width_thresholds")
     # the polynomial claim's 4-layer variant (six runs) renamed none of the 96 before it
     shallow = " ".join(sorted(r for r, s in plan.runs.items() if not s.arm.endswith("_deep")))
     assert hashlib.sha256(shallow.encode()).hexdigest()[:16] == "d2d33e9d670a2669"

@@ -6,13 +6,13 @@ arm is an activation name or the name of a mix defined under `mixes`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, resources, searchspace
-from .catalog import n_sets
+from . import catalog, searchspace
+from . import plan_checks as checks
 from .hparams import RunSpec, batch_id, batch_key
+from .plan_checks import STACKED_MODELS, design  # noqa: F401 (design: claims.py reads it here)
 
 TRAIN_KEYS = (
     "model",
@@ -111,27 +111,8 @@ def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
-
-
-def _check_image_settings(kw: dict, claim: str) -> None:
-    """The lr search and the set search need stacked parameters (models.Stacked)."""
-    if kw.get("model", "mlp") not in STACKED_MODELS and kw.get("lr_grid"):
-        raise ValueError(
-            f"claims.{claim}: lr_grid works with the stacked models ({', '.join(STACKED_MODELS)}); "
-            f"for {kw['model']} set train.lr_grid: [] and one train.lr"
-        )
-
-
 def _label(arm: str, tag: str) -> str:
     return f"{arm}_{tag}" if tag else arm
-
-
-def design(c: dict[str, Any]) -> str:
-    """A claim's experiment design, from its keys: `rounds` makes an IMP trunk with its sparse
-    controls ("imp"); anything else compares arms ("compare": per size in `sizes`, with an
-    optional per-layer set `search` and spectral probe). No claim name is special."""
-    return "imp" if "rounds" in c else "compare"
 
 
 def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: dict) -> None:
@@ -223,107 +204,13 @@ def _add_spectral_runs(plan: Plan, claim: str, s: dict, config: dict) -> None:
         plan.add(claim, spec)
 
 
-def _check_names(config: dict[str, Any]) -> None:
-    """A mix or set named like an activation would silently replace it in every run of that
-    name (and keep its label): refused, as is one name used for both a mix and a set."""
-    taken = set(catalog.known_activations())
-    for key in ("mixes", "sets"):
-        for name in config.get(key, {}):
-            if name in taken:
-                raise ValueError(
-                    f"{key}.{name}: an activation is called {name!r}; give the {key[:-2]} "
-                    f"another name (e.g. {name}_{key[:3]})"
-                )
-    both = sorted(set(config.get("mixes", {})) & set(config.get("sets", {})))
-    if both:
-        raise ValueError(f"{', '.join(both)}: named both under mixes and under sets; rename one")
-
-
-def _check_settings(config: dict[str, Any]) -> None:
-    """What the schema cannot say: relations between keys, checked before any job starts."""
-    claims = config["claims"]
-    lrs = [("train.lr", config["train"].get("lr"))]
-    lrs += [(f"train.lr_grid[{i}]", x) for i, x in enumerate(config["train"].get("lr_grid", []))]
-    for cid, c in claims.items():
-        for v in [c, *c.get("variants", [])]:
-            t = v.get("train", {})
-            where = f"claims.{cid}" + (f".variants[{v['tag']}]" if "tag" in v else "")
-            lrs += [(f"{where}.train.lr", t.get("lr"))]
-            lrs += [(f"{where}.train.lr_grid[{i}]", x) for i, x in enumerate(t.get("lr_grid", []))]
-        tags = [v["tag"] for v in c.get("variants", [])]
-        dup = sorted({t for t in tags if tags.count(t) > 1})
-        if dup:
-            raise ValueError(
-                f"claims.{cid}.variants: tag {', '.join(dup)} used twice (runs would share a label)"
-            )
-    for where, x in lrs:
-        if x is not None and not (math.isfinite(float(x)) and float(x) > 0):
-            raise ValueError(f"{where}: learning rate {x} is not a positive finite number")
-    for cid, c in claims.items():
-        _check_claim(cid, c, config)
-
-
-def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
-    sp = c.get("spectral")
-    if sp:
-        high = [k for k in sp["freqs"] if k >= sp["n_points"] / 2]
-        if high:
-            raise ValueError(
-                f"claims.{cid}.spectral.freqs: {high} at or above n_points / 2 = "
-                f"{sp['n_points'] / 2:g} (the DFT of {sp['n_points']} points resolves frequencies "
-                "below that)"
-            )
-        amps = sp.get("amplitudes")
-        if amps and len(amps) != len(sp["freqs"]):
-            raise ValueError(
-                f"claims.{cid}.spectral.amplitudes: {len(amps)} amplitudes for "
-                f"{len(sp['freqs'])} freqs"
-            )
-    ws = (c.get("width_sweep") or {}).get("widths", [])
-    if ws and list(ws) != sorted(ws):
-        raise ValueError(f"claims.{cid}.width_sweep.widths: {ws} is not narrowest first")
-    search = c.get("search")
-    if search and search["keep"] > search["candidates"]:
-        raise ValueError(
-            f"claims.{cid}.search.keep: {search['keep']} is more than its "
-            f"{search['candidates']} candidates"
-        )
-    train = {**config["train"], **c.get("train", {})}
-    small = min(c.get("sizes") or [train["depth"]])
-    if search and c.get("sizes"):
-        n = n_sets(len(set(search["pool"])), small)
-        if search["candidates"] > n:
-            raise ValueError(
-                f"claims.{cid}.search.candidates: {search['candidates']}, but a pool of "
-                f"{len(set(search['pool']))} functions makes only {n} sets of {small} layers "
-                "with two or more distinct functions"
-            )
-    for v in [c, *c.get("variants", [])] if design(c) == "compare" else []:
-        model = {**train, **v.get("train", {})}.get("model", "mlp")
-        slots = catalog.layer_slots(model, small)
-        for arm in v.get("arms", []):
-            fs = config.get("sets", {}).get(arm, [])
-            if len(fs) > slots:
-                raise ValueError(
-                    f"sets.{arm}: {len(fs)} functions, but claims.{cid}'s {model} has "
-                    f"{slots} activation slots at its smallest size: a function would be "
-                    "dropped (give the claim more layers, or the set fewer functions)"
-                )
-    if design(c) == "imp" and c.get("rewind", 0):
-        epochs = {**config["train"], **c.get("train", {})}["epochs"]
-        if c["rewind"] > epochs:
-            raise ValueError(
-                f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs"
-            )
-
-
 def make_plan(config: dict[str, Any]) -> Plan:
     """All runs the config asks for. Raises ValueError naming any bad arm, claim or setting.
     A claim set to null is off (a profile merged over the default switches one off so)."""
     claims = {k: v for k, v in config["claims"].items() if v is not None}
     config = {**config, "claims": claims}
-    _check_names(config)
-    _check_settings(config)
+    checks.check_names(config)
+    checks.check_settings(config)
     plan = Plan()
     for claim, c in config["claims"].items():
         imp = design(c) == "imp"
@@ -333,32 +220,16 @@ def make_plan(config: dict[str, Any]) -> Plan:
                 kw["dataset"] = dataset
                 n = config.get("dataset_seeds", {}).get(dataset, config["seeds"])
                 kw["seeds"] = tuple(range(int(n)))
-                _check_image_settings(kw, claim)
+                checks.check_image_settings(kw, claim)
                 if imp:
                     _add_imp_runs(plan, claim, c, kw, config)
                 else:
                     _add_compare_runs(plan, claim, c, v, kw, config)
         if c.get("spectral"):
             _add_spectral_runs(plan, claim, c["spectral"], config)
-    _check_depths(plan)
+    checks.check_depths(plan)
     plan.batches = make_batches(plan.runs)
     return plan
-
-
-def _check_depths(plan: Plan) -> None:
-    """Every image model at a depth it can build (#18.4): checked here, not in a job after the
-    download and the first rounds of training."""
-    for claim, ids in plan.claim_runs.items():
-        for s in (plan.runs[r] for r in ids):
-            if s.model not in catalog.IMAGE_MODELS:
-                continue
-            shape = resources.dataset_shape(s.dataset)[0]
-            hw = shape[-1] if len(shape) == 3 else None
-            for depth in (s.depth, s.large_depth) if s.kind == "search" else (s.depth,):
-                try:
-                    catalog.check_depth(s.model, depth, hw)
-                except ValueError as e:
-                    raise ValueError(f"claims.{claim} ({s.model} on {s.dataset}): {e}") from None
 
 
 def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:

@@ -6,7 +6,8 @@ measurement (NaN elsewhere), `lr` the learning rate the row was trained with, an
 runs `epoch` counts full-batch steps. A run with an lr grid also has rows with split "val" and
 metric "val_acc": each candidate lr's final accuracy on the validation split. A run that holds
 out a validation part (IMP and its controls) has split "val" rows of metric "val_loss" per epoch:
-the early-stopping signal.
+the early-stopping signal. A width sweep (kinds.widths) adds, at its last epoch, metrics
+"fit_loss" and "fit_acc": each final model on its whole training set.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""What a config may not say, beyond its schema: relations between keys and settings the runs
+cannot train, checked by nnclaims.plan before any job starts (each error names the key)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import catalog, resources
+from .catalog import n_sets
+
+STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
+
+
+def design(c: dict[str, Any]) -> str:
+    """A claim's experiment design, from its keys: `rounds` makes an IMP trunk with its sparse
+    controls ("imp"); anything else compares arms ("compare": per size in `sizes`, with an
+    optional per-layer set `search` and spectral probe). No claim name is special."""
+    return "imp" if "rounds" in c else "compare"
+
+
+def check_image_settings(kw: dict, claim: str) -> None:
+    """The lr search and the set search need stacked parameters (models.Stacked)."""
+    if kw.get("model", "mlp") not in STACKED_MODELS and kw.get("lr_grid"):
+        raise ValueError(
+            f"claims.{claim}: lr_grid works with the stacked models ({', '.join(STACKED_MODELS)}); "
+            f"for {kw['model']} set train.lr_grid: [] and one train.lr"
+        )
+
+
+def check_names(config: dict[str, Any]) -> None:
+    """A mix or set named like an activation would silently replace it in every run of that
+    name (and keep its label): refused, as is one name used for both a mix and a set."""
+    taken = set(catalog.known_activations())
+    for key in ("mixes", "sets"):
+        for name in config.get(key, {}):
+            if name in taken:
+                raise ValueError(
+                    f"{key}.{name}: an activation is called {name!r}; give the {key[:-2]} "
+                    f"another name (e.g. {name}_{key[:3]})"
+                )
+    both = sorted(set(config.get("mixes", {})) & set(config.get("sets", {})))
+    if both:
+        raise ValueError(f"{', '.join(both)}: named both under mixes and under sets; rename one")
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """What the schema cannot say: relations between keys, checked before any job starts."""
+    claims = config["claims"]
+    lrs = [("train.lr", config["train"].get("lr"))]
+    lrs += [(f"train.lr_grid[{i}]", x) for i, x in enumerate(config["train"].get("lr_grid", []))]
+    for cid, c in claims.items():
+        for v in [c, *c.get("variants", [])]:
+            t = v.get("train", {})
+            where = f"claims.{cid}" + (f".variants[{v['tag']}]" if "tag" in v else "")
+            lrs += [(f"{where}.train.lr", t.get("lr"))]
+            lrs += [(f"{where}.train.lr_grid[{i}]", x) for i, x in enumerate(t.get("lr_grid", []))]
+        tags = [v["tag"] for v in c.get("variants", [])]
+        dup = sorted({t for t in tags if tags.count(t) > 1})
+        if dup:
+            raise ValueError(
+                f"claims.{cid}.variants: tag {', '.join(dup)} used twice (runs would share a label)"
+            )
+    for where, x in lrs:
+        if x is not None and not (math.isfinite(float(x)) and float(x) > 0):
+            raise ValueError(f"{where}: learning rate {x} is not a positive finite number")
+    for cid, c in claims.items():
+        _check_claim(cid, c, config)
+
+
+def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
+    sp = c.get("spectral")
+    if sp:
+        high = [k for k in sp["freqs"] if k >= sp["n_points"] / 2]
+        if high:
+            raise ValueError(
+                f"claims.{cid}.spectral.freqs: {high} at or above n_points / 2 = "
+                f"{sp['n_points'] / 2:g} (the DFT of {sp['n_points']} points resolves frequencies "
+                "below that)"
+            )
+        amps = sp.get("amplitudes")
+        if amps and len(amps) != len(sp["freqs"]):
+            raise ValueError(
+                f"claims.{cid}.spectral.amplitudes: {len(amps)} amplitudes for "
+                f"{len(sp['freqs'])} freqs"
+            )
+    ws = (c.get("width_sweep") or {}).get("widths", [])
+    if ws and list(ws) != sorted(ws):
+        raise ValueError(f"claims.{cid}.width_sweep.widths: {ws} is not narrowest first")
+    search = c.get("search")
+    if search and search["keep"] > search["candidates"]:
+        raise ValueError(
+            f"claims.{cid}.search.keep: {search['keep']} is more than its "
+            f"{search['candidates']} candidates"
+        )
+    train = {**config["train"], **c.get("train", {})}
+    small = min(c.get("sizes") or [train["depth"]])
+    if search and c.get("sizes"):
+        n = n_sets(len(set(search["pool"])), small)
+        if search["candidates"] > n:
+            raise ValueError(
+                f"claims.{cid}.search.candidates: {search['candidates']}, but a pool of "
+                f"{len(set(search['pool']))} functions makes only {n} sets of {small} layers "
+                "with two or more distinct functions"
+            )
+    for v in [c, *c.get("variants", [])] if design(c) == "compare" else []:
+        model = {**train, **v.get("train", {})}.get("model", "mlp")
+        slots = catalog.layer_slots(model, small)
+        for arm in v.get("arms", []):
+            fs = config.get("sets", {}).get(arm, [])
+            if len(fs) > slots:
+                raise ValueError(
+                    f"sets.{arm}: {len(fs)} functions, but claims.{cid}'s {model} has "
+                    f"{slots} activation slots at its smallest size: a function would be "
+                    "dropped (give the claim more layers, or the set fewer functions)"
+                )
+    if design(c) == "imp" and c.get("rewind", 0):
+        epochs = {**config["train"], **c.get("train", {})}["epochs"]
+        if c["rewind"] > epochs:
+            raise ValueError(
+                f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs"
+            )
+
+
+def check_depths(plan) -> None:
+    """Every image model at a depth it can build (#18.4): checked here, not in a job after the
+    download and the first rounds of training."""
+    for claim, ids in plan.claim_runs.items():
+        for s in (plan.runs[r] for r in ids):
+            if s.model not in catalog.IMAGE_MODELS:
+                continue
+            shape = resources.dataset_shape(s.dataset)[0]
+            hw = shape[-1] if len(shape) == 3 else None
+            for depth in (s.depth, s.large_depth) if s.kind == "search" else (s.depth,):
+                try:
+                    catalog.check_depth(s.model, depth, hw)
+                except ValueError as e:
+                    raise ValueError(f"claims.{claim} ({s.model} on {s.dataset}): {e}") from None
