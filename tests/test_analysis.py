@@ -59,3 +59,19 @@ def test_setup_sentence_names_the_arms_trained_at_a_fixed_lr():
     assert "lr 0.01, batch" in analysis.describe_setup(
         [{**base, "arm": "relu", "lr_grid": [], "lr": 0.01}]
     )
+
+
+def test_outcome_sentence_names_a_hypothesis_once_with_its_datasets():
+    from nnclaims.analysis import outcome_sentence
+
+    hs = [
+        {"id": "a", "text": "A holds", "dataset": "mnist1d", "verdict": "supported"},
+        {"id": "a", "text": "A holds", "dataset": "digits", "verdict": "supported"},
+        {"id": "b", "text": "B holds", "dataset": "sines", "verdict": "inconclusive"},
+        {"id": "c", "text": "C holds", "dataset": "digits", "verdict": "contradicted"},
+        {"id": "c", "text": "C holds", "dataset": "mnist1d", "verdict": "supported"},
+    ]
+    assert outcome_sentence({"hypotheses": hs}) == (
+        "Our data support that A holds (mnist1d, digits); and that C holds (mnist1d). "
+        "They contradict that C holds (digits). They cannot decide whether B holds."
+    )

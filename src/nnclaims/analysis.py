@@ -266,11 +266,6 @@ def lr_edges(df: pd.DataFrame) -> list[str]:
     return out
 
 
-def _where(h: dict[str, Any]) -> str:
-    ds = h.get("dataset")
-    return h["text"] + ("" if not ds or ds == SPECTRAL else f" ({ds})")
-
-
 def sanity(df: pd.DataFrame, baselines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our baseline arms against published baselines: within 2 published SDs or not, and the
     gap (ours − published) in points."""
@@ -299,11 +294,23 @@ def sanity(df: pd.DataFrame, baselines: list[dict[str, Any]]) -> list[dict[str, 
     return rows
 
 
+def _grouped(hs: list[dict[str, Any]], verdict: str) -> list[str]:
+    """The hypotheses with this verdict, each once, with the datasets it has it on."""
+    by: dict[str, list[str]] = {}
+    text: dict[str, str] = {}
+    for h in hs:
+        if h["verdict"] == verdict:
+            ds = h.get("dataset")
+            by.setdefault(h["id"], []).extend([] if not ds or ds == SPECTRAL else [ds])
+            text[h["id"]] = h["text"]
+    return [text[i] + (f" ({', '.join(d)})" if d else "") for i, d in by.items()]
+
+
 def outcome_sentence(evaluation: dict[str, Any]) -> str:
-    """Plain words: which parts held, which did not."""
-    held = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "supported"]
-    failed = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "contradicted"]
-    open_ = [_where(h) for h in evaluation["hypotheses"] if h["verdict"] == "inconclusive"]
+    """Plain words: which parts held, which did not (a hypothesis once, with its datasets)."""
+    held = _grouped(evaluation["hypotheses"], "supported")
+    failed = _grouped(evaluation["hypotheses"], "contradicted")
+    open_ = _grouped(evaluation["hypotheses"], "inconclusive")
     s = []
     if held:
         s.append("Our data support that " + "; and that ".join(held) + ".")
