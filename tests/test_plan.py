@@ -15,8 +15,12 @@ def test_default_plan_shares_runs_between_claims():
     plan = make_plan(load("config.yaml"))
     assert set(plan.claim_runs) == {
         "swish_vs_relu", "hat", "mixed_scaling", "sparse_vs_dense", "mish", "shared_vs_tuned",
-        "polynomials", "search_trends",
+        "polynomials", "search_trends", "width_thresholds",
     }  # fmt: skip
+    # the width sweep shares nothing: one run per dataset and label set
+    assert not set(plan.claim_runs["width_thresholds"]) & {
+        r for c, ids in plan.claim_runs.items() if c != "width_thresholds" for r in ids
+    }
     # its references are the Swish claim's ReLU and Swish runs; its own: a search per dataset
     own = set(plan.claim_runs["search_trends"]) - set(plan.claim_runs["swish_vs_relu"])
     assert sorted((plan.runs[r].kind, plan.runs[r].dataset) for r in own) == [
