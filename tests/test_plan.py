@@ -48,7 +48,7 @@ def test_default_plan_shares_runs_between_claims():
     assert not set(plan.claim_runs["mixed_scaling"]) & shared
     assert all(not plan.runs[r].lr_grid for r in plan.claim_runs["mixed_scaling"])
     kinds = {s.kind for s in plan.runs.values()}
-    assert kinds == {"classify", "imp", "control", "spectral", "search", "actsearch"}
+    assert kinds == {"classify", "imp", "control", "spectral", "search", "actsearch", "widths"}
     # batches: same-shape arms train together, at most MAX_BATCH per job, each run in one batch
     batched = [r for ids in plan.batches.values() for r in ids]
     assert len(batched) == len(set(batched)) and all(len(v) <= 6 for v in plan.batches.values())
