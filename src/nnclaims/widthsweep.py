@@ -19,7 +19,8 @@ transition.
 
 `test: spread` (does the seeds' disagreement shrink as the net widens?): Spearman's ρ between
 log width and the across-seed SD of the metric per width (−1: it shrinks at every step), with
-the same bootstrap over seeds.
+the same bootstrap over seeds. A loss is read as log10 loss: its SD is the spread relative to
+the loss (the SD of the loss itself must shrink as the loss nears 0, whatever the seeds do).
 
 `test: past_threshold` (does the metric hold up past the interpolation threshold?): per seed,
 the metric at the widest width minus at the threshold, the narrowest width whose mean fit_acc
@@ -171,12 +172,18 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
     if h["test"] == "knee":
         pre = _bootstrap(lambda w, x: _ratio(w, x)[0], widths, arr, h["threshold"], seed)
         knee, lo, hi = knee_width_ci(widths, arr, seed + 1)
-        note = f"knee at {knee:g} units [{lo:g}, {hi:g}]"
+        w0 = threshold_width(df, tag, dataset)
+        note = f"knee at {knee:g} units [{lo:g}, {hi:g}]" + (
+            f", training set fit from {w0} units" if w0 is not None else ""
+        )
         out["knee"] = [knee, lo, hi]
     else:
-        pre = _bootstrap(_spearman, widths, arr, h["threshold"], seed)
-        sd = arr.std(0, ddof=1)
-        note = f"SD over seeds {sd[0]:.3g} at {widths[0]:g} units, {sd[-1]:.3g} at {widths[-1]:g}"
+        loss = "loss" in h["metric"]
+        arr_s = np.log10(np.maximum(arr, LOSS_FLOOR)) if loss else arr
+        pre = _bootstrap(_spearman, widths, arr_s, h["threshold"], seed)
+        sd = arr_s.std(0, ddof=1)
+        what = "SD of log10 loss over seeds" if loss else "SD over seeds"
+        note = f"{what} {sd[0]:.3g} at {widths[0]:g} units, {sd[-1]:.3g} at {widths[-1]:g}"
     return {
         **out,
         "pre": pre,
