@@ -103,6 +103,7 @@ register(
     Kind(
         "widths",
         "widths",
+        # run arm "sweep" (a variant's "sweep_<tag>") → rows w<width> (w<width>_<tag>)
         row_arms=lambda spec: [f"w{w}{spec.arm[len('sweep') :]}" for w in spec.widths],
         doc="width sweep: one MLP per width and seed, how well each fits its training set",
     )

@@ -18,16 +18,8 @@ import pandas as pd
 from .. import tidy, weights
 from ..engine import evaluate
 from ..hparams import RunSpec
-from . import Job
+from . import Job, get
 from .common import d_in, stack, train
-
-PREFIX = "sweep"  # the run's own arm label: sweep, or sweep_<tag> in a variant
-
-
-def arms(spec: RunSpec) -> list[str]:
-    """The row arms of a sweep run: w<width>, with the variant's tag (sweep_noisy → w8_noisy)."""
-    suffix = spec.arm[len(PREFIX) :]
-    return [f"w{w}{suffix}" for w in spec.widths]
 
 
 def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
@@ -38,7 +30,7 @@ def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
         state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
         weights.save(job.weights_out, state, [{"seed": s} for s in spec.seeds], spec.run_id)
     k = len(spec.seeds)
-    labels = [x for x in arms(spec) for _ in range(k)]
+    labels = [x for x in get("widths").row_arms(spec) for _ in range(k)]  # w<width>[_<tag>]
     seeds = list(spec.seeds) * len(spec.widths)
     df = tidy.from_history(spec, hist, seeds, np.ones(len(seeds)), labels)
     x, y = a.x_train.to(job.device), a.y_train.to(job.device)
