@@ -205,7 +205,7 @@ def _check_search_test(where: str, cid: str, h: dict[str, Any], runs: list) -> N
         )
 
 
-SWEEP_TESTS = ("knee", "spread", "past_threshold")  # nnclaims.widthsweep.TESTS (no numpy here)
+SWEEP_TESTS = ("knee", "spread", "past_threshold")  # nnclaims.widthsweep's tests (its TESTS)
 
 
 def _check_sweep_test(where: str, cid: str, h: dict[str, Any], runs: list) -> None:

@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .claims import SWEEP_TESTS
 from .selection import CHANCE, select
 
-TESTS = ("knee", "spread", "past_threshold")
+TESTS = SWEEP_TESTS  # named once, in nnclaims.claims (which checks them without numpy)
 N_BOOT = 1999
 INTERPOLATES = 99.0  # % training accuracy (noisy labels included) at which a width fits its set
 WINDOW = 3  # widths on each side of a knee, the knee shared (one octave on a √2 grid)
