@@ -5,7 +5,7 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-min_version("9.0")
+min_version("9.17")  # a priority given by a function (rule train)
 
 # The library beside this Snakefile, installed or not: a submit host that only plans and
 # submits jobs needs Snakemake alone (the DAG imports no torch, numpy or pandas).

@@ -1,15 +1,23 @@
 """The experiment-kind registry: every kind a RunSpec may name has one module, found by name."""
 
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 
 from nnclaims import hparams, kinds
 
 
-def test_every_runspec_kind_is_registered_and_nothing_else():
-    assert set(kinds.KINDS) == set(hparams.KINDS)
+def test_every_kind_module_is_found_and_registered():
+    assert set(kinds.KINDS) == {
+        "classify", "imp", "control", "spectral", "search", "actsearch", "widths"
+    }  # fmt: skip
     for name, kind in kinds.KINDS.items():
         assert kind.name == name and kind.doc
         assert kind.train.__module__ == f"nnclaims.kinds.{'imp' if name == 'control' else name}"
+    with pytest.raises(ValueError, match="No such run kind: 'prune2'. Known: actsearch"):
+        hparams.RunSpec("prune2", "a", ("relu",))
 
 
 def test_an_unknown_kind_names_the_known_ones():
@@ -29,3 +37,50 @@ def test_row_arms_name_the_labels_a_kind_writes():
     assert kinds.get("search").row_arms(search) == ["best_set1", "best_set2"]
     imp = hparams.RunSpec("imp", "imp", ("relu",), prune_rounds=2)
     assert kinds.get("imp").row_arms(imp) == ["dense", "imp"]
+
+
+def test_a_kinds_own_hyperparameters_read_as_fields_and_keep_old_ids():
+    """#14: `widths` moved from RunSpec into the widths kind; a run's id hashes it beside the
+    common fields as before, so the run keeps its id (pinned: the id the old RunSpec gave it)."""
+    sweep = hparams.RunSpec("widths", "sweep", ("relu",), widths=(2, 4), epochs=3, seeds=(0,))
+    assert sweep.widths == (2, 4) and sweep.params == (("widths", (2, 4)),)
+    assert sweep.run_id == "widths_8f55f8ebbd8e"
+    assert list(sweep.non_defaults()) == ["kind", "arm", "activation", "epochs", "seeds", "widths"]
+    # at its default a kind's own hyperparameter is not stored: the id is that of leaving it out
+    imp = hparams.RunSpec("imp", "imp", ("relu",), prune_rounds=2, prune_fraction=0.2)
+    assert imp.params == (("prune_rounds", 2),) and imp.prune_fraction == 0.2
+    assert imp.run_id == hparams.RunSpec("imp", "imp", ("relu",), prune_rounds=2).run_id
+    assert hparams.RunSpec.from_dict(imp.to_dict()) == imp
+
+
+def test_another_kinds_hyperparameter_is_refused_by_name():
+    with pytest.raises(ValueError, match="'widths' for a classify run. Its kind's own: none"):
+        hparams.RunSpec("classify", "relu", ("relu",), widths=(2,))
+    spec = hparams.RunSpec("spectral", "relu", ("relu",), n_points=100)
+    with pytest.raises(AttributeError, match="a spectral run has no hyperparameter 'keep'"):
+        spec.keep  # noqa: B018
+    with pytest.raises(ValueError, match="give params=\\(\\) when changing a run's kind"):
+        dataclasses.replace(spec, kind="classify")
+
+
+def test_a_run_directory_from_before_the_kinds_owned_their_hyperparameters_still_loads():
+    """hparams.json written before #14 lists every kind's fields at their old defaults."""
+    old = {**hparams.RunSpec("classify", "relu", ("relu",)).to_dict(), **hparams.LEGACY}
+    assert (
+        "freqs" in old
+        and hparams.RunSpec.from_dict(old).run_id
+        == hparams.RunSpec("classify", "relu", ("relu",)).run_id
+    )
+    with pytest.raises(ValueError, match="'freqs' for a classify run"):
+        hparams.RunSpec.from_dict({**old, "freqs": [1, 2]})  # not a default: not dropped
+
+
+def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
+    """A submit host plans with Snakemake alone (#16.5): kind modules name those lazily."""
+    code = (
+        "import sys; import nnclaims.plan, nnclaims.kinds, nnclaims.resources, "
+        "nnclaims.describe, nnclaims.claims; "
+        "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

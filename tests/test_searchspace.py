@@ -203,7 +203,10 @@ def test_the_search_ranks_its_functions_and_trains_the_best_like_any_arm(tmp_pat
     assert scores == sorted(scores, reverse=True)
     # found1 is the best function, trained exactly as a classification run of it would be
     alone = run_classify(
-        dataclasses.replace(spec, kind="classify", arm="found1", activation=(best[0][0],)), arrays
+        dataclasses.replace(
+            spec, kind="classify", arm="found1", activation=(best[0][0],), params=()
+        ),
+        arrays,
     )
     mine = rows[(rows.arm == "found1") & (rows.split != "val")].reset_index(drop=True)
     theirs = alone[alone.split != "val"].reset_index(drop=True)

@@ -64,8 +64,7 @@ def test_tiny_config_through_slurm_to_the_pdf(project, slurm):
     for rule in (
         "rule_data",
         "rule_train",
-        "rule_train_imp",
-        "rule_train_control",
+        "rule_train_with_masks",
         "rule_collect",
         "rule_train_batch",
         "rule_analyse_hat",

@@ -163,7 +163,7 @@ def test_paper_profile_dag_builds(project):
     r = _paper_dry_run(project, "--cores", "1", "--quiet", "rules")
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
-    for rule in ("download", "train", "train_imp", "train_control", "report"):
+    for rule in ("download", "train", "train_with_masks", "report"):
         assert rule in out, rule
     r = _paper_dry_run(
         project, "--config", "device=cuda", "--profile", "profiles/slurm", "--slurm-no-account"

@@ -29,8 +29,7 @@ def test_dry_run_of_the_default_config_lists_every_stage():
     for rule in (
         "data",
         "train",
-        "train_imp",
-        "train_control",
+        "train_with_masks",
         "collect",
         "analyse_swish_vs_relu",
         "analyse_hat",

@@ -120,7 +120,7 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
     probe = h["metric"] == "dft_ratio"
     pool = [s for s in runs if (s.kind == "spectral") == probe]
     arms = list(dict.fromkeys(a for s in pool for a in kinds.get(s.kind).row_arms(s)))
-    sizes = {s.depth for s in pool} | {s.large_depth for s in pool if s.kind == "search"}
+    sizes = {d for s in pool for d in kinds.get(s.kind).sizes(s)}
     datasets = {s.dataset for s in pool}
     what = "spectral-probe arms" if probe else "arms"
     sides = [(side, h.get(side)) for side in ("a", "b")]

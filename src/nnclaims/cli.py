@@ -26,7 +26,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import __version__, analysis, claims, data, experiments, paths, tables
+from . import __version__, analysis, claims, data, experiments, kinds, paths, tables
 from .engine import resolve_device
 from .io import read_yaml
 from .plan import make_plan
@@ -130,7 +130,8 @@ def run_claim(args: argparse.Namespace) -> int:
                 cache_dir=data_cfg.get("cache_dir"),
                 mirror=data_cfg.get("mirror"),
             )
-    todo = sorted(ids, key=lambda r: plan.runs[r].kind == "control")  # trunks before branches
+    # runs that read another run's files (an IMP control: its trunk's masks) after the others
+    todo = sorted(ids, key=lambda r: bool(kinds.get(plan.runs[r].kind).inputs(plan.runs[r])))
     for rid in todo:
         spec = plan.runs[rid]
         if paths.run_metrics(rid).exists():
@@ -140,7 +141,10 @@ def run_claim(args: argparse.Namespace) -> int:
             spec,
             paths.run_dir(rid),
             data_path=paths.dataset_file(spec.dataset),
-            trunk_masks=paths.run_masks(spec.trunk) if spec.trunk else None,
+            inputs={
+                name: paths.run_file(what, run)
+                for name, (what, run) in kinds.get(spec.kind).inputs(spec).items()
+            },
             threads=args.threads,
             device=cfg.get("device", "cpu"),
             replicates=paths.REPLICATES,

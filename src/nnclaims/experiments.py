@@ -110,7 +110,7 @@ def _assemble(spec: RunSpec, store, out_dir: Path, keep_weights: bool) -> pd.Dat
     df = store.rows(spec.seeds)
     if searched is not None:
         df = pd.concat([searched, df], ignore_index=True)
-    if spec.kind == "imp":
+    if "masks" in kinds.get(spec.kind).outputs:
         with atomic_path(out_dir / paths.RUN_MASKS) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, **store.masks(spec.seeds))
     stored = store.weights(spec.seeds) if keep_weights else None
@@ -164,6 +164,7 @@ def run(
     device: str = "cpu",
     replicates: str | os.PathLike | None = None,
     keep_weights: bool = True,
+    inputs: dict[str, str | os.PathLike] | None = None,
 ) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir,
     and its final weights (weights.safetensors, nnclaims.weights) unless keep_weights is off.
@@ -171,9 +172,12 @@ def run(
     Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
     resumed from there when the run restarts after a kill; it is removed once the run finished.
     With `replicates` (a directory), seeds this setup already trained are reused from there and
-    only the missing ones train (replicates.py)."""
+    only the missing ones train (replicates.py). `inputs`: other runs' files the kind reads,
+    by name (Kind.inputs; `trunk_masks` is one)."""
     dev = setup(spec, threads, device)
     kind = kinds.get(spec.kind)
+    inputs = {**({"trunk_masks": trunk_masks} if trunk_masks else {}), **(inputs or {})}
+    trunk_masks = inputs.get("trunk_masks")
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / paths.RUN_CHECKPOINTS
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +197,7 @@ def run(
             if kind.needs_data
             else None,
             trunk_masks=None if trunk_masks is None else Path(trunk_masks),
+            inputs={k: Path(v) for k, v in inputs.items()},
             mask_seeds=list(spec.seeds),
             searched=None if store is None else store.search(),
             # a stored IMP keeps its masks in the store; the run's own file is assembled below

@@ -13,13 +13,16 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-KINDS = ("classify", "imp", "control", "spectral", "search", "actsearch", "widths")
 OPTIMIZERS = ("adam", "sgd")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunSpec:
-    kind: str  # classify | imp | control | spectral | search | actsearch | widths
+    """The hyperparameters every run has (data, model, training), and `params`: those its kind
+    owns (nnclaims.kinds: e.g. a width sweep's `widths`), read as attributes like the others
+    (`spec.widths`). A kind's own hyperparameter at its default is not stored."""
+
+    kind: str  # an experiment kind of nnclaims.kinds (its module trains the run)
     arm: str  # label in tables and figures
     activation: tuple[str, ...]  # one function, or several mixed within each layer
     dataset: str = "mnist1d"  # embedded default: generated, no download
@@ -31,16 +34,6 @@ class RunSpec:
     lr: float = 1e-2  # Adam; 1e-2 reached the paper's MLP baseline here
     init_scale: float = 1.0  # multiplies nn.Linear's default init bound
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # run seeds; each is one model of the stack
-    prune_rounds: int = 0  # imp: rounds after the dense one
-    prune_fraction: float = 0.2  # imp: of remaining weights per round (paper: 20 %)
-    conv_prune_fraction: float = 0.0  # imp: rate for conv layers (paper: 10-15 %); 0 = as above
-    rewind_epoch: int = 0  # imp: reset survivors to the weights after this epoch; 0 = θ0 (paper)
-    control: str = ""  # control: reinit (trunk's masks, new init) | random
-    trunk: str = ""  # control: run id of the IMP run it branches from
-    freqs: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)  # spectral: k_i (Rahaman)
-    amplitudes: tuple[float, ...] = ()  # spectral: A_i; empty means all 1
-    n_points: int = 200  # spectral: grid points on [0, 1) (Rahaman: 200)
-    eval_every: int = 50  # spectral: steps between DFTs of the output
     layer_acts: tuple[str, ...] = ()  # per-layer set (thesis): spread evenly over the layers
     optimizer: str = "adam"  # adam | sgd (VGG-HE: SGD with momentum 0.9)
     momentum: float = 0.0  # sgd only
@@ -51,22 +44,50 @@ class RunSpec:
     tune_seeds: int = 3  # classify with lr_grid: seeds per candidate lr
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
     val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
-    early_stop_val: bool = False  # hold out val_fraction, record its loss per epoch (IMP, controls)
-    pool: tuple[str, ...] = ()  # search: functions per-layer sets are drawn from
-    candidates: int = 0  # search: random per-layer sets (actsearch: functions) tried
-    keep: int = 0  # search: best sets moved to the large network (actsearch: best functions)
-    large_depth: int = 0  # search: the large network's hidden layers
-    search_epochs: int = 0  # actsearch: epochs each sampled function trains before ranking
-    widths: tuple[int, ...] = ()  # widths: the hidden widths of the sweep, one model per seed each
     label_noise: float = 0.0  # share of training labels replaced by a uniform draw (data.noisy)
+    params: tuple[tuple[str, Any], ...] = ()  # the kind's own, not at their defaults (sorted)
 
-    def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, list):
-                object.__setattr__(self, f.name, tuple(v))
-        if self.kind not in KINDS:
-            raise ValueError(f"No such run kind: {self.kind!r}. Known: {', '.join(KINDS)}")
+    def __init__(self, kind: str, arm: str, activation, **kw: Any):
+        own = _kind_params(kind)
+        given = dict(kw.pop("params", ()))
+        for key in [k for k in kw if k not in COMMON]:
+            if key not in own:
+                raise ValueError(
+                    f"Unknown run hyperparameter {key!r} for a {kind} run. Its kind's own: "
+                    f"{', '.join(own) or 'none'}; every run's: {', '.join(COMMON)}"
+                )
+            given[key] = kw.pop(key)
+        values = {"kind": kind, "arm": arm, "activation": activation}
+        for f in fields(self)[3:-1]:
+            values[f.name] = kw.get(f.name, f.default)
+        alien = sorted(set(given) - set(own))
+        if alien:  # e.g. dataclasses.replace(spec, kind=...) keeps the old kind's params
+            raise ValueError(
+                f"a {kind} run has no hyperparameter {', '.join(map(repr, alien))} (its kind's "
+                f"own: {', '.join(own) or 'none'}); give params=() when changing a run's kind"
+            )
+        mine = {k: _frozen(v) for k, v in given.items()}
+        values["params"] = tuple(sorted((k, v) for k, v in mine.items() if v != own[k]))
+        for name, v in values.items():
+            object.__setattr__(self, name, tuple(v) if isinstance(v, list) else v)
+        self._check()
+
+    def __getattr__(self, name: str) -> Any:
+        """A kind's own hyperparameter (its default when not stored)."""
+        if name.startswith("_") or "params" not in self.__dict__:
+            raise AttributeError(name)
+        stored = dict(self.__dict__["params"])
+        if name in stored:
+            return stored[name]
+        own = _kind_params(self.__dict__["kind"])
+        if name in own:
+            return own[name]
+        raise AttributeError(
+            f"a {self.__dict__['kind']} run has no hyperparameter {name!r} (its kind's own: "
+            f"{', '.join(own) or 'none'})"
+        )
+
+    def _check(self) -> None:
         if self.lr_search not in ("grid", "walk"):
             raise ValueError(f"No such lr search: {self.lr_search!r}. Known: grid, walk")
         if not 0.0 <= self.label_noise < 1.0:
@@ -76,14 +97,23 @@ class RunSpec:
                 f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"
             )
 
+    def own(self) -> dict[str, Any]:
+        """The kind's own hyperparameters, defaults included."""
+        return {**_kind_params(self.kind), **dict(self.params)}
+
     def non_defaults(self) -> dict[str, Any]:
+        """What the run id hashes: every field not at its default, the kind's own ones beside
+        them (flat: a field that moved into a kind keeps its runs' ids)."""
         out = {}
-        for f in fields(self):
+        for f in fields(self)[:-1]:
             v = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else dataclasses.MISSING
             if default is dataclasses.MISSING or v != default:
-                out[f.name] = list(v) if isinstance(v, tuple) else v
-        return out
+                out[f.name] = _plain(v)
+        out.update({k: _plain(v) for k, v in self.params})
+        # keys in the order the fields had before #14: Snakemake compares a job's params as
+        # written, so another order would rerun every finished run once
+        return dict(sorted(out.items(), key=lambda kv: _ORDER.get(kv[0], (len(_ORDER), kv[0]))))
 
     @property
     def run_id(self) -> str:
@@ -91,20 +121,58 @@ class RunSpec:
         return f"{self.kind}_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
+        """Every hyperparameter of the run, its kind's own included (hparams.json)."""
+        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self)[:-1]}
+        return {**d, **{k: _plain(v) for k, v in self.own().items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown run hyperparameter(s): {', '.join(unknown)}. "
-                f"Known: {', '.join(sorted(known))}"
-            )
-        return cls(**d)
+        """The inverse of to_dict and non_defaults. A run directory written before the kinds
+        owned their hyperparameters (#14) lists every kind's: the others', at the values every
+        run had then, are dropped."""
+        own = _kind_params(d["kind"])
+        keep = [k for k in d if k in COMMON or k in own or k not in LEGACY or LEGACY[k] != d[k]]
+        return cls(**{k: d[k] for k in keep})
+
+
+def _kind_params(kind: str) -> dict[str, Any]:
+    from . import kinds  # not at the top: the kind modules import this one
+
+    try:
+        return kinds.get(kind).params
+    except KeyError as e:
+        raise ValueError(f"No such run kind: {kind!r}. Known: {', '.join(kinds.KINDS)}") from e
+
+
+def _frozen(v: Any) -> Any:
+    return tuple(_frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def _plain(v: Any) -> Any:
+    return [_plain(x) for x in v] if isinstance(v, tuple) else v
+
+
+COMMON = tuple(f.name for f in fields(RunSpec) if f.name != "params")
+# the kinds' own hyperparameters as every run had them before #14 (a field each, these defaults)
+LEGACY = {
+    "prune_rounds": 0,
+    "prune_fraction": 0.2,
+    "conv_prune_fraction": 0.0,
+    "rewind_epoch": 0,
+    "control": "",
+    "trunk": "",
+    "freqs": [5, 10, 15, 20, 25, 30, 35, 40, 45, 50],
+    "amplitudes": [],
+    "n_points": 200,
+    "eval_every": 50,
+    "early_stop_val": False,
+    "pool": [],
+    "candidates": 0,
+    "keep": 0,
+    "large_depth": 0,
+    "search_epochs": 0,
+    "widths": [],
+}
 
 
 BATCH_FREE = ("arm", "activation")  # fields in which the runs of one batch may differ
@@ -119,3 +187,16 @@ def batch_key(spec: RunSpec) -> str:
 def batch_id(run_ids: list[str]) -> str:
     canon = ",".join(sorted(run_ids))
     return f"batch_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
+
+
+# the fields of RunSpec before #14, in their order
+_ORDER = {
+    k: (i, "")
+    for i, k in enumerate(
+        "kind arm activation dataset model depth width epochs batch_size lr init_scale seeds "
+        "prune_rounds prune_fraction conv_prune_fraction rewind_epoch control trunk freqs "
+        "amplitudes n_points eval_every layer_acts optimizer momentum weight_decay augment "
+        "lr_grid lr_search tune_seeds shuffle val_fraction early_stop_val pool candidates keep "
+        "large_depth search_epochs widths label_noise".split()
+    )
+}

@@ -65,6 +65,15 @@ def run_masks(run_id: str) -> Path:
     return run_dir(run_id) / RUN_MASKS
 
 
+def run_file(what: str, run_id: str) -> Path:
+    """A file a run writes beside its metrics and hparams, by the name a kind gives it
+    (nnclaims.kinds: Kind.inputs, Kind.outputs)."""
+    makers = {"masks": run_masks}
+    if what not in makers:
+        raise KeyError(f"No run file {what!r}: known {', '.join(makers)} (nnclaims.paths)")
+    return makers[what](run_id)
+
+
 def claim_table(claim: str) -> Path:
     return TABLES / f"{claim}.parquet"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, searchspace
+from . import catalog, kinds
 from . import plan_checks as checks
 from .hparams import RunSpec, batch_id, batch_key
 from .plan_checks import STACKED_MODELS, design  # noqa: F401 (design: claims.py reads it here)
@@ -111,122 +111,73 @@ def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _label(arm: str, tag: str) -> str:
-    return f"{arm}_{tag}" if tag else arm
+@dataclass
+class Setup:
+    """What a kind's `plan` hook gets: one setup of a claim (its own, or a variant's) on one
+    dataset, or (for a `per_claim` kind) the claim alone."""
+
+    claim: str  # the claim's id
+    c: dict[str, Any]  # the claim's config
+    config: dict[str, Any]  # the whole config
+    tag: str = ""  # the variant's tag ("": the claim's own setup)
+    arms: list[str] = field(default_factory=list)  # the setup's arms
+    train: dict[str, Any] = field(default_factory=dict)  # its RunSpec fields, dataset and seeds
+
+    def arm_spec(self, arm: str) -> dict[str, Any]:
+        """RunSpec fields for an arm: activation, and layer_acts for a per-layer set."""
+        return arm_spec(arm, self.config)
+
+    def label(self, arm: str) -> str:
+        """An arm's label in this setup: <arm>_<tag> in a variant."""
+        return f"{arm}_{self.tag}" if self.tag else arm
+
+    def fixed_lr(self) -> dict[str, Any]:
+        """The setup's training fields without an lr search (the run trains at `lr`)."""
+        return _fixed_lr(self.train)
 
 
-def _add_compare_runs(plan: Plan, claim: str, c: dict, v: dict, kw: dict, config: dict) -> None:
-    tag = v.get("tag", "")
-    for size in c.get("sizes") or [None]:
-        depth = {"depth": size} if size is not None else {}
-        for arm in v["arms"]:
-            spec = RunSpec("classify", _label(arm, tag), **arm_spec(arm, config), **{**kw, **depth})
-            plan.add(claim, spec)
-    if c.get("activation_search") and not tag:
-        s = c["activation_search"]
-        spec = RunSpec(
-            "actsearch",
-            "found",
-            (searchspace.SWISH,),  # unused: each sampled function is its own activation
-            candidates=s["candidates"],
-            keep=s["keep"],
-            search_epochs=s["epochs"],
-            **kw,
-        )
-        plan.add(claim, spec)
-    if c.get("width_sweep"):  # every variant: a sweep with noisy labels is a variant
-        s = c["width_sweep"]
-        spec = RunSpec(
-            "widths",
-            _label("sweep", tag),
-            arm_spec(s.get("arm", "relu"), config)["activation"],
-            widths=tuple(int(w) for w in s["widths"]),
-            **_fixed_lr(kw),
-        )
-        plan.add(claim, spec)
-    if c.get("search") and not tag:
-        if kw.get("model", "mlp") not in STACKED_MODELS:
-            raise ValueError(
-                f"claims.{claim}.search runs on {', '.join(STACKED_MODELS)}; for "
-                f"{kw['model']} list the sets to compare under `sets` and in `arms`"
-            )
-        if not c.get("sizes"):
-            raise ValueError(f"claims.{claim}.search needs `sizes` (searched on the smallest)")
-        s = c["search"]
-        spec = RunSpec(
-            "search",
-            "best_set",
-            (s["pool"][0],),
-            pool=tuple(s["pool"]),
-            candidates=s["candidates"],
-            keep=s["keep"],
-            large_depth=max(c["sizes"]),
-            **{**_fixed_lr(kw), "depth": min(c["sizes"])},
-        )
-        plan.add(claim, spec)
-
-
-def _add_imp_runs(plan: Plan, claim: str, c: dict, kw: dict, config: dict) -> None:
-    act = arm_spec(c.get("arm", "relu"), config)
-    prune = {
-        "prune_rounds": c["rounds"],
-        "prune_fraction": c["fraction"],
-        "conv_prune_fraction": c.get("conv_fraction", 0.0),
-        "rewind_epoch": c.get("rewind", 0),
-        # the paper's early stopping reads a validation set: hold one out of training (#19.7)
-        "early_stop_val": True,
-    }
-    kw = _fixed_lr(kw)  # the paper's fixed learning rate; no search
-    tid = plan.add(claim, RunSpec("imp", "imp", **act, **prune, **kw))
-    for ctl in c["controls"]:
-        spec = RunSpec("control", ctl, **act, control=ctl, trunk=tid, **prune, **kw)
-        plan.add(claim, spec)
-
-
-def _add_spectral_runs(plan: Plan, claim: str, s: dict, config: dict) -> None:
-    for arm in s["arms"]:
-        spec = RunSpec(
-            "spectral",
-            arm,
-            **arm_spec(arm, config),
-            dataset="sines",
-            depth=s["depth"],
-            width=s["width"],
-            epochs=s["steps"],
-            lr=s["lr"],
-            eval_every=s["eval_every"],
-            freqs=tuple(s["freqs"]),
-            amplitudes=tuple(s.get("amplitudes", ())),
-            n_points=s["n_points"],
-            batch_size=s["n_points"],
-            seeds=tuple(range(int(s.get("phase_draws", config["seeds"])))),
-        )
-        plan.add(claim, spec)
+def _kinds_asked(c: dict[str, Any]) -> list[kinds.Kind]:
+    """The kinds whose config block the claim (or one of its variants) has, not empty (a
+    profile switches a block off with null)."""
+    blocks = {b for x in (c, *c.get("variants", [])) for b, v in x.items() if v}
+    return [k for k in kinds.ordered() if k.block is not None and k.block in blocks]
 
 
 def make_plan(config: dict[str, Any]) -> Plan:
     """All runs the config asks for. Raises ValueError naming any bad arm, claim or setting.
-    A claim set to null is off (a profile merged over the default switches one off so)."""
+    A claim set to null is off (a profile merged over the default switches one off so).
+
+    Every kind whose config block a claim has plans its runs (nnclaims.kinds): per setup (the
+    claim's own and each variant's) and dataset, or once per claim."""
     claims = {k: v for k, v in config["claims"].items() if v is not None}
     config = {**config, "claims": claims}
     checks.check_names(config)
     checks.check_settings(config)
     plan = Plan()
     for claim, c in config["claims"].items():
-        imp = design(c) == "imp"
-        for v in [c] if imp else _variants(c):
+        asked = _kinds_asked(c)
+        if not asked:
+            blocks = ", ".join(k.block for k in kinds.ordered() if k.block)
+            raise ValueError(f"claims.{claim} runs nothing: give it one of {blocks}")
+        for k in asked:
+            if k.check is not None:
+                k.check(claim, c, config)
+        for v in _variants(c):
             for dataset in v.get("datasets", config["datasets"]):
                 kw = _train_kwargs(config, v)
                 kw["dataset"] = dataset
                 n = config.get("dataset_seeds", {}).get(dataset, config["seeds"])
                 kw["seeds"] = tuple(range(int(n)))
                 checks.check_image_settings(kw, claim)
-                if imp:
-                    _add_imp_runs(plan, claim, c, kw, config)
-                else:
-                    _add_compare_runs(plan, claim, c, v, kw, config)
-        if c.get("spectral"):
-            _add_spectral_runs(plan, claim, c["spectral"], config)
+                setup = Setup(claim, c, config, v.get("tag", ""), v["arms"], kw)
+                for k in asked:
+                    if not k.per_claim:
+                        for spec in k.plan(setup):
+                            plan.add(claim, spec)
+        for k in asked:
+            if k.per_claim:
+                for spec in k.plan(Setup(claim, c, config)):
+                    plan.add(claim, spec)
     checks.check_depths(plan)
     plan.batches = make_batches(plan.runs)
     return plan
@@ -240,7 +191,7 @@ def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:
     20 fixed-lr runs of ~5 s of training each, they batch too."""
     groups: dict[str, list[str]] = {}
     for rid, s in runs.items():
-        if s.kind == "classify" and not s.layer_acts and s.model in STACKED_MODELS:
+        if kinds.get(s.kind).batched and not s.layer_acts and s.model in STACKED_MODELS:
             groups.setdefault(batch_key(s), []).append(rid)
     out = {}
     for ids in groups.values():

@@ -6,8 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import catalog, resources
-from .catalog import n_sets
+from . import catalog, kinds, resources
 
 STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
 
@@ -69,40 +68,9 @@ def check_settings(config: dict[str, Any]) -> None:
 
 
 def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
-    sp = c.get("spectral")
-    if sp:
-        high = [k for k in sp["freqs"] if k >= sp["n_points"] / 2]
-        if high:
-            raise ValueError(
-                f"claims.{cid}.spectral.freqs: {high} at or above n_points / 2 = "
-                f"{sp['n_points'] / 2:g} (the DFT of {sp['n_points']} points resolves frequencies "
-                "below that)"
-            )
-        amps = sp.get("amplitudes")
-        if amps and len(amps) != len(sp["freqs"]):
-            raise ValueError(
-                f"claims.{cid}.spectral.amplitudes: {len(amps)} amplitudes for "
-                f"{len(sp['freqs'])} freqs"
-            )
-    ws = (c.get("width_sweep") or {}).get("widths", [])
-    if ws and list(ws) != sorted(ws):
-        raise ValueError(f"claims.{cid}.width_sweep.widths: {ws} is not narrowest first")
-    search = c.get("search")
-    if search and search["keep"] > search["candidates"]:
-        raise ValueError(
-            f"claims.{cid}.search.keep: {search['keep']} is more than its "
-            f"{search['candidates']} candidates"
-        )
+    """A per-layer set fits the claim's network (a kind's own block is its `check`'s)."""
     train = {**config["train"], **c.get("train", {})}
     small = min(c.get("sizes") or [train["depth"]])
-    if search and c.get("sizes"):
-        n = n_sets(len(set(search["pool"])), small)
-        if search["candidates"] > n:
-            raise ValueError(
-                f"claims.{cid}.search.candidates: {search['candidates']}, but a pool of "
-                f"{len(set(search['pool']))} functions makes only {n} sets of {small} layers "
-                "with two or more distinct functions"
-            )
     for v in [c, *c.get("variants", [])] if design(c) == "compare" else []:
         model = {**train, **v.get("train", {})}.get("model", "mlp")
         slots = catalog.layer_slots(model, small)
@@ -114,12 +82,6 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
                     f"{slots} activation slots at its smallest size: a function would be "
                     "dropped (give the claim more layers, or the set fewer functions)"
                 )
-    if design(c) == "imp" and c.get("rewind", 0):
-        epochs = {**config["train"], **c.get("train", {})}["epochs"]
-        if c["rewind"] > epochs:
-            raise ValueError(
-                f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs"
-            )
 
 
 def check_depths(plan) -> None:
@@ -131,7 +93,7 @@ def check_depths(plan) -> None:
                 continue
             shape = resources.dataset_shape(s.dataset)[0]
             hw = shape[-1] if len(shape) == 3 else None
-            for depth in (s.depth, s.large_depth) if s.kind == "search" else (s.depth,):
+            for depth in kinds.get(s.kind).sizes(s):
                 try:
                     catalog.check_depth(s.model, depth, hw)
                 except ValueError as e:

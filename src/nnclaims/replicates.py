@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import weights
+from . import kinds, weights
 from .hparams import RunSpec
 from .io import atomic_path, read_npz, write_json, write_parquet
 
@@ -36,7 +36,7 @@ def key(spec: RunSpec) -> str:
 
 
 def reusable(spec: RunSpec) -> bool:
-    return spec.kind == "spectral" or spec.model in REUSABLE_MODELS
+    return not kinds.get(spec.kind).needs_data or spec.model in REUSABLE_MODELS
 
 
 class Store:

@@ -41,7 +41,8 @@ def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     by = {v: [c["title"] for c in claims if c["verdict"] == v] for v in VERDICT_ORDER}
     datasets = ", ".join(config.get("datasets", []))
     s = (
-        f"We tested {len(claims)} popular claims about neural networks end to end on {datasets}, "
+        f"We tested {len(claims)} popular claim{'' if len(claims) == 1 else 's'} about neural "
+        f"networks end to end on {datasets}, "
         f"with {seeds_text(config)} per arm, and decided each by pre-declared paired "
         f"comparisons with Holm's familywise error control at {stats.ALPHA:g} per claim."
     )

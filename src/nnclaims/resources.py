@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import catalog
+from . import catalog, kinds
 from .hparams import RunSpec
 
 # Model-epochs (or, for the spectral probe, model-steps × 1/100) per minute on one slow core:
@@ -15,28 +15,8 @@ RATE = {"mlp": 1200, "mlp_res": 1200, "cnn": 300, "lenet": 60, "conv": 10, "vgg_
 
 
 def work(spec: RunSpec) -> float:
-    """Model-epochs the run trains (a search or an lr grid adds its trials on 1 − val_fraction
-    of the data; a large network in a search counts large/small times)."""
-    seeds = len(spec.seeds)
-    if spec.kind == "search":
-        trials = spec.candidates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
-        return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
-    models = seeds * (spec.prune_rounds if spec.kind == "control" else 1)
-    if spec.kind == "widths":  # a width-w MLP costs about (w / width)² of one of width `width`
-        models = seeds * sum(max(1.0, (w / spec.width) ** 2) for w in spec.widths)
-    if spec.kind == "actsearch":  # one model per function, then `keep` arms as classify runs
-        trials = (spec.candidates + 2) * (1 - spec.val_fraction) * spec.search_epochs
-        models = spec.keep * seeds
-        if spec.lr_grid:
-            rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
-            models += spec.keep * rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
-        return trials + models * spec.epochs
-    if spec.kind == "classify" and spec.lr_grid:
-        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
-        models += rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
-    trainings = spec.prune_rounds + 1 if spec.kind == "imp" else 1
-    epochs = spec.epochs / 100 if spec.kind == "spectral" else spec.epochs
-    return models * trainings * epochs
+    """Model-epochs the run trains (its kind's estimate: nnclaims.kinds, Kind.work)."""
+    return kinds.get(spec.kind).work(spec)
 
 
 def runtime_minutes(spec: RunSpec) -> int:
@@ -69,7 +49,7 @@ def train_flops_per_example(spec: RunSpec) -> float:
     shape, _, n_classes = dataset_shape(spec.dataset)
     d_in = shape if len(shape) > 1 else shape[0]
     model = _stack(spec, d_in, n_classes, [0])
-    x = torch.randn(1, 2, *shape)
+    x = torch.randn(len(model.seeds), 2, *shape)  # one seed: one model, or one per width
     counter = FlopCounterMode(display=False)
     with counter:
         model.logits_cb(x).sum().backward()
@@ -77,10 +57,7 @@ def train_flops_per_example(spec: RunSpec) -> float:
 
 
 def train_flops(spec: RunSpec) -> float:
-    """FLOPs of the whole run: per example × training examples × model-epochs."""
+    """FLOPs of the whole run: per example × training examples × model-epochs (its kind's
+    count: Kind.flops)."""
     _, n_train, _ = dataset_shape(spec.dataset)
-    if spec.kind == "spectral":
-        return train_flops_per_example(spec) * spec.n_points * work(spec) * 100
-    if spec.kind == "widths":  # one example through every width of one seed's sweep
-        return train_flops_per_example(spec) * n_train * len(spec.seeds) * spec.epochs
-    return train_flops_per_example(spec) * n_train * work(spec)
+    return kinds.get(spec.kind).cost_flops(spec, train_flops_per_example(spec), n_train)

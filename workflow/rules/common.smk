@@ -4,7 +4,7 @@
 
 import os
 
-from nnclaims import catalog, claims, downloads, paths, resources
+from nnclaims import catalog, claims, downloads, kinds, paths, resources
 from nnclaims.plan import make_plan
 
 CLAIMS_FILE = claims.CLAIMS_FILE
@@ -28,15 +28,18 @@ CLAIMS = list(PLAN.claim_runs)
 REPORT_PDF = str(paths.REPORT_PDF)
 RUN_ID = r"[a-z]+_[0-9a-f]{12}"
 _BATCHED = {r for ids in PLAN.batches.values() for r in ids}
-# runs the one-run `train` rule makes (batched runs are made by their batch's rule)
-UNBATCHED = (
-    "|".join(
+
+
+def runs_writing(*files):
+    """A pattern matching the runs (not batched: their batch's rule makes those) whose kind
+    writes these files beside its metrics and hparams (nnclaims.kinds: Kind.outputs); one that
+    matches nothing when there are none."""
+    ids = [
         r
         for r, s in RUNS.items()
-        if s.kind in ("classify", "spectral") and r not in _BATCHED
-    )
-    or "(?!x)x"
-)
+        if kinds.get(s.kind).outputs == files and r not in _BATCHED
+    ]
+    return "|".join(ids) or "(?!x)x"
 
 
 def run_spec(wildcards):
@@ -65,12 +68,18 @@ def train_gpus(wildcards):
 
 def train_inputs(wildcards):
     spec = RUNS[wildcards.run]
+    kind = kinds.get(spec.kind)
     inputs = {}
-    if spec.kind != "spectral":
+    if kind.needs_data:
         inputs["data"] = str(paths.dataset_file(spec.dataset))
-    if spec.kind == "control":
-        inputs["trunk_masks"] = str(paths.run_masks(spec.trunk))
+    for name, (what, run) in kind.inputs(spec).items():
+        inputs[name] = str(paths.run_file(what, run))
     return inputs
+
+
+def train_priority(wildcards):
+    """A training job's priority: its kind's (nnclaims.kinds: Kind.priority)."""
+    return kinds.get(RUNS[wildcards.run].kind).priority
 
 
 def claim_figures(claim):
@@ -90,7 +99,9 @@ def claim_run_files(kind):
 
 def all_benchmarks():
     """Snakemake's time record of every job before the report (for the report's stage times)."""
-    datasets = sorted({s.dataset for s in RUNS.values() if s.kind != "spectral"})
+    datasets = sorted(
+        {s.dataset for s in RUNS.values() if kinds.get(s.kind).needs_data}
+    )
     files = [paths.benchmark("data", d) for d in datasets]
     files += [paths.benchmark("train", r) for r in RUNS if r not in _BATCHED]
     files += [paths.benchmark("train", b) for b in PLAN.batches]

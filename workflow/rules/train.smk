@@ -4,7 +4,9 @@
 
 
 rule train:
-    """Train one run (any kind but a batch; the two rules below reuse this one)."""
+    """Train one run of any kind (nnclaims.kinds) but a batch; its kind gives its priority (IMP
+    first: the longest chain; searches and sweeps next), and the other runs' files it reads.
+    """
     input:
         unpack(train_inputs),
     output:
@@ -15,7 +17,8 @@ rule train:
     benchmark:
         str(paths.benchmark("train", "{run}"))
     wildcard_constraints:
-        run=UNBATCHED,
+        run=runs_writing(),
+    priority: train_priority
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -31,44 +34,14 @@ rule train:
         "../scripts/train.py"
 
 
-use rule train as train_control with:
-    # sparse networks from scratch at every IMP level: the same masks reinitialized, or random
-    wildcard_constraints:
-        run=r"control_[0-9a-f]{12}",
-    priority: 10  # on the longest chain, right after its IMP trunk
-
-
-use rule train as train_search with:
-    # a per-layer set search and its chosen sets at both sizes: the claim's last runs to finish
-    # when started late (a core idled ~60 s at the end of the default run)
-    wildcard_constraints:
-        run=r"search_[0-9a-f]{12}",
-    priority: 5
-
-
-use rule train as train_actsearch with:
-    # an activation search, then its best functions as arms (their lr search, every seed)
-    wildcard_constraints:
-        run=r"actsearch_[0-9a-f]{12}",
-    priority: 5
-
-
-use rule train as train_widths with:
-    # a width sweep: one MLP per width and seed in one stack (~1 min on MNIST-1D): start early
-    wildcard_constraints:
-        run=r"widths_[0-9a-f]{12}",
-    priority: 5
-
-
-use rule train as train_imp with:
-    # iterative magnitude pruning: the trunk whose masks the sparse controls branch from
+use rule train as train_with_masks with:
+    # runs whose kind also writes its pruning masks (IMP): the file its controls read
     output:
         metrics=str(paths.run_metrics("{run}")),
         hparams=str(paths.run_hparams("{run}")),
         masks=str(paths.run_masks("{run}")),
     wildcard_constraints:
-        run=r"imp_[0-9a-f]{12}",
-    priority: 10  # the longest chain (IMP rounds, then its controls): start it first
+        run=runs_writing("masks"),
 
 
 # One job per batch: arms of the same shape and schedule train as one stack (nnclaims.plan

@@ -1,32 +1,35 @@
-"""Experiment kinds: one module per kind of run, registered by name.
+"""Experiment kinds: one module per kind of run, found by name.
 
-A kind owns how its runs train (`job(spec, job) -> (rows, masks or None)`, in its module), the
-arm labels its rows carry (which hypotheses in config/claims.yaml can select), and whether it
-reads a dataset. The runner (nnclaims.experiments) only looks a kind up: `get(spec.kind)`.
+A kind module defines `KIND = Kind(...)`: how its runs are planned from a claim's config, what
+they cost, how the report describes them, which hyperparameters they own, and how they train.
+Every module of this package (but `common`, which the kinds share) is a kind and is imported
+here, so adding a kind is adding its module (plus its config block in the schema and YAML).
 
-The table below is what the plan reads, without importing torch (Snakemake parses the workflow
-on a submit host that may have only Snakemake, #16.5); a kind's module is imported when its
-runs train. To add a kind: write its module with a `job` function, and add one line here.
+The plan imports the kind modules on a submit host that may have only Snakemake (#16.5): a kind
+module names numpy, pandas, torch and the training code lazily (nnclaims.lazy); they are
+imported when a run trains.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from ..hparams import RunSpec
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
 
+    from ..hparams import RunSpec
+    from ..plan import Setup
+
 
 @dataclass
 class Job:
-    """What a kind's `train` gets besides its RunSpec: where to checkpoint, the device, the
+    """What a kind's `job` gets besides its RunSpec: where to checkpoint, the device, the
     data, and what earlier runs left (an IMP trunk's masks; a stored lr or set search)."""
 
     device: torch.device
@@ -37,28 +40,85 @@ class Job:
     searched: pd.DataFrame | None = None  # this setup's stored search rows (replicates)
     masks_out: Path | None = None  # where an IMP run writes its masks
     weights_out: Path | None = None  # where the run's final weights go (None: not kept)
+    inputs: dict[str, Path] = field(default_factory=dict)  # other runs' files (Kind.inputs)
+
+
+def model_epochs(spec: RunSpec) -> float:
+    """Model-epochs of a run that trains its seeds once (its lr search's trials included, on
+    1 − val_fraction of the data): the default cost of a kind."""
+    models = float(len(spec.seeds))
+    if spec.lr_grid:
+        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
+        models += rates * min(spec.tune_seeds, len(spec.seeds)) * (1 - spec.val_fraction)
+    return models * spec.epochs
 
 
 @dataclass(frozen=True)
 class Kind:
+    """An experiment kind. Only `name` and `job` are required; every hook has a default that
+    fits a kind whose runs train their seeds once on a dataset."""
+
     name: str
-    module: str  # nnclaims.kinds.<module> holds the function that trains
-    function: str = "job"
-    row_arms: Callable[[RunSpec], list[str]] = lambda spec: [spec.arm]
-    needs_data: bool = True
+    # (spec, Job) → (tidy rows, masks or None); runs in the training job
+    job: Callable[[RunSpec, Job], tuple[pd.DataFrame, dict | None]]
     doc: str = ""
+    # its own hyperparameters and their defaults (RunSpec.params; read as spec.<name>)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    # the plan: a claim whose config has key `block` gets runs from `plan(setup)`, once per
+    # setup (the claim's and each variant's, per dataset), or once per claim (`per_claim`)
+    block: str | None = None
+    plan: Callable[[Setup], list[RunSpec]] | None = None
+    per_claim: bool = False
+    order: int = 50  # where its runs come in a claim's plan (and its setup sentence)
+    check: Callable[[str, dict, dict], None] | None = None  # (claim id, claim, config): raises
+    # what its runs' rows carry, and the network sizes they train
+    row_arms: Callable[[RunSpec], list[str]] = lambda spec: [spec.arm]
+    sizes: Callable[[RunSpec], tuple[int, ...]] = lambda spec: (spec.depth,)
+    needs_data: bool = True  # False: it makes its own data (the spectral probe)
+    batched: bool = False  # runs differing only in their arm may train as one stack
+    # the workflow: other runs' files it reads ({input name: (file, run id)}), files it writes
+    # beside its metrics and hparams, and its jobs' priority
+    inputs: Callable[[RunSpec], dict[str, tuple[str, str]]] = lambda spec: {}
+    outputs: tuple[str, ...] = ()
+    priority: int = 0
+    # cost: model-epochs, and FLOPs from one example's (forward + backward) and the data size
+    work: Callable[[RunSpec], float] = model_epochs
+    flops: Callable[[RunSpec, float, int], float] | None = None
+    # the report's setup sentence: its part for the claim's runs of this kind (their hparams);
+    # `family`: its runs also appear under their model (architecture, optimizer, lr, epochs)
+    describe: Callable[[list[dict]], str] | None = None
+    family: bool = True
+    lists_arms: bool = False  # the model part names its runs' arms
+    seed_unit: str = "arm"  # "5 seeds per <unit>"
+    # its own stack of models (default: kinds.common.stack's): (spec, d_in, d_out, seeds)
+    build: Callable | None = None
+
+    def cost_flops(self, spec: RunSpec, per_example: float, n_train: int) -> float:
+        if self.flops is not None:
+            return self.flops(spec, per_example, n_train)
+        return per_example * n_train * self.work(spec)
 
     @property
     def train(self) -> Callable[[RunSpec, Job], tuple[pd.DataFrame, dict | None]]:
-        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.function)
+        return self.job
 
 
 KINDS: dict[str, Kind] = {}
 
 
 def register(kind: Kind) -> Kind:
+    from ..hparams import COMMON
+
     if kind.name in KINDS:
         raise ValueError(f"experiment kind {kind.name!r} is registered twice")
+    clash = sorted(set(kind.params) & set(COMMON))
+    if clash:
+        raise ValueError(
+            f"experiment kind {kind.name!r}: its hyperparameter(s) {', '.join(clash)} are "
+            "every run's already (nnclaims.hparams.RunSpec): give them other names"
+        )
+    if (kind.block is None) != (kind.plan is None):
+        raise ValueError(f"experiment kind {kind.name!r}: give both `block` and `plan`, or neither")
     KINDS[kind.name] = kind
     return kind
 
@@ -69,42 +129,26 @@ def get(name: str) -> Kind:
     return KINDS[name]
 
 
-register(Kind("classify", "classify", doc="arms at their validated learning rates"))
-register(
-    Kind(
-        "imp",
-        "imp",
-        "imp_job",
-        row_arms=lambda spec: ["dense", "imp"],
-        doc="iterative magnitude pruning: the dense round, then one ticket per round",
-    )
-)
-register(Kind("control", "imp", "control_job", doc="sparse from scratch at each IMP level"))
-register(
-    Kind(
-        "search",
-        "search",
-        row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
-        doc="per-layer set search on the small network, best sets at both sizes",
-    )
-)
-register(
-    Kind("spectral", "spectral", needs_data=False, doc="spectral-bias probe on a sum of sines")
-)
-register(
-    Kind(
-        "actsearch",
-        "actsearch",
-        row_arms=lambda spec: [f"found{i + 1}" for i in range(spec.keep)],
-        doc="activation search over core units (Ramachandran et al.), best functions as arms",
-    )
-)
-register(
-    Kind(
-        "widths",
-        "widths",
-        # run arm "sweep" (a variant's "sweep_<tag>") → rows w<width> (w<width>_<tag>)
-        row_arms=lambda spec: [f"w{w}{spec.arm[len('sweep') :]}" for w in spec.widths],
-        doc="width sweep: one MLP per width and seed, how well each fits its training set",
-    )
-)
+def ordered() -> list[Kind]:
+    """The kinds in plan order (then by name)."""
+    return sorted(KINDS.values(), key=lambda k: (k.order, k.name))
+
+
+def _discover() -> None:
+    """Import every kind module of this package and register what it defines: `KIND`, or
+    `KINDS` (a module with several kinds, e.g. IMP and its controls)."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name == "common" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found = getattr(module, "KINDS", None) or [getattr(module, "KIND", None)]
+        if found == [None]:
+            raise ValueError(
+                f"{module.__name__} defines no KIND: a module of nnclaims.kinds is an "
+                "experiment kind (shared code goes in kinds/common.py)"
+            )
+        for kind in found:
+            register(kind)
+
+
+_discover()

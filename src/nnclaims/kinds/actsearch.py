@@ -15,19 +15,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import torch
-
-from .. import searchspace, seeding, tidy
+from .. import searchspace
 from ..hparams import RunSpec
-from . import Job
-from .classify import train_arms
-from .common import d_in, scored_once, stack
+from ..lazy import lazy
+from . import Job, Kind
+
+if TYPE_CHECKING:
+    from ..plan import Setup
+
+np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
+seeding, tidy = lazy("nnclaims.seeding"), lazy("nnclaims.tidy")
+common, classify = lazy("nnclaims.kinds.common"), lazy("nnclaims.kinds.classify")
 
 log = logging.getLogger(__name__)
-CPU = torch.device("cpu")
+CPU = "cpu"
 SEARCH_SEED = 10_000  # disjoint from the seeds that evaluate the found functions (#19.4)
 CAND, REF = "cand:", "ref:"  # arm prefixes: a sampled candidate, a reference (ReLU, Swish)
 
@@ -58,10 +61,10 @@ def _scores(spec: RunSpec, arrays, fns: list[str], ckpt_dir, device) -> np.ndarr
     acts = tuple((f,) for f in fns)
 
     def make():
-        return stack(dataclasses.replace(short, activation=acts), d_in(arrays), arrays.n_classes,
-                     [SEARCH_SEED] * len(fns))  # fmt: skip
+        spec = dataclasses.replace(short, activation=acts)
+        return common.stack(spec, common.d_in(arrays), arrays.n_classes, [SEARCH_SEED] * len(fns))
 
-    return scored_once(short, make, arrays, ckpt_dir, device, "actsearch", lr=spec.lr)
+    return common.scored_once(short, make, arrays, ckpt_dir, device, "actsearch", lr=spec.lr)
 
 
 def run_actsearch(
@@ -106,9 +109,63 @@ def run_actsearch(
         else searched[searched["arm"] == sp.arm]
         for sp in found
     ]  # fmt: skip
-    arms = train_arms(found, arrays, ckpt_dir, searched=stored, device=device)
+    arms = classify.train_arms(found, arrays, ckpt_dir, searched=stored, device=device)
     return pd.concat([rows, *arms], ignore_index=True)
 
 
 def job(spec: RunSpec, job: Job):
     return run_actsearch(spec, job.arrays, job.ckpt_dir, job.device, job.searched), None
+
+
+def plan(setup: Setup) -> list[RunSpec]:
+    """The claim's own setup (not its variants): one search, its best functions as arms."""
+    if setup.tag:
+        return []
+    s = setup.c["activation_search"]
+    spec = RunSpec(
+        "actsearch",
+        "found",
+        (searchspace.SWISH,),  # unused: each sampled function is its own activation
+        candidates=s["candidates"],
+        keep=s["keep"],
+        search_epochs=s["epochs"],
+        **setup.train,
+    )
+    return [spec]
+
+
+def work(spec: RunSpec) -> float:
+    """One model per function for search_epochs, then `keep` arms as classify runs."""
+    seeds = len(spec.seeds)
+    trials = (spec.candidates + 2) * (1 - spec.val_fraction) * spec.search_epochs
+    models = spec.keep * seeds
+    if spec.lr_grid:
+        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
+        models += spec.keep * rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
+    return trials + models * spec.epochs
+
+
+def describe(runs: list[dict]) -> str:
+    run = runs[0]
+    return (
+        f"activation search: {run['candidates']} functions of 1-2 core units sampled from the "
+        f"space of Ramachandran et al. (β = 1), each trained {run['search_epochs']} epochs at lr "
+        f"{run['lr']:g} from one shared seed and ranked on the validation split; the best "
+        f"{run['keep']} trained as arms found1..{run['keep']} (own lr, every seed)"
+    )
+
+
+KIND = Kind(
+    "actsearch",
+    job,
+    doc="activation search over core units (Ramachandran et al.), best functions as arms",
+    # functions sampled; best kept as arms; epochs each sampled function trains before ranking
+    params={"candidates": 0, "keep": 0, "search_epochs": 0},
+    block="activation_search",
+    plan=plan,
+    order=10,
+    row_arms=lambda spec: [f"found{i + 1}" for i in range(spec.keep)],
+    priority=5,  # an activation search, then its best functions as arms: start early
+    work=work,
+    describe=describe,
+)

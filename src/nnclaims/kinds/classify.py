@@ -6,19 +6,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import torch
-
-from .. import checkpoint as ckpt
-from .. import tidy, weights
 from ..hparams import RunSpec, batch_key
-from . import Job
-from .common import ckpt_file, d_in, search_score, stack, train, tune_seeds, validation_split
+from ..lazy import lazy
+from . import Job, Kind
+
+if TYPE_CHECKING:
+    from ..plan import Setup
+
+np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
+ckpt, tidy, weights = lazy("nnclaims.checkpoint"), lazy("nnclaims.tidy"), lazy("nnclaims.weights")
+common = lazy("nnclaims.kinds.common")
 
 log = logging.getLogger(__name__)
-CPU = torch.device("cpu")
+CPU = "cpu"
 
 
 def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[int]]):
@@ -26,8 +28,8 @@ def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[
     seeds = [x for ss in seeds_per_spec for x in ss]
     acts = [list(sp.activation) for sp, ss in zip(specs, seeds_per_spec) for _ in ss]
     if len(specs) == 1:
-        return stack(specs[0], n_in, d_out, seeds)
-    return stack(
+        return common.stack(specs[0], n_in, d_out, seeds)
+    return common.stack(
         dataclasses.replace(specs[0], activation=tuple(map(tuple, acts))), n_in, d_out, seeds
     )
 
@@ -50,7 +52,7 @@ def next_rate(spec: RunSpec, tried: dict[float, np.ndarray], chance: float) -> f
         return None
     grid = sorted(spec.lr_grid)
     rates = sorted(tried)
-    best = max(rates, key=lambda lr: search_score(tried[lr], chance))  # ties: the smaller
+    best = max(rates, key=lambda lr: common.search_score(tried[lr], chance))  # ties: the smaller
     i = grid.index(best)
     if best == rates[0] and i > 0:
         return grid[i - 1]
@@ -66,10 +68,10 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
     depend on its stack-mates, so a walk's scores are the grid search's for the rates it tries.
     Returns each arm's val_acc rows (final validation accuracy per tried lr and seed; NaN where
     it diverged)."""
-    seeds = tune_seeds(specs[0])
+    seeds = common.tune_seeds(specs[0])
     chance = 100.0 / arrays.n_classes
     tried: list[dict[float, np.ndarray]] = [{} for _ in specs]
-    state = ckpt.load(ckpt_file(ckpt_dir, "tune.pt"), "lr-search")
+    state = ckpt.load(common.ckpt_file(ckpt_dir, "tune.pt"), "lr-search")
     if state is not None:  # rates as lists and scores as tensors: weights_only loads them
         tried = [dict(zip(r, v.numpy())) for r, v in zip(state["rates"], state["values"])]
     split = None
@@ -82,13 +84,13 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
         ]
         if not todo:
             break
-        split = split or validation_split(arrays, specs[0].val_fraction)
+        split = split or common.validation_split(arrays, specs[0].val_fraction)
         model = arm_stack(
-            [specs[i] for i, _ in todo], d_in(arrays), arrays.n_classes, [seeds] * len(todo)
+            [specs[i] for i, _ in todo], common.d_in(arrays), arrays.n_classes, [seeds] * len(todo)
         )
         lrs = [lr for _, lr in todo for _ in seeds]
         # one lr per model (StackedAdam): a model's numbers do not depend on its stack-mates
-        hist = train(
+        hist = common.train(
             specs[0],
             model,
             split,
@@ -120,7 +122,9 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
 def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
     """The lr with the best search score on the validation split (the smaller on a tie)."""
     grid = sorted(val["lr"].unique())
-    score = {lr: search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid}
+    score = {
+        lr: common.search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid
+    }
     best = max(grid, key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
     log.info("%s lr search %s: best %g", spec.arm, {k: round(v, 2) for k, v in score.items()}, best)
     return float(best)
@@ -160,11 +164,11 @@ def train_arms(
         return out
     trained = [specs[i] for i in keep]
     seeds = [seeds_per_spec[i] for i in keep]
-    model = arm_stack(trained, d_in(arrays), arrays.n_classes, seeds)
+    model = arm_stack(trained, common.d_in(arrays), arrays.n_classes, seeds)
     per_model_lr = [lrs[i] for i, ss in zip(keep, seeds) for _ in ss]
     # one rate is the only form SGD (image models) takes; else one lr per model (StackedAdam)
     lr = per_model_lr[0] if len(set(per_model_lr)) == 1 else per_model_lr
-    hist = train(base, model, arrays, ckpt_dir, device, "classify", lr=lr)
+    hist = common.train(base, model, arrays, ckpt_dir, device, "classify", lr=lr)
     a = 0
     for i, ss in zip(keep, seeds):
         k = len(ss)
@@ -192,3 +196,26 @@ def job(spec: RunSpec, job: Job):
         weights_out=[job.weights_out],
     )
     return rows[0], None
+
+
+def plan(setup: Setup) -> list[RunSpec]:
+    """Each arm of the setup at each of the claim's `sizes` (or the training depth)."""
+    out = []
+    for size in setup.c.get("sizes") or [None]:
+        depth = {"depth": size} if size is not None else {}
+        for arm in setup.arms:
+            fields = {**setup.arm_spec(arm), **{**setup.train, **depth}}
+            out.append(RunSpec("classify", setup.label(arm), **fields))
+    return out
+
+
+KIND = Kind(
+    "classify",
+    job,
+    doc="arms at their validated learning rates",
+    block="arms",
+    plan=plan,
+    order=0,
+    batched=True,
+    lists_arms=True,
+)

@@ -11,17 +11,18 @@ from .. import seeding, vision
 from ..data import Arrays
 from ..engine import train_classifier
 from ..hparams import RunSpec
-from ..models import Stacked, StackedWidths, get_model
+from ..models import Stacked, get_model
+from . import get
 
 
 def stack(
     spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
 ) -> Stacked:
     """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images
-    (a width sweep: its K seeds at every width, models.StackedWidths)."""
-    if spec.kind == "widths":
-        return StackedWidths(seeds, d_in, spec.depth, spec.widths, d_out, spec.activation,
-                             spec.init_scale)  # fmt: skip
+    (a kind with its own `build` makes its own: a width sweep's K seeds at every width)."""
+    build = get(spec.kind).build
+    if build is not None:
+        return build(spec, d_in, d_out, seeds, init_seeds)
     if spec.model in vision.IMAGE_MODELS:
         shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
         if init_seeds is None:

@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import torch
-
-from .. import checkpoint as ckpt
-from .. import io, pruning, seeding, tidy, weights
 from ..hparams import RunSpec
-from ..models import Stacked
-from . import Job
-from .common import ckpt_file, d_in, stack, train, with_validation
+from ..lazy import lazy
+from . import Job, Kind, model_epochs
+
+if TYPE_CHECKING:
+    from ..models import Stacked
+    from ..plan import Setup
+
+np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
+ckpt, io, pruning = lazy("nnclaims.checkpoint"), lazy("nnclaims.io"), lazy("nnclaims.pruning")
+seeding, tidy, weights = lazy("nnclaims.seeding"), lazy("nnclaims.tidy"), lazy("nnclaims.weights")
+common = lazy("nnclaims.kinds.common")
 
 log = logging.getLogger(__name__)
-CPU = torch.device("cpu")
+CPU = "cpu"
 
 
 def ticket(
@@ -32,7 +35,7 @@ def ticket(
 ) -> Stacked:
     """The models at the start of an IMP round: θ0 (the same init seeds every round), or the
     weights at the rewind epoch of the dense training when given, times masks."""
-    model = stack(spec, n_in, d_out, seeds)
+    model = common.stack(spec, n_in, d_out, seeds)
     if rewind is not None:
         model.load_state_dict(rewind)
     model.set_masks(masks)
@@ -56,19 +59,21 @@ def run_imp(
     """
     arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
-    n_in, d_out = d_in(arrays), arrays.n_classes
-    weights0 = stack(spec, n_in, d_out, seeds).weights
+    n_in, d_out = common.d_in(arrays), arrays.n_classes
+    weights0 = common.stack(spec, n_in, d_out, seeds).weights
     masks = [torch.ones_like(w) for w in weights0]
     rates = pruning.rates_for(weights0, spec.prune_fraction, spec.conv_prune_fraction)
     done: list[dict] = []  # per finished round: its history and level
     saved: dict[str, torch.Tensor] = {}
-    state = ckpt.load(ckpt_file(ckpt_dir, "imp.pt"), "imp")
+    state = ckpt.load(common.ckpt_file(ckpt_dir, "imp.pt"), "imp")
     if state is not None:
         masks, done, saved = list(state["masks"]), list(state["done"]), dict(state["saved"])
         ckpt.restore_rng(state)  # the next round's dropout continues the same stream
         log.info("resuming IMP after round %d", len(done) - 1)
     # rewinding (Frankle et al. 2020, not the 2019 paper): reset to the weights after epoch k
-    rewind = ckpt.load(ckpt_file(ckpt_dir, "rewind.pt"), "rewind") if spec.rewind_epoch else None
+    rewind = (
+        ckpt.load(common.ckpt_file(ckpt_dir, "rewind.pt"), "rewind") if spec.rewind_epoch else None
+    )
     rewind = None if rewind is None else rewind["model"]
 
     def keep_rewind(epoch: int, _row: dict, model=None) -> None:
@@ -88,7 +93,7 @@ def run_imp(
         hook = None
         if r == 0 and spec.rewind_epoch:
             hook = lambda e, row, m=model: keep_rewind(e, row, m)  # noqa: E731
-        hist = train(spec, model, arrays, ckpt_dir, device, f"imp-round{r}", on_epoch=hook)
+        hist = common.train(spec, model, arrays, ckpt_dir, device, f"imp-round{r}", on_epoch=hook)
         if r == 0 and spec.rewind_epoch and rewind is None:
             raise ValueError(f"rewind epoch {spec.rewind_epoch} is past the {spec.epochs} epochs")
         done.append({"level": level, **{m: torch.as_tensor(v) for m, v in hist.items()}})
@@ -144,8 +149,8 @@ def run_control(
     pruning.get_pruner(spec.control)
     arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
-    n_in, d_out = d_in(arrays), arrays.n_classes
-    n_layers = len(stack(spec, n_in, d_out, seeds[:1]).weights)
+    n_in, d_out = common.d_in(arrays), arrays.n_classes
+    n_layers = len(common.stack(spec, n_in, d_out, seeds[:1]).weights)
     per_round = load_masks(trunk_masks, spec.prune_rounds, n_layers)
     if mask_seeds is not None:  # the trunk's masks of this run's seeds only
         pick = torch.tensor([list(mask_seeds).index(s) for s in seeds])
@@ -161,10 +166,10 @@ def run_control(
         for i in range(n_layers):
             masks[i].append(round_masks[i])
     masks = [torch.cat(m) for m in masks]
-    model = stack(spec, n_in, d_out, run_seeds, init_seeds=init_seeds)
+    model = common.stack(spec, n_in, d_out, run_seeds, init_seeds=init_seeds)
     model.set_masks(masks)
     level = pruning.remaining_fraction(masks).numpy()
-    hist = train(spec, model, arrays, ckpt_dir, device, "control")
+    hist = common.train(spec, model, arrays, ckpt_dir, device, "control")
     if weights_out is not None:
         rounds = [r for r in range(1, len(per_round) + 1) for _ in seeds]
         models = [{"seed": s, "round": r} for s, r in zip(run_seeds, rounds)]
@@ -174,7 +179,7 @@ def run_control(
 
 
 def _data(spec: RunSpec, arrays):
-    return with_validation(arrays, spec.val_fraction) if spec.early_stop_val else arrays
+    return common.with_validation(arrays, spec.val_fraction) if spec.early_stop_val else arrays
 
 
 def imp_job(spec: RunSpec, job: Job):
@@ -195,3 +200,79 @@ def control_job(spec: RunSpec, job: Job):
         job.weights_out,
     )
     return rows, None
+
+
+PRUNING = {
+    "prune_rounds": 0,  # rounds after the dense one
+    "prune_fraction": 0.2,  # of remaining weights per round (paper: 20 %)
+    "conv_prune_fraction": 0.0,  # rate for conv layers (paper: 10-15 %); 0 = as above
+    "rewind_epoch": 0,  # reset survivors to the weights after this epoch; 0 = θ0 (paper)
+    "early_stop_val": False,  # hold out val_fraction, record its loss per epoch
+}
+
+
+def plan(setup: Setup) -> list[RunSpec]:
+    """The IMP trunk of the claim's arm, then one control run per `controls` entry, branching
+    from the trunk's masks."""
+    c = setup.c
+    act = setup.arm_spec(c.get("arm", "relu"))
+    prune = {
+        "prune_rounds": c["rounds"],
+        "prune_fraction": c["fraction"],
+        "conv_prune_fraction": c.get("conv_fraction", 0.0),
+        "rewind_epoch": c.get("rewind", 0),
+        # the paper's early stopping reads a validation set: hold one out of training (#19.7)
+        "early_stop_val": True,
+    }
+    kw = setup.fixed_lr()  # the paper's fixed learning rate; no search
+    trunk = RunSpec("imp", "imp", **act, **prune, **kw)
+    controls = [
+        RunSpec("control", ctl, **act, control=ctl, trunk=trunk.run_id, **prune, **kw)
+        for ctl in c["controls"]
+    ]
+    return [trunk, *controls]
+
+
+def check(cid: str, c: dict, config: dict) -> None:
+    if c.get("rewind", 0):
+        epochs = {**config["train"], **c.get("train", {})}["epochs"]
+        if c["rewind"] > epochs:
+            raise ValueError(
+                f"claims.{cid}.rewind: epoch {c['rewind']} is past the {epochs} epochs"
+            )
+
+
+def describe(runs: list[dict]) -> str:
+    r = runs[0]
+    return (
+        f"IMP: {r['prune_rounds']} rounds pruning {100 * r['prune_fraction']:g} % of remaining "
+        f"weights per layer (output layer at half rate), survivors reset to their initial "
+        f"values; controls at every level"
+    )
+
+
+KINDS = [
+    Kind(
+        "imp",
+        imp_job,
+        doc="iterative magnitude pruning: the dense round, then one ticket per round",
+        params=PRUNING,
+        block="rounds",
+        plan=plan,
+        check=check,
+        row_arms=lambda spec: ["dense", "imp"],
+        outputs=("masks",),
+        priority=10,  # the longest chain (IMP rounds, then its controls): start it first
+        work=lambda spec: model_epochs(spec) * (spec.prune_rounds + 1),
+        describe=describe,
+    ),
+    Kind(
+        "control",
+        control_job,
+        doc="sparse from scratch at each IMP level",
+        params={**PRUNING, "control": "", "trunk": ""},  # reinit | random; the trunk's run id
+        inputs=lambda spec: {"trunk_masks": ("masks", spec.trunk)},
+        priority=10,  # on the longest chain, right after its IMP trunk
+        work=lambda spec: model_epochs(spec) * spec.prune_rounds,
+    ),
+]

@@ -7,19 +7,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import torch
-
-from .. import seeding, tidy, weights
 from ..catalog import n_sets
 from ..hparams import RunSpec
-from . import Job
-from .common import d_in, scored_once, search_score, stack, train, tune_seeds
+from ..lazy import lazy
+from ..plan_checks import STACKED_MODELS
+from . import Job, Kind
+
+if TYPE_CHECKING:
+    from ..plan import Setup
+
+np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
+seeding, tidy, weights = lazy("nnclaims.seeding"), lazy("nnclaims.tidy"), lazy("nnclaims.weights")
+common = lazy("nnclaims.kinds.common")
 
 log = logging.getLogger(__name__)
-CPU = torch.device("cpu")
+CPU = "cpu"
 
 
 def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
@@ -44,7 +48,7 @@ evaluate the chosen sets, so their numbers do not reuse the search's θ0 (winner
 
 
 def search_seeds(spec: RunSpec) -> list[int]:
-    return [SEARCH_SEED_BASE + s for s in tune_seeds(spec)]
+    return [SEARCH_SEED_BASE + s for s in common.tune_seeds(spec)]
 
 
 def set_name(s: tuple[str, ...]) -> str:
@@ -66,11 +70,14 @@ def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.nda
     sets = tuple(c for c in cands for _ in tseeds)
 
     def make():
-        return stack(
-            dataclasses.replace(spec, layer_acts=sets), d_in(arrays), arrays.n_classes, run_seeds
+        return common.stack(
+            dataclasses.replace(spec, layer_acts=sets),
+            common.d_in(arrays),
+            arrays.n_classes,
+            run_seeds,
         )
 
-    return scored_once(spec, make, arrays, ckpt_dir, device, "search")
+    return common.scored_once(spec, make, arrays, ckpt_dir, device, "search")
 
 
 def run_search(
@@ -94,7 +101,7 @@ def run_search(
     final = _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched)
     chance = 100.0 / arrays.n_classes
     nt = len(tseeds)
-    scores = [search_score(final[i * nt : (i + 1) * nt], chance) for i in range(len(cands))]
+    scores = [common.search_score(final[i * nt : (i + 1) * nt], chance) for i in range(len(cands))]
     ranked = sorted(range(len(cands)), key=lambda i: -scores[i])  # stable: ties keep draw order
     best = [cands[i] for i in ranked[: spec.keep]]
     log.info("set search: %s", {set_name(c): round(float(x), 2) for c, x in zip(cands, scores)})
@@ -113,8 +120,8 @@ def run_search(
         sized = dataclasses.replace(
             spec, depth=depth, layer_acts=tuple(b for b in best for _ in seeds)
         )
-        model = stack(sized, d_in(arrays), arrays.n_classes, seeds * len(best))
-        hist = train(sized, model, arrays, ckpt_dir, device, f"final-d{depth}")
+        model = common.stack(sized, common.d_in(arrays), arrays.n_classes, seeds * len(best))
+        hist = common.train(sized, model, arrays, ckpt_dir, device, f"final-d{depth}")
         arms = [f"best_set{r + 1}" for r in range(len(best)) for _ in seeds]
         frames.append(tidy.from_history(sized, hist, seeds * len(best), np.ones(len(arms)), arms))
         g = f"depth{depth}"
@@ -132,3 +139,86 @@ def run_search(
 def job(spec: RunSpec, job: Job):
     rows = run_search(spec, job.arrays, job.ckpt_dir, job.searched, job.device, job.weights_out)
     return rows, None
+
+
+def plan(setup: Setup) -> list[RunSpec]:
+    """The claim's own setup (not its variants): the search on its smallest size, the best
+    sets trained at the smallest and the largest."""
+    c, kw = setup.c, setup.train
+    if setup.tag:
+        return []
+    if kw.get("model", "mlp") not in STACKED_MODELS:
+        raise ValueError(
+            f"claims.{setup.claim}.search runs on {', '.join(STACKED_MODELS)}; for "
+            f"{kw['model']} list the sets to compare under `sets` and in `arms`"
+        )
+    if not c.get("sizes"):
+        raise ValueError(f"claims.{setup.claim}.search needs `sizes` (searched on the smallest)")
+    s = c["search"]
+    spec = RunSpec(
+        "search",
+        "best_set",
+        (s["pool"][0],),
+        pool=tuple(s["pool"]),
+        candidates=s["candidates"],
+        keep=s["keep"],
+        large_depth=max(c["sizes"]),
+        **{**setup.fixed_lr(), "depth": min(c["sizes"])},
+    )
+    return [spec]
+
+
+def check(cid: str, c: dict, config: dict) -> None:
+    search = c["search"]
+    if search["keep"] > search["candidates"]:
+        raise ValueError(
+            f"claims.{cid}.search.keep: {search['keep']} is more than its "
+            f"{search['candidates']} candidates"
+        )
+    train = {**config["train"], **c.get("train", {})}
+    small = min(c.get("sizes") or [train["depth"]])
+    if c.get("sizes"):
+        n = n_sets(len(set(search["pool"])), small)
+        if search["candidates"] > n:
+            raise ValueError(
+                f"claims.{cid}.search.candidates: {search['candidates']}, but a pool of "
+                f"{len(set(search['pool']))} functions makes only {n} sets of {small} layers "
+                "with two or more distinct functions"
+            )
+
+
+def work(spec: RunSpec) -> float:
+    """The candidates on the training part, then the kept sets at both sizes (a large network
+    counts large/small times)."""
+    seeds = len(spec.seeds)
+    trials = spec.candidates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
+    return (trials + spec.keep * seeds * (1 + spec.large_depth / spec.depth)) * spec.epochs
+
+
+def describe(runs: list[dict]) -> str:
+    r = runs[0]
+    return (
+        f"set search: {r['candidates']} random per-layer sets from "
+        f"{{{', '.join(r['pool'])}}} on {r['depth']} layers ({r['tune_seeds']} seeds each, "
+        f"scored on the validation split), the best {r['keep']} trained at {r['depth']} "
+        f"and {r['large_depth']} layers"
+    )
+
+
+KIND = Kind(
+    "search",
+    job,
+    doc="per-layer set search on the small network, best sets at both sizes",
+    # functions the sets are drawn from; random sets tried; best kept; the large network
+    params={"pool": (), "candidates": 0, "keep": 0, "large_depth": 0},
+    block="search",
+    plan=plan,
+    order=30,
+    check=check,
+    row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
+    sizes=lambda spec: (spec.depth, spec.large_depth),
+    # the claim's last runs to finish when started late (a core idled ~60 s at the end)
+    priority=5,
+    work=work,
+    describe=describe,
+)

@@ -12,29 +12,40 @@ on, noisy ones included): how well each width fits, which the claim's tests read
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from .. import tidy, weights
-from ..engine import evaluate
 from ..hparams import RunSpec
-from . import Job, get
-from .common import d_in, stack, train
+from ..lazy import lazy
+from . import Job, Kind
+
+if TYPE_CHECKING:
+    from ..plan import Setup
+
+np, pd = lazy("numpy"), lazy("pandas")
+tidy, weights, engine = lazy("nnclaims.tidy"), lazy("nnclaims.weights"), lazy("nnclaims.engine")
+models, common = lazy("nnclaims.models"), lazy("nnclaims.kinds.common")
+
+
+def build(spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds=None):
+    """Its K seeds at every width (models.StackedWidths)."""
+    return models.StackedWidths(
+        seeds, d_in, spec.depth, spec.widths, d_out, spec.activation, spec.init_scale
+    )
 
 
 def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
     a = job.arrays
-    model = stack(spec, d_in(a), a.n_classes, list(spec.seeds))  # models.StackedWidths
-    hist = train(spec, model, a, job.ckpt_dir, job.device, "widths")
+    model = build(spec, common.d_in(a), a.n_classes, list(spec.seeds))  # models.StackedWidths
+    hist = common.train(spec, model, a, job.ckpt_dir, job.device, "widths")
     if job.weights_out is not None:  # every tensor has the seed axis first: one entry a seed
         state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
         weights.save(job.weights_out, state, [{"seed": s} for s in spec.seeds], spec.run_id)
     k = len(spec.seeds)
-    labels = [x for x in get("widths").row_arms(spec) for _ in range(k)]  # w<width>[_<tag>]
+    labels = [x for x in row_arms(spec) for _ in range(k)]  # w<width>[_<tag>]
     seeds = list(spec.seeds) * len(spec.widths)
     df = tidy.from_history(spec, hist, seeds, np.ones(len(seeds)), labels)
     x, y = a.x_train.to(job.device), a.y_train.to(job.device)
-    loss, acc = evaluate(model, x, y)
+    loss, acc = engine.evaluate(model, x, y)
     dead = hist["diverged_epoch"] > 0
     loss[dead], acc[dead] = np.nan, np.nan  # a diverged model fits nothing: a failure
     where = {"dataset": spec.dataset, "model": spec.model, "size": spec.depth, "level": 1.0,
@@ -44,3 +55,65 @@ def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
         for m, v in (("fit_loss", loss), ("fit_acc", acc))
     ]
     return pd.concat([df, *fit], ignore_index=True)[tidy.COLUMNS], None
+
+
+def row_arms(spec: RunSpec) -> list[str]:
+    """Run arm "sweep" (a variant's "sweep_<tag>") → rows w<width> (w<width>_<tag>)."""
+    return [f"w{w}{spec.arm[len('sweep') :]}" for w in spec.widths]
+
+
+def plan(setup: Setup) -> list[RunSpec]:
+    """One sweep per setup (a sweep with noisy labels is a variant)."""
+    s = setup.c["width_sweep"]
+    spec = RunSpec(
+        "widths",
+        setup.label("sweep"),
+        setup.arm_spec(s.get("arm", "relu"))["activation"],
+        widths=tuple(int(w) for w in s["widths"]),
+        **setup.fixed_lr(),
+    )
+    return [spec]
+
+
+def check(cid: str, c: dict, config: dict) -> None:
+    ws = c["width_sweep"].get("widths", [])
+    if list(ws) != sorted(ws):
+        raise ValueError(f"claims.{cid}.width_sweep.widths: {ws} is not narrowest first")
+
+
+def describe(runs: list[dict]) -> str:
+    r = runs[0]
+    ws = r["widths"]
+    opt = "Adam" if r.get("optimizer", "adam") == "adam" else "SGD"
+    noise = sorted({x.get("label_noise", 0.0) for x in runs} - {0.0})
+    return (
+        f"width sweep: MLP with {r['depth']} hidden layers of each of {len(ws)} widths "
+        f"({', '.join(map(str, ws))}), {r['activation'][0]}, {opt} lr {r['lr']:g}, batch "
+        f"{r['batch_size']}, {r['epochs']} epochs on the whole training set"
+        + (f"; and again with {', '.join(f'{100 * x:g} %' for x in noise)} of the training "
+           "labels redrawn at random" if noise else "")
+    )  # fmt: skip
+
+
+KIND = Kind(
+    "widths",
+    job,
+    doc="width sweep: one MLP per width and seed, how well each fits its training set",
+    params={"widths": ()},  # the hidden widths of the sweep, one model per seed each
+    block="width_sweep",
+    plan=plan,
+    order=20,
+    check=check,
+    row_arms=row_arms,
+    priority=5,  # one MLP per width and seed in one stack (~1 min on MNIST-1D): start early
+    # a width-w MLP costs about (w / width)² of one of width `width`
+    work=lambda spec: (
+        len(spec.seeds) * sum(max(1.0, (w / spec.width) ** 2) for w in spec.widths) * spec.epochs
+    ),
+    # one example through every width of one seed's sweep, per seed and epoch
+    flops=lambda spec, per_example, n_train: per_example * n_train * len(spec.seeds) * spec.epochs,
+    describe=describe,
+    family=False,
+    seed_unit="width",
+    build=build,
+)
