@@ -1,12 +1,14 @@
 """The experiment-kind registry: every kind a RunSpec may name has one module, found by name."""
 
 import dataclasses
+import importlib
 import subprocess
 import sys
 
 import pytest
+import yaml
 
-from nnclaims import hparams, kinds
+from nnclaims import analysis, claims, hparams, kinds, testtypes
 
 
 def test_every_kind_module_is_found_and_registered():
@@ -84,3 +86,47 @@ def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_test_type_is_known_by_name_with_its_kinds_own():
+    known = testtypes.known()
+    assert list(known)[:2] == ["paired", "kendall"]
+    assert {t.name for t in kinds.get("widths").tests} == {"knee", "spread", "past_threshold"}
+    assert {"ranksum", "enrichment"} <= set(known)
+    for t in known.values():  # each one's function exists where it says
+        module, function = t.values.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), t.name
+    with pytest.raises(testtypes.ClaimsError, match="No such test: 'kneee'. Known: paired"):
+        testtypes.get("kneee")
+
+
+def test_a_hypothesis_with_an_unknown_test_or_a_kinds_metric_is_refused(tmp_path):
+    doc = claims.load()
+    bad = tmp_path / "claims.yaml"
+    h = doc["width_thresholds"]["hypotheses"][0]
+    bad.write_text(yaml.safe_dump({"width_thresholds": {**doc["width_thresholds"],
+                   "hypotheses": [{**h, "test": "kneee"}]}}))  # fmt: skip
+    with pytest.raises(claims.ClaimsError, match=f"{h['id']}: No such test: 'kneee'"):
+        claims.load(bad)
+    where = "here"
+    with pytest.raises(claims.ClaimsError, match="metric fit_loss comes with test knee, spread"):
+        testtypes.check_metric(where, {**h, "test": "paired"})
+
+
+def test_the_report_explains_each_test_type_a_claim_uses_once():
+    rows = [{"test": "knee"}, {"test": "knee"}, {"test": "paired"}, {"test": "spread"}]
+    notes = analysis.test_notes(rows)
+    assert len(notes) == 2 and notes[0].startswith("A knee test (`test: knee`)")
+    assert "Spearman" in notes[1]
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["plan_checks", "resources", "claims", "describe", "testtypes", "hparams", "seeding",
+     "kinds.search", "kinds.widths", "widthsweep", "verdicts", "cli", "report"],
+)  # fmt: skip
+def test_each_module_imports_first_without_a_cycle(module):
+    """The kinds, the plan and the test types import each other at call time: whichever comes
+    first must import (a cycle once broke `import nnclaims.plan_checks`)."""
+    run = [sys.executable, "-c", f"import nnclaims.{module}"]
+    assert subprocess.run(run, capture_output=True, text=True).stderr == ""

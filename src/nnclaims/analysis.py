@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import testtypes
+
 # re-exported: a notebook needs `analysis` only
 from .describe import describe_setup  # noqa: F401
 from .io import write_json
@@ -96,28 +98,13 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     sign = ">" if r["direction"] == "greater" else "<"
     d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
     ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
-    test = f"a − b {sign} {r['threshold']:g}"
-    if r.get("test") == "kendall":  # a ranking's agreement, not a difference of means
-        ours = f"τ-b {r['diff']:.2f} over {len(r['arms'])} arms"
-        test = f"τ-b {sign} {r['threshold']:g} (bootstrap)"
-    if r.get("test") == "ranksum":  # two groups of searched functions, by rank
-        ours = f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (median val. acc.)"
-        test = f"AUC {sign} {r['threshold']:g} (Mann-Whitney)"
-    if r.get("test") == "enrichment":  # a feature's share among the best functions
-        ours, r = r["note"], {**r, "note": ""}  # the counts say it: not again under "To decide"
-        test = f"odds ratio {sign} {r['threshold']:g} (Fisher)"
-    if r.get("test") == "knee":  # where the log loss bends, and how much faster it falls
-        ours = f"{r['note']}; loss {r['a_mean']:.3g} → {r['b_mean']:.3g}"
-        ours += f" ({r['widths'][0]} → {r['widths'][-1]} units)"
-        test = f"slope ratio {sign} {r['threshold']:g} (bootstrap)"
-        r = {**r, "note": ""}
-    if r.get("test") == "spread":
-        ours, r = r["note"], {**r, "note": ""}
-        test = f"Spearman ρ {sign} {r['threshold']:g} (bootstrap)"
-    if r.get("test") == "past_threshold" and r.get("threshold_width") is not None:
-        ours = (f"{r['a_mean']:.1f} at {r['widths'][-1]} units vs {r['b_mean']:.1f} at "
-                f"{r['threshold_width']} (the interpolation threshold)")  # fmt: skip
-        r = {**r, "note": ""}
+    kind = testtypes.get(r.get("test") or testtypes.PAIRED)  # its statistic and how it reads
+    test = kind.test_column(r, sign)
+    said = None if kind.measured is None else kind.measured(r)
+    if said is not None:
+        ours = said
+        if kind.says_note:  # the measured text gives the note: not again under "To decide"
+            r = {**r, "note": ""}
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
@@ -146,6 +133,12 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "to_decide": power,
         "note": r.get("note", ""),
     }
+
+
+def test_notes(results: list[dict[str, Any]]) -> list[str]:
+    """What each test type a claim uses means, beyond the paired t-test (Typst markup), once."""
+    names = dict.fromkeys(r.get("test") or testtypes.PAIRED for r in results)
+    return [testtypes.get(n).note for n in names if testtypes.get(n).note]
 
 
 def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -229,6 +222,7 @@ def write_numbers(
             "config_keys": ["datasets", "seeds", "train", "mixes", "sets", f"claims.{claim_id}"],
             "table": table,
             "hypotheses": [fmt_hypothesis(r) for r in evaluation["hypotheses"]],
+            "test_notes": test_notes(evaluation["hypotheses"]),
             "verdict": evaluation["verdict"],
             "decided_by": evaluation.get("decided_by_overall", ""),
             "family": evaluation.get("family"),

@@ -38,6 +38,7 @@ def known_activations() -> list[str]:
 
 
 IMAGE_MODELS = ("vgg_he", "resnet", "conv", "lenet")  # built by nnclaims.vision
+STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
 
 # Embedded datasets' example shape, training-set size and classes (downloads carry their own).
 # `sines` is the spectral probe's target, made by the probe itself.

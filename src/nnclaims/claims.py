@@ -18,20 +18,17 @@ from typing import Any
 import jsonschema
 import yaml
 
-from . import kinds
+from . import kinds, testtypes
 from .hparams import RunSpec
 from .io import read_yaml
 from .plan import design
+from .testtypes import ClaimsError  # noqa: F401 (raised here; callers catch claims.ClaimsError)
 
 CLAIMS_FILE = "config/claims.yaml"
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "claims.schema.yaml"
 DEFAULT_NOTEBOOK = "workflow/notebooks/compare.ipynb"  # draws any arm comparison
 DEFAULT_FIGURES = ("accuracy", "differences")  # what that notebook writes
 CAPTIONS = "workflow/report"  # <claim>.rst if there is one, else claim.rst
-
-
-class ClaimsError(ValueError):
-    """config/claims.yaml is invalid, or does not fit the config's runs."""
 
 
 def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
@@ -43,6 +40,11 @@ def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
         where = ".".join(map(str, e.absolute_path)) or "top level"
         raise ClaimsError(f"{path}: {e.message} (at {where})") from None
     for cid, entry in doc.items():
+        for h in entry["hypotheses"]:
+            try:
+                testtypes.of(h)
+            except ClaimsError as e:
+                raise ClaimsError(f"{path}: {cid}, hypothesis {h['id']}: {e}") from None
         ids = [h["id"] for h in entry["hypotheses"]]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -106,11 +108,9 @@ def check(doc: dict[str, Any], config: dict[str, Any], plan: Any) -> None:
 
 def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: bool) -> None:
     where = f"{CLAIMS_FILE}: {cid}, hypothesis {h['id']}"
-    if h.get("test") in ("ranksum", "enrichment") or h["metric"] == "val_acc":
-        _check_search_test(where, cid, h, runs)
-        return
-    if h.get("test") in SWEEP_TESTS or h["metric"] in ("fit_loss", "fit_acc"):
-        _check_sweep_test(where, cid, h, runs)
+    test = testtypes.check_metric(where, h)
+    if not test.selects_arms:  # it reads its kind's rows its own way (a search, a sweep)
+        test.check(where, cid, h, runs)
         return
     for side in ("a", "b"):
         if any(k in (h.get(side) or {}) for k in ("with", "without")):
@@ -118,16 +118,16 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                 f"{where}: {side} selects searched functions: give test: ranksum or enrichment"
             )
     probe = h["metric"] == "dft_ratio"
-    pool = [s for s in runs if (s.kind == "spectral") == probe]
+    pool = [s for s in runs if (not kinds.get(s.kind).needs_data) == probe]
     arms = list(dict.fromkeys(a for s in pool for a in kinds.get(s.kind).row_arms(s)))
     sizes = {d for s in pool for d in kinds.get(s.kind).sizes(s)}
     datasets = {s.dataset for s in pool}
     what = "spectral-probe arms" if probe else "arms"
     sides = [(side, h.get(side)) for side in ("a", "b")]
     sides += [(f"{side}.minus", sel["minus"]) for side, sel in sides if sel and "minus" in sel]
-    ranked = h.get("test") == "kendall"
-    if ranked:
-        _check_ranking(where, h, arms)
+    if test.check is not None:
+        test.check(where, cid, h, runs)
+    ranked = test.side_key == "variant"
     for side, sel in sides:
         if sel is None:
             continue
@@ -135,7 +135,7 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
             raise ClaimsError(
                 f"{where}: {side} gives "
                 + (
-                    "`arm`, but test kendall ranks a variant's arms: give `variant`"
+                    f"`arm`, but test {test.name} ranks a variant's arms: give `variant`"
                     if ranked
                     else "`variant`, which only test kendall ranks: give one `arm`"
                 )
@@ -165,67 +165,3 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
             raise ClaimsError(
                 f"{where}: dataset {ds} is not run by claims.{cid} ({', '.join(sorted(datasets))})"
             )
-
-
-def _check_ranking(where: str, h: dict[str, Any], arms: list[str]) -> None:
-    """A kendall test ranks the arms two variants share: at least 3 of them."""
-    from .ranking import variant_pairs
-
-    if "b" not in h:
-        raise ClaimsError(f"{where}: test kendall compares two variants: give a and b")
-    ta, tb = h["a"].get("variant"), h["b"].get("variant")
-    if ta is None or tb is None:
-        return  # the side check names the missing `variant`
-    pairs = variant_pairs(arms, ta, tb)
-    if len(pairs) < 3:
-        raise ClaimsError(
-            f"{where}: test kendall ranks the arms run in both variant {ta!r} and variant "
-            f"{tb!r} ('' is the claim's own arms); the config runs {len(pairs)} such pairs "
-            f"(its arms: {', '.join(arms)}), at least 3 are needed"
-        )
-
-
-def _check_search_test(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
-    """A rank test compares two groups of an activation search's functions by validation
-    accuracy, against AUC 0.5 (no difference); an enrichment test a feature's odds among the
-    best against the rest, against odds ratio 1."""
-    test = h.get("test")
-    if test not in ("ranksum", "enrichment") or h["metric"] != "val_acc":
-        raise ClaimsError(f"{where}: tests ranksum and enrichment go with metric val_acc")
-    null = 0.5 if test == "ranksum" else 1.0
-    if "b" not in h or float(h["threshold"]) != null:
-        raise ClaimsError(f"{where}: test {test} compares groups a and b against {null}")
-    for side in ("a", "b"):
-        if not any(k in h[side] for k in ("with", "without")):
-            raise ClaimsError(f"{where}: {side} of test {test} gives `with` or `without`")
-    if not any(s.kind == "actsearch" for s in runs):
-        raise ClaimsError(
-            f"{where}: test {test} reads an activation search's functions, but claims.{cid} "
-            "has no `activation_search`"
-        )
-
-
-SWEEP_TESTS = ("knee", "spread", "past_threshold")  # nnclaims.widthsweep's tests (its TESTS)
-
-
-def _check_sweep_test(where: str, cid: str, h: dict[str, Any], runs: list) -> None:
-    """A width-sweep test reads one sweep run of the claim: side a names its variant."""
-    test = h.get("test")
-    if test not in SWEEP_TESTS:
-        raise ClaimsError(
-            f"{where}: metrics fit_loss and fit_acc come from a width sweep: give test "
-            + ", ".join(SWEEP_TESTS)
-        )
-    if "b" in h or "variant" not in h["a"]:
-        raise ClaimsError(f"{where}: test {test} reads one width sweep: give a: {{variant: tag}}")
-    if test == "knee" and not h["metric"].endswith("loss"):
-        raise ClaimsError(f"{where}: test knee fits the log of a loss: give a *_loss metric")
-    tag = h["a"]["variant"]
-    label = f"sweep_{tag}" if tag else "sweep"
-    have = [s.arm for s in runs if s.kind == "widths"]
-    if label not in have:
-        raise ClaimsError(
-            f"{where}: test {test} reads the width sweep of variant {tag!r}, but claims.{cid} "
-            f"runs {'those of ' + ', '.join(repr(a[6:]) for a in have) if have else 'none'} "
-            "(a `width_sweep`, and a variant with that tag)"
-        )

@@ -18,34 +18,40 @@ OPTIMIZERS = ("adam", "sgd")
 
 @dataclass(frozen=True, init=False)
 class RunSpec:
-    """The hyperparameters every run has (data, model, training), and `params`: those its kind
-    owns (nnclaims.kinds: e.g. a width sweep's `widths`), read as attributes like the others
-    (`spec.widths`). A kind's own hyperparameter at its default is not stored."""
+    """The hyperparameters every run has, by concern (data, model, training, choosing on a
+    validation split), and `params`: those its kind owns (nnclaims.kinds: pruning, a search, the
+    spectral probe, a width sweep), read as attributes like the others (`spec.widths`). A kind's
+    own hyperparameter at its default is not stored."""
 
     kind: str  # an experiment kind of nnclaims.kinds (its module trains the run)
     arm: str  # label in tables and figures
     activation: tuple[str, ...]  # one function, or several mixed within each layer
+    # data
     dataset: str = "mnist1d"  # embedded default: generated, no download
+    label_noise: float = 0.0  # share of training labels replaced by a uniform draw (data.noisy)
+    # model
     model: str = "mlp"
     depth: int = 2  # hidden layers; MNIST-1D's MLP baseline has 2
     width: int = 100  # units per hidden layer (MNIST-1D baseline: 100)
+    layer_acts: tuple[str, ...] = ()  # per-layer set (thesis): spread evenly over the layers
+    init_scale: float = 1.0  # multiplies nn.Linear's default init bound
+    # training
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # run seeds; each is one model of the stack
     epochs: int = 60  # classification epochs; spectral: full-batch steps
     batch_size: int = 100  # examples per step (MNIST-1D paper: 100)
     lr: float = 1e-2  # Adam; 1e-2 reached the paper's MLP baseline here
-    init_scale: float = 1.0  # multiplies nn.Linear's default init bound
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # run seeds; each is one model of the stack
-    layer_acts: tuple[str, ...] = ()  # per-layer set (thesis): spread evenly over the layers
     optimizer: str = "adam"  # adam | sgd (VGG-HE: SGD with momentum 0.9)
     momentum: float = 0.0  # sgd only
     weight_decay: float = 0.0  # L2 coefficient (sgd: torch's weight_decay)
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
-    lr_grid: tuple[float, ...] = ()  # classify: pick lr from these on a validation split
-    lr_search: str = "grid"  # classify with lr_grid: grid (every rate) | walk (from lr outward)
-    tune_seeds: int = 3  # classify with lr_grid: seeds per candidate lr
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
-    val_fraction: float = 0.2  # classify with lr_grid, search: share of the training set held out
-    label_noise: float = 0.0  # share of training labels replaced by a uniform draw (data.noisy)
-    params: tuple[tuple[str, Any], ...] = ()  # the kind's own, not at their defaults (sorted)
+    # choosing on a validation split (the lr search; the kinds' searches and early stopping)
+    lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
+    lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
+    tune_seeds: int = 3  # seeds per candidate lr (and per searched set)
+    val_fraction: float = 0.2  # share of the training set held out
+    # the kind's own (nnclaims.kinds: Kind.params), those not at their defaults, sorted
+    params: tuple[tuple[str, Any], ...] = ()
 
     def __init__(self, kind: str, arm: str, activation, **kw: Any):
         own = _kind_params(kind)

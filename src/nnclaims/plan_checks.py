@@ -7,8 +7,7 @@ import math
 from typing import Any
 
 from . import catalog, kinds, resources
-
-STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
+from .catalog import STACKED_MODELS
 
 
 def design(c: dict[str, Any]) -> str:

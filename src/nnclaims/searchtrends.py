@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import searchspace
+from . import kinds, searchspace
 
 N_BOOT = 4999
 CAND = "cand:"
-TESTS = ("ranksum", "enrichment")  # the tests over an activation search's functions
+TESTS = tuple(t.name for t in kinds.get("actsearch").tests)  # ranksum, enrichment: the kind's
 
 
 def scores(df: pd.DataFrame, dataset: str | None, chance: float = 10.0) -> pd.Series:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 
@@ -25,12 +27,25 @@ def derive_seed(seed: int, stream: str, *extra: int) -> int:
 
     Streams are independent of each other (SeedSequence) and stable across versions: the reinit
     control's fresh weights never coincide with the trunk's θ0; adding a stream changes no other.
+    A kind's own streams (nnclaims.kinds: Kind.streams) are keyed by a checksum of their name,
+    so that adding a kind changes no other kind's seeds.
     """
-    if stream not in STREAMS:
-        raise ValueError(f"No such random stream: {stream!r}. Known: {', '.join(STREAMS)}")
-    key = [int(seed), STREAMS.index(stream), *map(int, extra)]
+    if stream in STREAMS:
+        index = STREAMS.index(stream)
+    elif stream in _kind_streams():
+        index = 2**32 + zlib.crc32(stream.encode())  # never one of the indices above
+    else:
+        known = (*STREAMS, *_kind_streams())
+        raise ValueError(f"No such random stream: {stream!r}. Known: {', '.join(known)}")
+    key = [int(seed), index, *map(int, extra)]
     state = np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0]
     return int(state >> np.uint64(1))  # torch seeds must fit in a signed 64-bit integer
+
+
+def _kind_streams() -> set[str]:
+    from . import kinds
+
+    return {s for k in kinds.KINDS.values() for s in k.streams}
 
 
 def generator(seed: int, stream: str, *extra: int) -> torch.Generator:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ranking, searchtrends, stats, widthsweep
+from . import ranking, stats, testtypes
 from .selection import END_METRICS, SPECTRAL, select, select_rows
 
 
@@ -69,7 +69,9 @@ def _common(h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
     }
 
 
-def ranking_values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
+def ranking_values(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict[str, Any]
+) -> dict[str, Any]:
     """A `test: kendall` hypothesis on one dataset: τ-b between the rankings of the arms of
     variant a.variant and of the same activations in variant b.variant ("" is the claim's own
     arms) by their mean over the seeds both have, bootstrapped over those seeds
@@ -103,7 +105,7 @@ def ranking_values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None) -> 
     if pre["n"] < ranking.MIN_SEEDS:
         note = f"{pre['n']} seeds: a bootstrap over fewer than {ranking.MIN_SEEDS} decides nothing"
     return {
-        **_common(h, dataset),
+        **common,
         "test": "kendall",
         "pre": pre,
         "arms": [
@@ -120,23 +122,24 @@ def ranking_values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None) -> 
 def hypothesis_values(
     df: pd.DataFrame, h: dict[str, Any], dataset: str | None = None
 ) -> dict[str, Any]:
-    """One hypothesis on one dataset: the per-seed differences d = a − b (paired by seed) and
-    the arms' means; for END_METRICS also their last-epoch means, shown beside the end metric.
-    (A `test: kendall` hypothesis: ranking_values.)"""
-    if h.get("test") == "kendall":
-        return ranking_values(df, h, dataset)
-    if h.get("test") in searchtrends.TESTS:
-        return searchtrends.values(df, h, dataset, _common(h, dataset))
-    if h.get("test") in widthsweep.TESTS:
-        return widthsweep.values(df, h, dataset, _common(h, dataset))
+    """One hypothesis on one dataset, by its test type (nnclaims.testtypes): for the default
+    `paired`, paired_values; raises LookupError when the dataset has none of its rows."""
+    return testtypes.of(h).compute(df, h, dataset, _common(h, dataset))
+
+
+def paired_values(
+    df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict[str, Any]
+) -> dict[str, Any]:
+    """A `paired` hypothesis: the per-seed differences d = a − b (paired by seed) and the arms'
+    means; for END_METRICS also their last-epoch means, shown beside the end metric."""
     a = side(df, h["metric"], h["a"], dataset)
     b = side(df, h["metric"], h["b"], dataset) if "b" in h else None
     if b is not None:
-        common = a.index.intersection(b.index)
-        a, b = a.loc[common], b.loc[common]
+        seeds = a.index.intersection(b.index)
+        a, b = a.loc[seeds], b.loc[seeds]
     d = a.to_numpy(float) - (0 if b is None else b.to_numpy(float))
     out = {
-        **_common(h, dataset),
+        **common,
         # a pair with no value (a best epoch of a model that diverged at once) decides nothing
         "d": d[np.isfinite(d)],
         "a_mean": float(a.mean()),
@@ -222,18 +225,16 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     rows, not_tested = [], []
     for h in claim["hypotheses"]:
         wanted = h.get("datasets") or datasets
+        test = testtypes.of(h)
         found = 0
         for ds in wanted:
             try:
-                search = h.get("test") in searchtrends.TESTS
-                rows.append(hypothesis_values(full if search else df, h, ds))
+                rows.append(hypothesis_values(full if test.whole_table else df, h, ds))
                 found += 1
             except LookupError:
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
-        if not found and h.get("test") in searchtrends.TESTS:
-            not_tested.append(f"{h['text']} (no activation search run by this config)")
-        elif not found and h.get("test") in widthsweep.TESTS:
-            not_tested.append(f"{h['text']} (no width sweep run by this config)")
+        if not found and test.missing:
+            not_tested.append(f"{h['text']} ({test.missing})")
         elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
             arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))

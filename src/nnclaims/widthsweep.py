@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .claims import SWEEP_TESTS
+from . import kinds
 from .selection import CHANCE, select
 
-TESTS = SWEEP_TESTS  # named once, in nnclaims.claims (which checks them without numpy)
+TESTS = tuple(t.name for t in kinds.get("widths").tests)  # defined with the kind
 N_BOOT = 1999
 INTERPOLATES = 99.0  # % training accuracy (noisy labels included) at which a width fits its set
 WINDOW = 3  # widths on each side of a knee, the knee shared (one octave on a √2 grid)

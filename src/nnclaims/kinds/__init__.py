@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import testtypes
+from ..testtypes import TestType
+
 if TYPE_CHECKING:
     import pandas as pd
     import torch
@@ -92,6 +95,10 @@ class Kind:
     seed_unit: str = "arm"  # "5 seeds per <unit>"
     # its own stack of models (default: kinds.common.stack's): (spec, d_in, d_out, seeds)
     build: Callable | None = None
+    # tests of config/claims.yaml that read its runs' rows their own way (nnclaims.testtypes)
+    tests: tuple[TestType, ...] = ()
+    # random streams of its own (nnclaims.seeding.derive_seed(seed, name))
+    streams: tuple[str, ...] = ()
 
     def cost_flops(self, spec: RunSpec, per_example: float, n_train: int) -> float:
         if self.flops is not None:
@@ -149,6 +156,8 @@ def _discover() -> None:
             )
         for kind in found:
             register(kind)
+            for test in kind.tests:
+                testtypes.register(test)
 
 
 _discover()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .. import searchspace
 from ..hparams import RunSpec
 from ..lazy import lazy
+from ..testtypes import ClaimsError, TestType
 from . import Job, Kind
 
 if TYPE_CHECKING:
@@ -155,6 +156,59 @@ def describe(runs: list[dict]) -> str:
     )
 
 
+def check_search_test(where: str, cid: str, h: dict, runs: list) -> None:
+    """A rank test compares two groups of an activation search's functions by validation
+    accuracy, against AUC 0.5 (no difference); an enrichment test a feature's odds among the
+    best against the rest, against odds ratio 1."""
+    test = h.get("test")
+    if h["metric"] != "val_acc":
+        raise ClaimsError(f"{where}: tests ranksum and enrichment go with metric val_acc")
+    null = 0.5 if test == "ranksum" else 1.0
+    if "b" not in h or float(h["threshold"]) != null:
+        raise ClaimsError(f"{where}: test {test} compares groups a and b against {null}")
+    for side in ("a", "b"):
+        if not any(k in h[side] for k in ("with", "without")):
+            raise ClaimsError(f"{where}: {side} of test {test} gives `with` or `without`")
+    if not any(s.kind == "actsearch" for s in runs):
+        raise ClaimsError(
+            f"{where}: test {test} reads an activation search's functions, but claims.{cid} "
+            "has no `activation_search`"
+        )
+
+
+SEARCH_TEST = {  # the two tests over a search's functions (nnclaims.searchtrends computes both)
+    "values": "nnclaims.searchtrends:values",
+    "check": check_search_test,
+    "selects_arms": False,
+    "metrics": ("val_acc",),
+    "whole_table": True,  # the candidates' validation rows
+    "missing": "no activation search run by this config",
+}
+TESTS = (
+    TestType(
+        "ranksum",
+        **SEARCH_TEST,
+        statistic=lambda r, sign: f"AUC {sign} {r['threshold']:g} (Mann-Whitney)",
+        measured=lambda r: f"{r['a_mean']:.1f} vs {r['b_mean']:.1f} (median val. acc.)",
+        note="A rank test (`test: ranksum`) compares two groups of the searched functions by "
+        "validation accuracy: mean d is the AUC, the chance that a function of group a scores "
+        "above one of group b (0.5: no difference), with a 95 % percentile bootstrap interval "
+        "and the Mann-Whitney U test's p; n counts functions, not seeds.",
+    ),
+    TestType(
+        "enrichment",
+        **SEARCH_TEST,
+        statistic=lambda r, sign: f"odds ratio {sign} {r['threshold']:g} (Fisher)",
+        measured=lambda r: r["note"],
+        says_note=True,
+        note="An enrichment test (`test: enrichment`) asks whether a feature is more common "
+        "among the best tenth of the searched functions than among the rest: mean d is the "
+        "odds ratio (1: no enrichment), with its exact 95 % interval and Fisher's exact p; n "
+        "counts functions.",
+    ),
+)
+
+
 KIND = Kind(
     "actsearch",
     job,
@@ -168,4 +222,5 @@ KIND = Kind(
     priority=5,  # an activation search, then its best functions as arms: start early
     work=work,
     describe=describe,
+    tests=TESTS,
 )

@@ -9,10 +9,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog import n_sets
+from ..catalog import STACKED_MODELS, n_sets
 from ..hparams import RunSpec
 from ..lazy import lazy
-from ..plan_checks import STACKED_MODELS
 from . import Job, Kind
 
 if TYPE_CHECKING:

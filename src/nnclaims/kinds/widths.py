@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..hparams import RunSpec
 from ..lazy import lazy
+from ..testtypes import ClaimsError, TestType
 from . import Job, Kind
 
 if TYPE_CHECKING:
@@ -95,6 +96,77 @@ def describe(runs: list[dict]) -> str:
     )  # fmt: skip
 
 
+def check_sweep_test(where: str, cid: str, h: dict, runs: list) -> None:
+    """A width-sweep test reads one sweep run of the claim: side a names its variant."""
+    test = h["test"]
+    if "b" in h or "variant" not in h["a"]:
+        raise ClaimsError(f"{where}: test {test} reads one width sweep: give a: {{variant: tag}}")
+    if test == "knee" and not h["metric"].endswith("loss"):
+        raise ClaimsError(f"{where}: test knee fits the log of a loss: give a *_loss metric")
+    tag = h["a"]["variant"]
+    label = f"sweep_{tag}" if tag else "sweep"
+    have = [s.arm for s in runs if s.kind == "widths"]
+    if label not in have:
+        raise ClaimsError(
+            f"{where}: test {test} reads the width sweep of variant {tag!r}, but claims.{cid} "
+            f"runs {'those of ' + ', '.join(repr(a[6:]) for a in have) if have else 'none'} "
+            "(a `width_sweep`, and a variant with that tag)"
+        )
+
+
+def _past_threshold(r: dict) -> str | None:
+    if r.get("threshold_width") is None:
+        return None  # the note says why there is nothing past the threshold
+    return (
+        f"{r['a_mean']:.1f} at {r['widths'][-1]} units vs {r['b_mean']:.1f} at "
+        f"{r['threshold_width']} (the interpolation threshold)"
+    )
+
+
+SWEEP_TEST = {  # the tests over a width sweep (nnclaims.widthsweep computes them)
+    "values": "nnclaims.widthsweep:values",
+    "check": check_sweep_test,
+    "selects_arms": False,
+    "metrics": ("fit_loss", "fit_acc"),
+    "missing": "no width sweep run by this config",
+    "says_note": True,
+}
+TESTS = (
+    TestType(
+        "knee",
+        **SWEEP_TEST,
+        statistic=lambda r, sign: f"slope ratio {sign} {r['threshold']:g} (bootstrap)",
+        measured=lambda r: (
+            f"{r['note']}; loss {r['a_mean']:.3g} → {r['b_mean']:.3g} "
+            f"({r['widths'][0]} → {r['widths'][-1]} units)"
+        ),
+        note="A knee test (`test: knee`) reads the log of a width sweep's final training loss "
+        "(geometric mean over seeds) against log2 width: at each width, the slope over the "
+        "octave after it over the slope over the octave before it; mean d is the largest such "
+        "ratio, at the knee (1: a power law, no threshold; inf: flat before the knee), with a "
+        "95 % percentile bootstrap interval over seeds that places the knee again in every "
+        "sample, and the bootstrap's p.",
+    ),
+    TestType(
+        "spread",
+        **SWEEP_TEST,
+        statistic=lambda r, sign: f"Spearman ρ {sign} {r['threshold']:g} (bootstrap)",
+        measured=lambda r: r["note"],
+        note="A spread test (`test: spread`) gives Spearman's ρ between log width and the "
+        "seeds' SD of the metric at each width, of log10 for a loss (the spread relative to the "
+        "loss; −1: it shrinks at every step), with a bootstrap over seeds.",
+    ),
+    TestType(
+        "past_threshold",
+        **SWEEP_TEST,
+        measured=_past_threshold,
+        note="A past-threshold test (`test: past_threshold`) compares, per seed, the widest "
+        "width with the interpolation threshold (the narrowest width whose mean training "
+        "accuracy reaches 99 %; read off the training set), as a paired t-test.",
+    ),
+)
+
+
 KIND = Kind(
     "widths",
     job,
@@ -116,4 +188,5 @@ KIND = Kind(
     family=False,
     seed_unit="width",
     build=build,
+    tests=TESTS,
 )
