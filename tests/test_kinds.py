@@ -130,3 +130,14 @@ def test_each_module_imports_first_without_a_cycle(module):
     first must import (a cycle once broke `import nnclaims.plan_checks`)."""
     run = [sys.executable, "-c", f"import nnclaims.{module}"]
     assert subprocess.run(run, capture_output=True, text=True).stderr == ""
+
+
+def test_a_width_sweeps_flops_are_those_of_its_widths_trained_alone():
+    """`nnclaims cost` once crashed on a sweep (one model's input fed to the whole stack)."""
+    from nnclaims import resources
+
+    kw = {"epochs": 3, "seeds": (0, 1)}
+    sweep = hparams.RunSpec("widths", "sweep", ("relu",), widths=(4, 8), **kw)
+    alone = [hparams.RunSpec("classify", "relu", ("relu",), width=w, **kw) for w in (4, 8)]
+    total = sum(resources.train_flops(s) for s in alone)
+    assert resources.train_flops(sweep) == pytest.approx(total, rel=1e-12) and total > 0
