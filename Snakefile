@@ -25,6 +25,14 @@ configfile: "config/config.yaml"
 from nnclaims.io import numbers_from_text
 
 numbers_from_text(config)
+# one line naming the key (Snakemake's own message below prints the whole schema)
+from nnclaims.io import schema_problem
+
+_problem = schema_problem(config, read_yaml("workflow/schemas/config.schema.yaml"))
+if _problem:
+    raise WorkflowError(
+        f"Invalid config: {_problem}. Every key is described in config/README.md"
+    )
 validate(config, "workflow/schemas/config.schema.yaml")
 # a claim set to null is switched off (a profile merged over the default drops one so)
 config["claims"] = {k: v for k, v in config["claims"].items() if v is not None}

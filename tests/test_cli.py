@@ -45,7 +45,7 @@ def test_cli_errors_are_one_line_with_documented_exit_codes(project):
         ("plan", "--config", "broken.yaml"): "broken.yaml, line 2",
         ("cost", "--tflops", "0"): "--tflops: must be a positive number",
         ("plan", "--set", "train.epochs"): "write KEY=VALUE",
-        ("plan", "--set", "train.epochs=abc"): "'abc' is not of type 'integer' (at train/epochs)",
+        ("plan", "--set", "train.epochs=abc"): "'abc' is not of type 'integer' (at train.epochs)",
         ("run-claim", "nosuch", "--config", "config/test.yaml"): "No claim 'nosuch'",
         ("run-claim", "hat", "--config", "config/test.yaml", "--set", "device=cuda"): "cuda",
     }

@@ -1,7 +1,8 @@
 """#14: a new experiment kind is one new module plus YAML. In a copy of the project, a kind that
 trains one arm at several fixed learning rates is added as src/nnclaims/kinds/lrsweep.py, its
-config block in the schema, a claim using it in the config and its entry in config/claims.yaml;
-nothing else changes, and Snakemake takes it from the plan to a verdict in the PDF."""
+config block in the schema (config/README.md regenerated from it), a claim using it in the
+config and its entry in config/claims.yaml; nothing else changes, and Snakemake takes it from
+the plan to a verdict in the PDF."""
 
 import filecmp
 import json
@@ -29,20 +30,25 @@ np, pd = lazy("numpy"), lazy("pandas")
 tidy, common = lazy("nnclaims.tidy"), lazy("nnclaims.kinds.common")
 
 
-def label(rate: float) -> str:
-    return f"lr{rate:g}"
+def label(spec, rate: float) -> str:
+    """Arm lr<rate> (in a variant's run, "sweep_<tag>": lr<rate>_<tag>)."""
+    return f"lr{rate:g}{spec.arm[len('sweep'):]}"
 
 
 def job(spec, job):
-    frames = []
+    """Each rate's K seeds as one stack, one stack after another, each checkpointed in its own
+    folder (a restarted job resumes the stack it was in); rows as the engine writes them."""
+    frames, k, a = [], len(spec.seeds), job.arrays
     for rate in spec.rates:
         one = dataclasses.replace(spec, lr=rate)
-        model = common.stack(one, common.d_in(job.arrays), job.arrays.n_classes, list(spec.seeds))
-        hist = common.train(one, model, job.arrays, None, job.device, label(rate))
-        k = len(spec.seeds)
-        rows = tidy.from_history(one, hist, list(spec.seeds), np.ones(k), [label(rate)] * k)
-        frames.append(rows)
-    return pd.concat(frames, ignore_index=True), None
+        ckpt = None if job.ckpt_dir is None else job.ckpt_dir / label(spec, rate)
+        if ckpt is not None:
+            ckpt.mkdir(parents=True, exist_ok=True)
+        model = common.stack(one, common.d_in(a), a.n_classes, list(spec.seeds))
+        hist = common.train(one, model, a, ckpt, job.device, label(spec, rate))
+        arms = [label(spec, rate)] * k
+        frames.append(tidy.from_history(one, hist, list(spec.seeds), np.ones(k), arms))
+    return pd.concat(frames, ignore_index=True), None  # (rows, masks); weights not kept
 
 
 def plan(setup):
@@ -58,7 +64,7 @@ KIND = Kind(
     params={"rates": ()},
     block="lr_sweep",
     plan=plan,
-    row_arms=lambda spec: [label(r) for r in spec.rates],
+    row_arms=lambda spec: [label(spec, r) for r in spec.rates],
     family=False,  # its lr is the sweep's, not the training default the model part names
     work=lambda spec: len(spec.rates) * len(spec.seeds) * spec.epochs,
     describe=lambda runs: "lr sweep: " + runs[0]["activation"][0] + " at lr "
@@ -128,14 +134,18 @@ def test_a_new_kind_is_one_module_plus_yaml_and_reaches_the_pdf(tmp_path):
     (tmp_path / "config/config.yaml").write_text(CONFIG)
     claims = tmp_path / "config/claims.yaml"
     claims.write_text(claims.read_text() + ENTRY)
+    # the copy's library, in Snakemake and in every job and notebook it starts
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    doc = [sys.executable, "-m", "nnclaims.configdoc"]  # config/README.md from the schema
+    subprocess.run(doc, cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert "lr_sweep" in (tmp_path / "config/README.md").read_text()
     assert _changed(tmp_path) == [
+        "config/README.md",
         "config/claims.yaml",
         "config/config.yaml",
         "src/nnclaims/kinds/lrsweep.py",
         "workflow/schemas/config.schema.yaml",
     ]
-    # the copy's library, in Snakemake and in every job and notebook it starts
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
     r = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2"],
         cwd=tmp_path,

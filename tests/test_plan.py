@@ -125,3 +125,16 @@ def test_dataset_seeds_override_seeds_on_their_dataset():
     plan = make_plan(cfg)
     n = {(s.dataset, len(s.seeds)) for s in plan.runs.values() if s.kind != "spectral"}
     assert n == {("mnist1d", 3), ("digits", 4)}
+
+
+def test_every_claim_of_the_default_switches_off_with_null():
+    """A file merged over the default turns any claim off with null (the schema once allowed it
+    for the later claims only)."""
+    from nnclaims.io import read_yaml, schema_problem
+
+    schema = read_yaml(ROOT / "workflow/schemas/config.schema.yaml")
+    cfg = load("config.yaml")
+    for claim in cfg["claims"]:
+        off = {**cfg, "claims": {**cfg["claims"], claim: None}}
+        assert schema_problem(off, schema) is None, claim
+        assert claim not in make_plan(off).claim_runs

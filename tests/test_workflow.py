@@ -82,6 +82,16 @@ def test_invalid_config_stops_before_any_job(project, yaml_line, message):
     assert not (project / "results").exists()
 
 
+def test_a_config_error_is_one_line_naming_the_key(project):
+    """Snakemake's own schema error printed the whole schema (about 290 lines) and ended with
+    the key; ours names the key first, inside the form a claim may take (null, or settings)."""
+    (project / "bad.yaml").write_text("claims: {hat: 5}\n")
+    r = snakemake(project, "-n", "--configfile", "bad.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and len(out.splitlines()) < 12, out[-3000:]
+    assert "Invalid config: 5 is not of type 'object' (at claims.hat)" in out
+
+
 def test_a_nested_key_can_be_set_with_snakemake_config(project):
     """#16.3: `--config 'train={epochs: 5}'` failed the schema ('5' is not of type 'integer');
     the other train keys stay as the config file has them (Snakemake merges nested keys)."""

@@ -15,12 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from . import kinds, testtypes
 from .hparams import RunSpec
-from .io import read_yaml
+from .io import read_yaml, schema_problem
 from .plan import design
 from .testtypes import ClaimsError  # noqa: F401 (raised here; callers catch claims.ClaimsError)
 
@@ -34,11 +33,9 @@ CAPTIONS = "workflow/report"  # <claim>.rst if there is one, else claim.rst
 def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
     """config/claims.yaml, validated against workflow/schemas/claims.schema.yaml."""
     doc = read_yaml(path)
-    try:
-        jsonschema.validate(doc, yaml.safe_load(SCHEMA.read_text()))
-    except jsonschema.ValidationError as e:
-        where = ".".join(map(str, e.absolute_path)) or "top level"
-        raise ClaimsError(f"{path}: {e.message} (at {where})") from None
+    problem = schema_problem(doc, yaml.safe_load(SCHEMA.read_text()))
+    if problem:
+        raise ClaimsError(f"{path}: {problem}")
     for cid, entry in doc.items():
         for h in entry["hypotheses"]:
             try:

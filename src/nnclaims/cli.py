@@ -23,12 +23,11 @@ import shutil
 import sys
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from . import __version__, analysis, claims, data, experiments, kinds, paths, tables
 from .engine import resolve_device
-from .io import read_yaml
+from .io import read_yaml, schema_problem
 from .plan import make_plan
 
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
@@ -96,12 +95,10 @@ def load_config(
     for assignment in overrides:
         set_key(cfg, assignment)
     schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
-    try:
-        jsonschema.validate(cfg, schema)
-    except jsonschema.ValidationError as e:
-        where = "/".join(map(str, e.path))
+    problem = schema_problem(cfg, schema)
+    if problem:
         sets = f" with --set {' '.join(overrides)}" if overrides else ""
-        raise ConfigError(f"Invalid config {path}{sets}: {e.message} (at {where})") from None
+        raise ConfigError(f"Invalid config {path}{sets}: {problem}")
     cfg["claims"] = {k: v for k, v in cfg["claims"].items() if v is not None}  # null: off
     paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
     return cfg

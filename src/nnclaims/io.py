@@ -155,3 +155,23 @@ def numbers_from_text(cfg: Any) -> Any:
         elif isinstance(v, str) and v.strip() in ("true", "false", "True", "False"):
             cfg[k] = v.strip().lower() == "true"
     return cfg
+
+
+def schema_problem(instance: Any, schema: dict[str, Any]) -> str | None:
+    """What is wrong with `instance` under a JSON schema, in one line naming the key (None if
+    nothing). Where a key may be one of several forms (null, or a claim's settings), it names
+    the problem inside the form that got furthest, not "not valid under any of the given
+    schemas"."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    e = best_match(jsonschema.Draft202012Validator(schema).iter_errors(instance))
+    if e is None:
+        return None
+    while e.context:
+        branches = [
+            c for c in e.context if not (c.validator == "type" and c.validator_value == "null")
+        ]
+        e = best_match(branches or e.context)
+    where = ".".join(map(str, e.absolute_path)) or "top level"
+    return f"{e.message} (at {where})"
