@@ -85,3 +85,12 @@ def test_dotted_overrides_and_running_from_a_subfolder(project):
     (sub / "bad.yaml").write_text("seeds: 1\n")
     bad = cli(sub, "plan", "--config", "bad.yaml")
     assert bad.returncode == 2 and "Invalid config notes/bad.yaml" in bad.stderr
+
+
+def test_kinds_lists_every_kind_with_its_block_settings_and_tests(project):
+    r = cli(project, "kinds")
+    assert r.returncode == 0, r.stderr[-2000:]
+    blocks = [x.split(": ", 1)[1] for x in r.stdout.splitlines() if "config block:" in x]
+    assert blocks[:3] == ["arms", "activation_search", "width_sweep"] and "rounds" in blocks
+    assert "own hyperparameters: widths=()" in r.stdout
+    assert "tests: knee, spread, past_threshold" in r.stdout

@@ -313,6 +313,8 @@ def parser() -> argparse.ArgumentParser:
     )
     _config_args(w, DEFAULT_CONFIG)
     w.set_defaults(func=show_status)
+    k = sub.add_parser("kinds", help="the experiment kinds, their config blocks and own settings")
+    k.set_defaults(func=lambda args: print(kinds.summary()) or EXIT_OK)
     return p
 
 

@@ -141,6 +141,22 @@ def ordered() -> list[Kind]:
     return sorted(KINDS.values(), key=lambda k: (k.order, k.name))
 
 
+def summary() -> str:
+    """Every kind: what it trains, the claim-config block that asks for it, its own
+    hyperparameters with their defaults, and its tests (`nnclaims kinds`)."""
+    lines = []
+    for k in ordered():
+        lines.append(f"{k.name}: {k.doc}")
+        lines.append(f"  config block: {k.block or '(planned by another kind)'}")
+        if k.params:
+            lines.append(
+                "  own hyperparameters: " + ", ".join(f"{n}={v!r}" for n, v in k.params.items())
+            )
+        if k.tests:
+            lines.append("  tests: " + ", ".join(t.name for t in k.tests))
+    return "\n".join(lines)
+
+
 def _discover() -> None:
     """Import every kind module of this package and register what it defines: `KIND`, or
     `KINDS` (a module with several kinds, e.g. IMP and its controls)."""

@@ -259,6 +259,7 @@ KINDS = [
         params=PRUNING,
         block="rounds",
         plan=plan,
+        order=40,
         check=check,
         row_arms=lambda spec: ["dense", "imp"],
         outputs=("masks",),
@@ -271,6 +272,7 @@ KINDS = [
         control_job,
         doc="sparse from scratch at each IMP level",
         params={**PRUNING, "control": "", "trunk": ""},  # reinit | random; the trunk's run id
+        order=41,
         inputs=lambda spec: {"trunk_masks": ("masks", spec.trunk)},
         priority=10,  # on the longest chain, right after its IMP trunk
         work=lambda spec: model_epochs(spec) * spec.prune_rounds,
