@@ -46,14 +46,19 @@ class Job:
     inputs: dict[str, Path] = field(default_factory=dict)  # other runs' files (Kind.inputs)
 
 
+def lr_trials(spec: RunSpec) -> float:
+    """Models an arm's lr search trains, counted on 1 − val_fraction of the data (0: no grid;
+    a walk tries about 4 rates)."""
+    if not spec.lr_grid:
+        return 0.0
+    rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
+    return rates * min(spec.tune_seeds, len(spec.seeds)) * (1 - spec.val_fraction)
+
+
 def model_epochs(spec: RunSpec) -> float:
-    """Model-epochs of a run that trains its seeds once (its lr search's trials included, on
-    1 − val_fraction of the data): the default cost of a kind."""
-    models = float(len(spec.seeds))
-    if spec.lr_grid:
-        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
-        models += rates * min(spec.tune_seeds, len(spec.seeds)) * (1 - spec.val_fraction)
-    return models * spec.epochs
+    """Model-epochs of a run that trains its seeds once (its lr search's trials included): the
+    default cost of a kind."""
+    return (len(spec.seeds) + lr_trials(spec)) * spec.epochs
 
 
 @dataclass(frozen=True)

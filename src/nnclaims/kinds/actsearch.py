@@ -21,7 +21,7 @@ from .. import searchspace
 from ..hparams import RunSpec
 from ..lazy import lazy
 from ..testtypes import ClaimsError, TestType
-from . import Job, Kind
+from . import Job, Kind, lr_trials
 
 if TYPE_CHECKING:
     from ..plan import Setup
@@ -139,11 +139,7 @@ def work(spec: RunSpec) -> float:
     """One model per function for search_epochs, then `keep` arms as classify runs."""
     seeds = len(spec.seeds)
     trials = (spec.candidates + 2) * (1 - spec.val_fraction) * spec.search_epochs
-    models = spec.keep * seeds
-    if spec.lr_grid:
-        rates = len(spec.lr_grid) if spec.lr_search == "grid" else min(len(spec.lr_grid), 4)
-        models += spec.keep * rates * min(spec.tune_seeds, seeds) * (1 - spec.val_fraction)
-    return trials + models * spec.epochs
+    return trials + spec.keep * (seeds + lr_trials(spec)) * spec.epochs
 
 
 def describe(runs: list[dict]) -> str:
