@@ -30,7 +30,7 @@ def test_config_readme_is_generated_from_the_schema():
     )
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "lottery.yaml"])
 def test_every_key_of_the_shipped_configs_has_a_row(name):
     config = yaml.safe_load((ROOT / "config" / name).read_text())
     for keys in leaf_keys(config):

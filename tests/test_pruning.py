@@ -55,8 +55,32 @@ def test_imp_reaches_the_asked_sparsity_and_resets_to_theta0(tmp_path):
     for _ in range(3):
         keep = [round(k * (1 - r)) for k, r in zip(keep, [0.2, 0.2, 0.1])]
     assert np.isclose(levels[-1], sum(keep) / sum(n))
+    # every round's rows count the weights left, by hand from the layer sizes (#19.1)
+    kept = df[df.metric == "weights_kept"].groupby("level")["value"].agg(["min", "max", "size"])
+    assert kept.loc[1.0, "min"] == sum(n) and kept.loc[levels[-1], "max"] == sum(keep)
+    assert (kept["min"] == kept["max"]).all() and (kept["size"] == 2).all()  # per seed, equal
     masks = experiments.load_masks(tmp_path / "masks.npz", 3, 3)
     ticket = experiments.ticket(spec, 12, 4, [0, 1], masks[-1])
     theta0 = experiments.ticket(spec, 12, 4, [0, 1], None)
     for w, w0, m in zip(ticket.weights, theta0.weights, masks[-1]):
         assert torch.equal(w.detach(), (w0 * m).detach())  # survivors hold exactly θ0
+
+
+def test_controls_count_the_weights_their_masks_keep(tmp_path):
+    """A control's weights_kept rows are the count of ones in the masks it trained with (the
+    trunk's for reinit, a random mask of the same per-layer counts for random)."""
+    kw = dict(depth=1, width=8, epochs=1, batch_size=50, seeds=(0, 1), prune_rounds=2)
+    trunk = RunSpec("imp", "imp", ("relu",), prune_fraction=0.5, **kw)
+    d = toy()
+    experiments.run_imp(trunk, d, tmp_path / "masks.npz")
+    z = np.load(tmp_path / "masks.npz")
+    for control in ("reinit", "random"):
+        spec = RunSpec("control", control, ("relu",), control=control, trunk=trunk.run_id,
+                       prune_fraction=0.5, **kw)  # fmt: skip
+        df = experiments.run_control(spec, d, tmp_path / "masks.npz")
+        got = df[df.metric == "weights_kept"].sort_values(
+            ["level", "seed"], ascending=[False, True]
+        )
+        by_hand = [sum(int(z[f"round{r}_layer{i}"][k].sum()) for i in range(2))
+                   for r in (1, 2) for k in (0, 1)]  # fmt: skip
+        assert got["value"].tolist() == by_hand

@@ -100,3 +100,24 @@ def test_every_run_kind_reuses_its_seeds_bitwise(tmp_path, digits, kind):
         assert list(_trained_in(cout).values()).count(ctl(3).run_id) == 1
         c3f, _ = run(ctl(3), "c", other, trunk=fout / "masks.npz")
         _same(c3, c3f)
+
+
+def test_a_seed_stored_before_its_kind_gained_a_metric_trains_again(tmp_path, digits):
+    """An IMP seed stored without weights_kept rows (rows_version 1, before #19.1) is not
+    reused: it trains again, and the run's rows have the metric."""
+    spec = RunSpec("imp", "imp", ("relu",), prune_rounds=1, seeds=(0, 1), **SMALL)
+    store = tmp_path / "replicates"
+    experiments.run(spec, tmp_path / "a" / spec.run_id, data_path=digits, replicates=store)
+    for f in store.glob("*/seed_0.json"):  # seed 0 as an older nnclaims stored it
+        meta = json.loads(f.read_text())
+        del meta["rows_version"]
+        f.write_text(json.dumps(meta))
+        rows = f.with_suffix(".parquet")
+        pd.read_parquet(rows).query("metric != 'weights_kept'").to_parquet(rows)
+    (seed1,) = store.glob("*/seed_1.json")
+    before = seed1.stat().st_mtime_ns
+    df = experiments.run(spec, tmp_path / "b" / spec.run_id, data_path=digits, replicates=store)
+    (seed0,) = store.glob("*/seed_0.json")
+    assert json.loads(seed0.read_text())["rows_version"] == 2  # trained and stored again
+    assert seed1.stat().st_mtime_ns == before  # reused
+    assert sorted(df[df.metric == "weights_kept"].seed.unique()) == [0, 1]

@@ -213,3 +213,73 @@ def test_levels_selector_is_the_per_seed_mean_over_the_levels_in_range():
     assert got.tolist() == pytest.approx([(60 + 58 + 50) / 3, (62 + 61 + 57) / 3])
     with pytest.raises(LookupError, match="No level"):
         analysis.select(df, "test_acc", "imp", dataset="digits", levels=[0.01, 0.1])
+
+
+def _imp_table() -> pd.DataFrame:
+    """Dense and two IMP levels of a 1,000-weight net, 2 seeds, 4 epochs: test accuracy,
+    validation loss and the count of weights left."""
+    rows = []
+    acc = {1.0: [[50, 60, 70, 80], [52, 62, 72, 82]], 0.5: [[40, 45, 50, 55], [41, 46, 51, 56]],
+           0.1: [[20, 30, 35, 38], [22, 31, 36, 39]]}  # fmt: skip
+    val = {1.0: [[1.0, 0.8, 0.9, 1.1], [1.0, 0.9, 0.7, 1.2]], 0.5: [[1.0, 0.9, 0.8, 0.7]] * 2,
+           0.1: [[2.0, 1.5, 1.4, 1.3], [2.0, 1.2, 1.4, 1.5]]}  # fmt: skip
+    for lv in acc:
+        arm = "dense" if lv == 1.0 else "imp"
+        for s in range(2):
+            base = _rows(arm, 2, [0])[0] | {"dataset": "mnist1d", "level": lv, "seed": s}
+            for e in range(4):
+                rows.append(base | {"epoch": e + 1, "value": float(acc[lv][s][e])})
+                rows.append(base | {"epoch": e + 1, "metric": "val_loss", "split": "val",
+                                    "value": val[lv][s][e]})  # fmt: skip
+            rows.append(base | {"epoch": 4, "metric": "weights_kept", "split": "train",
+                                "value": 1000 * lv})  # fmt: skip
+            rows.append(base | {"epoch": 4, "metric": "diverged_epoch", "split": "train",
+                                "value": 0.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_level_by_weights_kept_and_accuracy_at_the_early_stopping_iteration():
+    """#19.1: `kept` picks the level whose count of weights left is nearest; `epoch: early`
+    reads each model at its own epoch of lowest validation loss (never test)."""
+    df = _imp_table()
+    at = lambda **k: analysis.select(df, "test_acc", "imp", dataset="mnist1d", **k).tolist()  # noqa: E731
+    # the end metric: the mean over the last 10 epochs, here all 4
+    assert at(kept=400) == at(level=0.5) == [47.5, 48.5]
+    assert at(kept=120) == at(level="min")
+    # early: dense seed 0 is best at epoch 2 (0.8), seed 1 at 3 (0.7); IMP 10 %: epochs 4 and 2
+    dense = analysis.select(df, "test_acc", "dense", dataset="mnist1d", epoch="early")
+    assert dense.tolist() == [60, 72]
+    assert at(kept=100, epoch="early") == [38, 31]
+    early = analysis.summary(df, "test_acc", ["dataset", "arm", "level"], epoch="early")
+    assert early.set_index("level").loc[0.1, "mean"] == pytest.approx((38 + 31) / 2)
+    hs = [{"a": {"arm": "imp", "kept": 90}}, {"a": {"arm": "imp", "level": 0.6}},
+          {"a": {"arm": "imp", "level": "min"}}]  # fmt: skip
+    assert analysis.levels_read(df, hs, "mnist1d") == [0.5, 0.1]
+    with pytest.raises(LookupError, match="rerun them"):
+        analysis.select(
+            df[df.metric != "weights_kept"], "test_acc", "imp", dataset="mnist1d", kept=100
+        )
+
+
+def test_the_report_flags_models_whose_lowest_validation_loss_is_at_the_end():
+    """#19.1: a group whose mean best epoch is in the last 10 % of training may still be
+    improving; the report names it (10 % level, best at epochs 4 and 2 of 4: mean 3 ≤ 3.6)."""
+    df = _imp_table()
+    assert analysis.late_stops(df) == ["imp at 50.0 % of weights (mnist1d): epoch 4 of 4"]
+    assert analysis.late_stops(df[df.metric != "val_loss"]) == []
+
+
+def test_claims_check_names_a_level_by_count_or_an_early_reading_without_pruning():
+    doc, cfg = _doc_and_config()
+    p = plan.make_plan(cfg)
+    h = doc["swish_vs_relu"]["hypotheses"][0]
+    for sel, msg in (({"kept": 500}, "a.kept selects an IMP level; claims.swish_vs_relu prunes"),
+                     ({"epoch": "early"}, "a.epoch early reads a validation loss")):  # fmt: skip
+        d = copy.deepcopy(doc)
+        d["swish_vs_relu"]["hypotheses"][0]["a"] = {**h["a"], **sel}
+        with pytest.raises(claims.ClaimsError, match=msg):
+            claims.check(d, cfg, p)
+    d = copy.deepcopy(doc)
+    d["sparse_vs_dense"]["hypotheses"][0]["a"] = {"arm": "imp", "level": 0.1, "kept": 500}
+    with pytest.raises(claims.ClaimsError, match="gives level and kept: give one of them"):
+        claims.check(d, cfg, p)

@@ -27,6 +27,7 @@ from .selection import (  # noqa: F401
     END_WINDOW,
     SPECTRAL,
     best_epochs,
+    levels_read,
     select,
     select_rows,
     summary,
@@ -218,6 +219,7 @@ def write_numbers(
             "differences": claim.get("differences", ""),
             "diverged": "none" if df is None else diverged(df),
             "lr_edges": [] if df is None else lr_edges(df),
+            "late_stops": [] if df is None else late_stops(df),
             # the config keys every number and figure of this claim depends on
             "config_keys": ["datasets", "seeds", "train", "mixes", "sets", f"claims.{claim_id}"],
             "table": table,
@@ -257,6 +259,26 @@ def lr_edges(df: pd.DataFrame) -> list[str]:
         if np.isclose(lr, grid[0]) or np.isclose(lr, grid[-1]):
             end = "smallest" if np.isclose(lr, grid[0]) else "largest"
             out.append(f"{arm} ({ds}): {lr:g}, the grid's {end}")
+    return out
+
+
+def late_stops(df: pd.DataFrame, tail: float = 0.1) -> list[str]:
+    """Groups (dataset, arm, level) whose mean epoch of lowest validation loss falls in the
+    last `tail` of training (#19.1): they may still be improving when training ends."""
+    val = df[df["metric"] == "val_loss"]
+    if val.empty:
+        return []
+    keys = ["dataset", "arm", "level"]
+    best = best_epochs(val, [*keys, "seed"])
+    last = val.groupby(keys)["epoch"].max()
+    out = []
+    for key, g in best.groupby(keys, sort=False):
+        mean, end = float(g["epoch"].mean()), float(last[key])
+        if mean > (1 - tail) * end:
+            ds, arm, level = key
+            out.append(
+                f"{arm} at {100 * level:.1f} % of weights ({ds}): epoch {mean:.0f} of {end:.0f}"
+            )
     return out
 
 

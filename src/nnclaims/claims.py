@@ -144,9 +144,17 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                 f"(its {what}: {', '.join(arms) or 'none'}). Add it to the config, or list "
                 f"{h['id']} under claims.{cid}.untested"
             )
-        if ("level" in sel or "levels" in sel) and not imp:
+        chosen = [k for k in ("level", "levels", "kept") if k in sel]
+        if chosen and not imp:
             raise ClaimsError(
-                f"{where}: {side}.level selects an IMP level; claims.{cid} prunes nothing"
+                f"{where}: {side}.{chosen[0]} selects an IMP level; claims.{cid} prunes nothing"
+            )
+        if len(chosen) > 1:
+            raise ClaimsError(f"{where}: {side} gives {' and '.join(chosen)}: give one of them")
+        if sel.get("epoch") == "early" and not imp:
+            raise ClaimsError(
+                f"{where}: {side}.epoch early reads a validation loss, which only IMP runs "
+                f"record; claims.{cid} prunes nothing"
             )
         if isinstance(sel.get("size"), int) and sel["size"] not in sizes:
             raise ClaimsError(

@@ -68,6 +68,7 @@ class Stacked(nn.Module):
         self.weights = nn.ParameterList(nn.Parameter(w) for w in ws)
         self.biases = nn.ParameterList(nn.Parameter(b) for b in bs)
         self.masks: list[torch.Tensor] | None = None
+        self.bias_masks: list[torch.Tensor] | None = None  # biases pruned too (kinds.lottery)
 
     @property
     def n_models(self) -> int:
@@ -90,16 +91,28 @@ class Stacked(nn.Module):
                     )
                 w.mul_(m)
 
+    def set_bias_masks(self, masks: Sequence[torch.Tensor]) -> None:
+        """Masks shaped like the biases; masked biases are zeroed and get no gradient."""
+        b0 = self.biases[0]
+        self.bias_masks = [m.to(device=b0.device, dtype=b0.dtype) for m in masks]
+        with torch.no_grad():
+            for b, m in zip(self.biases, self.bias_masks):
+                b.mul_(m)
+
     def _w(self, i: int) -> torch.Tensor:
         return self.weights[i] if self.masks is None else self.weights[i] * self.masks[i]
 
+    def _b(self, i: int) -> torch.Tensor:
+        b = self.biases[i]
+        return b if self.bias_masks is None else b * self.bias_masks[i]
+
     def linear(self, i: int, x: torch.Tensor) -> torch.Tensor:
         """Hidden layer i on x (K, N, fan_in) → (K, N, fan_out)."""
-        return stacked_ops.baddbmm(self.biases[i], x, self._w(i))
+        return stacked_ops.baddbmm(self._b(i), x, self._w(i))
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer on x (K, N, fan_in) → (K, fan_out, N)."""
-        return stacked_ops.head(x, self._w(len(self.sizes) - 1), self.biases[-1])
+        return stacked_ops.head(x, self._w(len(self.sizes) - 1), self._b(len(self.sizes) - 1))
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs in (K, classes, B) layout: what the training loop uses."""
@@ -182,7 +195,7 @@ class StackedWidths(Stacked):
         self.widths = list(widths)
         self.seeds = [s for _ in widths for s in seeds]
         self.sizes = [sz for m in self.subs for sz in m.sizes]
-        self.masks = None
+        self.masks = self.bias_masks = None
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """x: (W·K, B, d_in), width-major → logits (W·K, d_out, B)."""

@@ -76,8 +76,16 @@ def random_masks_like(
     return out
 
 
+def kept(masks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Count of prunable weights left per model, over all layers (K,)."""
+    return sum(m.reshape(m.shape[0], -1).sum(dim=1) for m in masks).double()
+
+
+def prunable(masks: Sequence[torch.Tensor]) -> int:
+    """Count of prunable weights of one model (masks or the stacked weights they cover)."""
+    return sum(m[0].numel() for m in masks)
+
+
 def remaining_fraction(masks: Sequence[torch.Tensor]) -> torch.Tensor:
     """Fraction of weights left per model, over all layers (K,)."""
-    alive = sum(m.reshape(m.shape[0], -1).sum(dim=1) for m in masks)
-    total = sum(m[0].numel() for m in masks)
-    return alive.double() / total
+    return kept(masks) / prunable(masks)

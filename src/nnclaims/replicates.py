@@ -44,13 +44,19 @@ class Store:
 
     def __init__(self, root: str | os.PathLike, spec: RunSpec):
         self.dir = Path(root) / key(spec)
+        self.version = kinds.get(spec.kind).rows_version
 
     def _f(self, seed: int, ext: str) -> Path:
         return self.dir / f"seed_{seed}.{ext}"
 
     def has(self, seed: int) -> bool:
-        # the .json is written last: its presence means the seed is complete
-        return self._f(seed, "json").exists() and self._f(seed, "parquet").exists()
+        # the .json is written last: its presence means the seed is complete; a seed stored
+        # by an older version of its kind's rows (Kind.rows_version) trains again
+        if not (self._f(seed, "json").exists() and self._f(seed, "parquet").exists()):
+            return False
+        if self.version == 1:
+            return True
+        return json.loads(self._f(seed, "json").read_text()).get("rows_version", 1) >= self.version
 
     def missing(self, seeds) -> list[int]:
         return [s for s in seeds if not self.has(s)]
@@ -63,7 +69,10 @@ class Store:
             if masks is not None:
                 with atomic_path(self._f(s, "masks.npz")) as tmp, open(tmp, "wb") as f:
                     np.savez_compressed(f, **{n: a[k : k + 1] for n, a in masks.items()})
-            write_json({**meta, "seed": s}, self._f(s, "json"))
+            meta_s = {**meta, "seed": s}
+            if self.version > 1:
+                meta_s["rows_version"] = self.version
+            write_json(meta_s, self._f(s, "json"))
 
     def rows(self, seeds) -> pd.DataFrame:
         return pd.concat([pd.read_parquet(self._f(s, "parquet")) for s in seeds], ignore_index=True)

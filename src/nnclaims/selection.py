@@ -52,18 +52,23 @@ def select(
     freq: str | None = None,
     loss: float | None = None,
     levels: list[float] | None = None,
+    kept: int | None = None,
 ) -> pd.Series:
     """Per-seed values (index: seed) of one metric for one arm, at the chosen size/level/epoch.
 
     epoch: "end" (mean over the last END_WINDOW epochs: the default for END_METRICS), "last"
-    (the default for other metrics), an epoch (step) number, or a fraction of the run in (0, 1)
-    (the nearest recorded one). Test accuracy is NaN from a model's diverged epoch on and is
-    scored at chance (CHANCE, 100 / classes). freq ("low" / "high"): mean over the lower /
-    upper half of the probe's frequencies. metric "best_epoch": the epoch of lowest validation
-    loss (the early-stopping iteration; runs with early_stop_val only). metric
-    "epochs_to_loss": the first epoch whose training loss is ≤ `loss` (never: the run's
-    epochs + 1, a censored value that favours no arm). levels [lo, hi]: the per-seed mean over
-    every IMP level run with lo ≤ fraction remaining ≤ hi (a comparison across levels, #19.1).
+    (the default for other metrics), "early" (each seed's epoch of lowest validation loss: the
+    early-stopping iteration of Frankle & Carbin; runs with early_stop_val only), an epoch
+    (step) number, or a fraction of the run in (0, 1) (the nearest recorded one). kept: the IMP
+    level whose count of prunable weights left is nearest this number (instead of `level`, a
+    fraction: a level by weights kept compares nets of different sizes at equal capacity). Test
+    accuracy is NaN from a model's diverged epoch on and is scored at chance (CHANCE, 100 /
+    classes). freq ("low" / "high"): mean over the lower / upper half of the probe's
+    frequencies. metric "best_epoch": the epoch of lowest validation loss (the early-stopping
+    iteration; runs with early_stop_val only). metric "epochs_to_loss": the first epoch whose
+    training loss is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no
+    arm). levels [lo, hi]: the per-seed mean over every IMP level run with lo ≤ fraction
+    remaining ≤ hi (a comparison across levels, #19.1).
     """
     if levels is not None:
         d = select_rows(df, "diverged_epoch", arm, size, None, dataset)
@@ -73,6 +78,8 @@ def select(
             raise LookupError(f"No level of arm {arm!r} in [{lo}, {hi}]")
         per = [select(df, metric, arm, size, lv, epoch, dataset, freq, loss) for lv in runs]
         return pd.concat(per, axis=1).mean(axis=1).sort_index()
+    if kept is not None:
+        level = level_for_kept(df, arm, size, dataset, kept)
     if metric == "epochs_to_loss":
         if loss is None:
             raise ValueError("metric epochs_to_loss needs a `loss` threshold in its selector")
@@ -88,20 +95,24 @@ def select(
     last = float(d["epoch"].max())
     if epoch is None:
         epoch = "end" if metric in END_METRICS else "last"
-    if epoch == "end":
+    if epoch == "early":  # read on the validation part, never on test (#19.7)
+        v = select_rows(df, "val_loss", arm, size, level, dataset)
+        best = d["seed"].map(best_epochs(v, ["seed"]).set_index("seed")["epoch"])
+        # a model with no finite validation loss has no best epoch: its last (at chance)
+        d = d[(d["epoch"] == best) | (best.isna() & (d["epoch"] == last))]
+    elif epoch == "end":
         d = d[d["epoch"] > last - END_WINDOW]
         if d.duplicated(["seed", "epoch"]).any():
             raise ValueError(f"Selection for arm {arm!r} is not one value per seed: add size/level")
         if metric == "test_acc":
             d = d.assign(value=d["value"].fillna(CHANCE.get(d["dataset"].iloc[0], np.nan)))
         return d.groupby("seed")["value"].mean().sort_index()
-    if epoch == "last":
-        e = last
+    elif epoch == "last":
+        d = d[d["epoch"] == last]
     elif isinstance(epoch, float) and 0 < epoch < 1:
-        e = _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))
+        d = d[d["epoch"] == _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))]
     else:
-        e = _nearest(d["epoch"].to_numpy(), float(epoch))
-    d = d[d["epoch"] == e]
+        d = d[d["epoch"] == _nearest(d["epoch"].to_numpy(), float(epoch))]
     if freq is not None:
         ks = np.sort(d["freq"].dropna().unique())
         half = ks[: len(ks) // 2] if freq == "low" else ks[len(ks) // 2 :]
@@ -123,8 +134,47 @@ def best_epochs(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return ok.loc[ok.groupby(by)["value"].idxmin()]
 
 
-def select_rows(df, metric, arm, size=None, level=None, dataset=None) -> pd.DataFrame:
-    """Rows of one metric and arm (one dataset), at the chosen size and pruning level."""
+def level_for_kept(df, arm, size=None, dataset=None, kept: float = 0) -> float:
+    """The IMP level of `arm` whose count of prunable weights left (metric weights_kept, the
+    same for every seed of a round) is nearest `kept`."""
+    try:
+        d = select_rows(df, "weights_kept", arm, size, None, dataset)
+    except LookupError:
+        raise LookupError(
+            f"No weights_kept rows for arm {arm!r}"
+            + (f", dataset {dataset!r}" if dataset else "")
+            + ": a level by weights kept needs IMP runs written since nnclaims counted them; "
+            "rerun them (snakemake --forcerun train_with_masks train)"
+        ) from None
+    per = d.groupby("level")["value"].mean()
+    return float(per.index[np.argmin(np.abs(per.to_numpy() - kept))])
+
+
+def levels_read(df: pd.DataFrame, hypotheses: list[dict], dataset: str) -> list[float]:
+    """The IMP levels that the hypotheses' `level` (a number) and `kept` selectors read on one
+    dataset: rows the claim's table must show."""
+    out = []
+    for h in hypotheses:
+        if h.get("datasets") and dataset not in h["datasets"]:
+            continue
+        for sel in (h.get("a") or {}, h.get("b") or {}):
+            if not ("kept" in sel or isinstance(sel.get("level"), float)):
+                continue
+            try:
+                d = select_rows(
+                    df, "test_acc", sel["arm"], None, sel.get("level"), dataset, sel.get("kept")
+                )
+            except LookupError:
+                continue
+            out.append(float(d["level"].iloc[0]))
+    return sorted(set(out), reverse=True)
+
+
+def select_rows(df, metric, arm, size=None, level=None, dataset=None, kept=None) -> pd.DataFrame:
+    """Rows of one metric and arm (one dataset), at the chosen size and pruning level (a
+    fraction, or `kept`: a count of weights left)."""
+    if kept is not None:
+        level = level_for_kept(df, arm, size, dataset, kept)
     d = df[(df.metric == metric) & (df.arm == arm)]
     if dataset is not None:
         d = d[d.dataset == dataset]
@@ -153,7 +203,10 @@ def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> 
     if epoch is None:
         epoch = "end" if metric in END_METRICS else "last"
     last = d.groupby(by)["epoch"].transform("max")
-    if epoch == "end":
+    if epoch == "early":  # each model's epoch of lowest validation loss (never test)
+        best = best_epochs(df[df.metric == "val_loss"], [*by, "seed"])
+        d = d.merge(best[[*by, "seed", "epoch"]], on=[*by, "seed", "epoch"])
+    elif epoch == "end":
         d = d[d["epoch"] > last - END_WINDOW].groupby([*by, "seed"], as_index=False)["value"].mean()
     else:
         d = d[d["epoch"] == (last if epoch == "last" else epoch)]

@@ -6,7 +6,8 @@ measurement (NaN elsewhere), `lr` the learning rate the row was trained with, an
 runs `epoch` counts full-batch steps. A run with an lr grid also has rows with split "val" and
 metric "val_acc": each candidate lr's final accuracy on the validation split. A run that holds
 out a validation part (IMP and its controls) has split "val" rows of metric "val_loss" per epoch:
-the early-stopping signal. A width sweep (kinds.widths) adds, at its last epoch, metrics
+the early-stopping signal, and at the last epoch metric "weights_kept": the count of prunable
+weights left. A width sweep (kinds.widths) adds, at its last epoch, metrics
 "fit_loss" and "fit_acc": each final model on its whole training set.
 """
 
@@ -45,9 +46,11 @@ def from_history(
     level: np.ndarray,
     arm: list[str],
     lr: float | None = None,
+    kept: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """A classifier's history (arrays (E, K)) → long rows for K models with their seeds, levels
-    and arm labels, plus each model's diverged epoch (0: never)."""
+    and arm labels, plus each model's diverged epoch (0: never) and, for a pruned run, its
+    count of prunable weights left (`kept`, metric weights_kept)."""
     frames = []
     epochs, k = hist["test_acc"].shape
     for metric, split in SPLITS.items():
@@ -80,6 +83,8 @@ def from_history(
             }
         )
     )
+    if kept is not None:
+        frames.append(frames[-1].assign(metric="weights_kept", value=np.asarray(kept, float)))
     df = pd.concat(frames, ignore_index=True)
     df["dataset"], df["model"], df["size"], df["freq"] = (
         spec.dataset,

@@ -17,7 +17,7 @@ from .selection import END_METRICS, SPECTRAL, select, select_rows
 
 def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
     """True when every seed of the selected arm diverged: it has no trained model to compare."""
-    keys = {k: sel[k] for k in ("size", "level") if k in sel}
+    keys = {k: sel[k] for k in ("size", "level", "kept") if k in sel}
     try:
         d = select_rows(df, "diverged_epoch", sel["arm"], dataset=dataset, **keys)
     except LookupError:
@@ -226,19 +226,23 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     for h in claim["hypotheses"]:
         wanted = h.get("datasets") or datasets
         test = testtypes.of(h)
-        found = 0
+        found, why = 0, ""
         for ds in wanted:
             try:
                 rows.append(hypothesis_values(full if test.whole_table else df, h, ds))
                 found += 1
-            except LookupError:
+            except LookupError as e:
+                why = str(e).strip("'\"")
                 continue  # this dataset has no such arm (e.g. the CNN runs on MNIST-1D only)
         if not found and test.missing:
             not_tested.append(f"{h['text']} ({test.missing})")
         elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
             arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))
-            not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
+            if all("arm" in s for s in sels) and set(arms) <= set(df["arm"]) and why:
+                not_tested.append(f"{h['text']} ({why})")  # the arms ran; something else lacks
+            else:
+                not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
     if not rows:
         raise ValueError(
             "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "

@@ -104,6 +104,9 @@ class Kind:
     tests: tuple[TestType, ...] = ()
     # random streams of its own (nnclaims.seeding.derive_seed(seed, name))
     streams: tuple[str, ...] = ()
+    # raise it when its rows gain a metric: seeds stored with fewer rows train again rather
+    # than being reused without it (nnclaims.replicates)
+    rows_version: int = 1
 
     def cost_flops(self, spec: RunSpec, per_example: float, n_train: int) -> float:
         if self.flops is not None:

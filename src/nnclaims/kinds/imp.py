@@ -113,11 +113,13 @@ def run_imp(
     with io.atomic_path(masks_out) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **{k: v.numpy() for k, v in saved.items()})
+    total = pruning.prunable(weights0)
     frames = []
     for r, d in enumerate(done):
         hist = {m: v.numpy() for m, v in d.items() if m != "level"}
-        arm = "dense" if r == 0 else "imp"
-        frames.append(tidy.from_history(spec, hist, seeds, d["level"].numpy(), [arm] * len(seeds)))
+        arm, level = "dense" if r == 0 else "imp", d["level"].numpy()
+        kept = np.round(level * total)  # level = survivors / total, so this is exact
+        frames.append(tidy.from_history(spec, hist, seeds, level, [arm] * len(seeds), kept=kept))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -169,13 +171,15 @@ def run_control(
     model = common.stack(spec, n_in, d_out, run_seeds, init_seeds=init_seeds)
     model.set_masks(masks)
     level = pruning.remaining_fraction(masks).numpy()
+    kept = pruning.kept(masks).numpy()
     hist = common.train(spec, model, arrays, ckpt_dir, device, "control")
     if weights_out is not None:
         rounds = [r for r in range(1, len(per_round) + 1) for _ in seeds]
         models = [{"seed": s, "round": r} for s, r in zip(run_seeds, rounds)]
         states = weights.model_states(model, range(len(run_seeds)))
         weights.save(weights_out, states, models, spec.run_id)
-    return tidy.from_history(spec, hist, run_seeds, level, [spec.control] * len(run_seeds))
+    arms = [spec.control] * len(run_seeds)
+    return tidy.from_history(spec, hist, run_seeds, level, arms, kept=kept)
 
 
 def _data(spec: RunSpec, arrays):
@@ -266,6 +270,7 @@ KINDS = [
         priority=10,  # the longest chain (IMP rounds, then its controls): start it first
         work=lambda spec: model_epochs(spec) * (spec.prune_rounds + 1),
         describe=describe,
+        rows_version=2,  # 2: weights_kept rows (#19.1)
     ),
     Kind(
         "control",
@@ -276,5 +281,6 @@ KINDS = [
         inputs=lambda spec: {"trunk_masks": ("masks", spec.trunk)},
         priority=10,  # on the longest chain, right after its IMP trunk
         work=lambda spec: model_epochs(spec) * spec.prune_rounds,
+        rows_version=2,
     ),
 ]
