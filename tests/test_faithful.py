@@ -154,7 +154,19 @@ def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
         body = line.split(":", 1)[-1].strip()
         if not line.lstrip().startswith("#") and " #" in body:
             assert body[0] in "\"'{", f"quote this value: {line.strip()}"
-    keys = {"arm", "arms", "of", "size", "level", "levels", "epoch", "freq", "loss", "minus"}
+    keys = {
+        "arm",
+        "arms",
+        "of",
+        "size",
+        "level",
+        "levels",
+        "kept",
+        "epoch",
+        "freq",
+        "loss",
+        "minus",
+    }
     keys |= {"variant", "with", "without"}
     for cid, c in claims.items():
         assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid

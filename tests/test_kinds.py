@@ -13,7 +13,7 @@ from nnclaims import analysis, claims, hparams, kinds, testtypes
 
 def test_every_kind_module_is_found_and_registered():
     assert set(kinds.KINDS) == {
-        "classify", "imp", "control", "spectral", "search", "actsearch", "widths"
+        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery"
     }  # fmt: skip
     for name, kind in kinds.KINDS.items():
         assert kind.name == name and kind.doc

@@ -206,3 +206,29 @@ def test_the_default_run_has_no_lottery_and_the_profile_plans_one_run():
     assert s.model == "mlp_res" and len(s.seeds) == 5 and s.dataset == "mnist1d"
     with pytest.raises(ValueError, match="lottery"):
         RunSpec("classify", "relu", ("relu",), lottery_rounds=3)
+
+
+def test_an_interrupted_lottery_run_resumes_after_its_last_round(tmp_path, monkeypatch):
+    """A job killed in round 3 restarts at round 3 from the checkpoint written after round 2:
+    its rows equal those of an uninterrupted run."""
+    data = linear_toy(n=300, d=D_IN, classes=CLASSES, dtype=F64, seed=4)
+    spec = _spec(rounds=5, steps=12, random_at=(0.5,))
+    want = lottery.run_lottery(spec, data)
+    real, seen = lottery.train_round, {"rounds": 0}
+
+    class Interrupt(Exception):
+        pass
+
+    def dies(*a, **k):
+        seen["rounds"] += 1
+        if seen["rounds"] == 4:
+            raise Interrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(lottery, "train_round", dies)
+    with pytest.raises(Interrupt):
+        lottery.run_lottery(spec, data, tmp_path)
+    seen["rounds"] = -10  # counts on, never reaching 4 again
+    got = lottery.run_lottery(spec, data, tmp_path)
+    assert seen["rounds"] == -8  # rounds 3 and 4 only
+    assert got.reset_index(drop=True).equals(want.reset_index(drop=True))

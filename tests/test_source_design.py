@@ -283,3 +283,30 @@ def test_claims_check_names_a_level_by_count_or_an_early_reading_without_pruning
     d["sparse_vs_dense"]["hypotheses"][0]["a"] = {"arm": "imp", "level": 0.1, "kept": 500}
     with pytest.raises(claims.ClaimsError, match="gives level and kept: give one of them"):
         claims.check(d, cfg, p)
+
+
+def test_a_hypothesis_bound_to_a_dataset_the_config_does_not_run_is_not_tested():
+    """MNIST-1D's own numbers in a digits-only run: not tested, with the reason; a dataset name
+    nnclaims does not know is still an error (a typo)."""
+    doc, cfg = _doc_and_config()
+    cfg = copy.deepcopy(cfg)
+    cfg["datasets"] = ["digits"]
+    p = plan.make_plan(cfg)
+    claims.check(doc, cfg, p)  # ticket_beats_dense_by_count reads mnist1d only: no error
+    d = copy.deepcopy(doc)
+    h = next(
+        h for h in d["sparse_vs_dense"]["hypotheses"] if h["id"] == "ticket_beats_dense_by_count"
+    )
+    h["datasets"] = ["mnist1dd"]
+    with pytest.raises(
+        claims.ClaimsError, match="mnist1dd is not run .* no dataset nnclaims knows"
+    ):
+        claims.check(d, cfg, p)
+    df = _imp_table().assign(dataset="digits")
+    hyp = {"id": "h", "text": "t", "metric": "test_acc", "datasets": ["mnist1d"],
+           "a": {"arm": "imp", "kept": 500}, "b": {"arm": "dense"}, "direction": "greater",
+           "threshold": 0.0}  # fmt: skip
+    other = {**hyp, "id": "g", "text": "u", "datasets": []}
+    ev = analysis.evaluate_claim(df, {"hypotheses": [hyp, other]})
+    assert ev["not_tested"] == ["t (dataset mnist1d not run by this config)"]
+    assert [r["id"] for r in ev["hypotheses"]] == ["g"]

@@ -239,7 +239,10 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         elif not found:
             sels = _arms(h["a"]) + _arms(h.get("b"))
             arms = list(dict.fromkeys(s.get("arm", f"variant {s.get('variant')!r}") for s in sels))
-            if all("arm" in s for s in sels) and set(arms) <= set(df["arm"]) and why:
+            if h.get("datasets") and not set(h["datasets"]) & set(datasets):
+                ds = ", ".join(h["datasets"])
+                not_tested.append(f"{h['text']} (dataset {ds} not run by this config)")
+            elif all("arm" in s for s in sels) and set(arms) <= set(df["arm"]) and why:
                 not_tested.append(f"{h['text']} ({why})")  # the arms ran; something else lacks
             else:
                 not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")

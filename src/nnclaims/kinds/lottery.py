@@ -13,6 +13,7 @@ and biases left); `epoch` counts optimizer steps.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from .. import catalog
@@ -23,6 +24,7 @@ from . import Job, Kind
 if TYPE_CHECKING:
     from ..plan import Setup
 
+log = logging.getLogger(__name__)
 np, pd, torch, F = lazy("numpy"), lazy("pandas"), lazy("torch"), lazy("torch.nn.functional")
 ckpt, loop_state, models = (
     lazy("nnclaims.checkpoint"),
@@ -30,6 +32,7 @@ ckpt, loop_state, models = (
     lazy("nnclaims.models"),
 )
 optim, seeding, tidy = lazy("nnclaims.optim"), lazy("nnclaims.seeding"), lazy("nnclaims.tidy")
+progress = lazy("nnclaims.progress")
 weights = lazy("nnclaims.weights")
 
 PARAMS = {
@@ -138,6 +141,7 @@ def run_lottery(spec: RunSpec, arrays, ckpt_dir=None, weights_out=None) -> pd.Da
     state = ckpt.load(path, "lottery") or {"done": [], "final": None}
     done, final = list(state["done"]), state["final"]
     model = None
+    bar = progress.Progress(ckpt_dir, "lottery", len(ps), len(done), t, unit="round")
     for r in range(len(done), len(ps)):
         ticket = stack(spec, d_in, d_out, trials, dt)
         ticket.load_state_dict(theta0)
@@ -171,6 +175,12 @@ def run_lottery(spec: RunSpec, arrays, ckpt_dir=None, weights_out=None) -> pd.Da
         )
         if path is not None:
             ckpt.save(path, "lottery", {"done": done, "final": final})
+        acc = float(np.nanmean(hist["test_acc"][-1][:t]))
+        log.info(
+            "sparsity %.3f: %s",
+            ps[r],
+            bar.update(r + 1, float(np.nanmean(hist["train_loss"][-1])), acc),
+        )
     if weights_out is not None and model is not None:  # the last round's models
         states = weights.model_states(model, range(model.n_models))
         weights.save(weights_out, states, [{"seed": s} for s in model.seeds], spec.run_id)
