@@ -63,8 +63,12 @@ def notebook(entry: dict[str, Any]) -> str:
     return entry.get("notebook", DEFAULT_NOTEBOOK)
 
 
-def figures(entry: dict[str, Any]) -> list[str]:
-    return list(entry.get("figures", DEFAULT_FIGURES))
+def figures(entry: dict[str, Any], kinds_run: set[str] | None = None) -> list[str]:
+    """The figures a claim's notebook writes; one listed under `figures_when` only where the
+    claim's runs (`kinds_run`: their kinds) include its kind."""
+    when = entry.get("figures_when", {})
+    names = list(entry.get("figures", DEFAULT_FIGURES))
+    return [f for f in names if f not in when or kinds_run is None or when[f] in kinds_run]
 
 
 def caption(cid: str, root: str | os.PathLike = ".") -> str:

@@ -83,10 +83,11 @@ def train_priority(wildcards):
 
 
 def claim_figures(claim):
-    """The figure files a claim's notebook writes (config/claims.yaml: figures)."""
-    return [
-        str(p) for p in paths.claim_figures(claim, claims.figures(CLAIM_DOC[claim]))
-    ]
+    """The figure files a claim's notebook writes (config/claims.yaml: figures, and
+    figures_when for those that only some of its kinds draw)."""
+    ran = {RUNS[r].kind for r in PLAN.claim_runs[claim]}
+    names = claims.figures(CLAIM_DOC[claim], ran)
+    return [str(p) for p in paths.claim_figures(claim, names)]
 
 
 def claim_run_files(kind):
