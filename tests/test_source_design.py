@@ -265,7 +265,9 @@ def test_the_report_flags_models_whose_lowest_validation_loss_is_at_the_end():
     """#19.1: a group whose mean best epoch is in the last 10 % of training may still be
     improving; the report names it (10 % level, best at epochs 4 and 2 of 4: mean 3 ≤ 3.6)."""
     df = _imp_table()
-    assert analysis.late_stops(df) == ["imp at 50.0 % of weights (mnist1d): epoch 4 of 4"]
+    assert analysis.late_stops(df) == ["imp (mnist1d) at 50.0 % of weights: epoch 4 of 4"]
+    two = pd.concat([df, df[df.level == 0.5].assign(level=0.4)])
+    assert analysis.late_stops(two) == ["imp (mnist1d) at 50.0, 40.0 % of weights: epoch 4 of 4"]
     assert analysis.late_stops(df[df.metric != "val_loss"]) == []
 
 

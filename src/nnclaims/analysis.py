@@ -271,14 +271,17 @@ def late_stops(df: pd.DataFrame, tail: float = 0.1) -> list[str]:
     keys = ["dataset", "arm", "level"]
     best = best_epochs(val, [*keys, "seed"])
     last = val.groupby(keys)["epoch"].max()
-    out = []
+    late: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for key, g in best.groupby(keys, sort=False):
         mean, end = float(g["epoch"].mean()), float(last[key])
         if mean > (1 - tail) * end:
-            ds, arm, level = key
-            out.append(
-                f"{arm} at {100 * level:.1f} % of weights ({ds}): epoch {mean:.0f} of {end:.0f}"
-            )
+            late.setdefault(key[:2], []).append((key[2], mean, end))
+    out = []
+    for (ds, arm), rows in late.items():  # one entry per arm: its levels, the epochs' range
+        levels = ", ".join(f"{100 * lv:.1f}" for lv, _, _ in sorted(rows, reverse=True))
+        lo, hi = min(m for _, m, _ in rows), max(m for _, m, _ in rows)
+        span = f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}"
+        out.append(f"{arm} ({ds}) at {levels} % of weights: epoch {span} of {rows[0][2]:.0f}")
     return out
 
 
