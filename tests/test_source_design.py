@@ -255,6 +255,7 @@ def test_a_level_by_weights_kept_and_accuracy_at_the_early_stopping_iteration():
     hs = [{"a": {"arm": "imp", "kept": 90}}, {"a": {"arm": "imp", "level": 0.6}},
           {"a": {"arm": "imp", "level": "min"}}]  # fmt: skip
     assert analysis.levels_read(df, hs, "mnist1d") == [0.5, 0.1]
+    assert analysis.levels_read(df, hs, "mnist1d", ["dense"]) == []  # another arm's levels
     with pytest.raises(LookupError, match="rerun them"):
         analysis.select(
             df[df.metric != "weights_kept"], "test_acc", "imp", dataset="mnist1d", kept=100

@@ -150,9 +150,11 @@ def level_for_kept(df, arm, size=None, dataset=None, kept: float = 0) -> float:
     return float(per.index[np.argmin(np.abs(per.to_numpy() - kept))])
 
 
-def levels_read(df: pd.DataFrame, hypotheses: list[dict], dataset: str) -> list[float]:
+def levels_read(
+    df: pd.DataFrame, hypotheses: list[dict], dataset: str, arms: list[str] | None = None
+) -> list[float]:
     """The IMP levels that the hypotheses' `level` (a number) and `kept` selectors read on one
-    dataset: rows the claim's table must show."""
+    dataset, for `arms` (default: any): rows the claim's table must show."""
     out = []
     for h in hypotheses:
         if h.get("datasets") and dataset not in h["datasets"]:
@@ -160,6 +162,8 @@ def levels_read(df: pd.DataFrame, hypotheses: list[dict], dataset: str) -> list[
         for sel in (h.get("a") or {}, h.get("b") or {}):
             if not ("kept" in sel or isinstance(sel.get("level"), float)):
                 continue
+            if arms is not None and sel.get("arm") not in arms:
+                continue  # e.g. the lottery experiment's levels, not rows of the IMP table
             try:
                 d = select_rows(
                     df, "test_acc", sel["arm"], None, sel.get("level"), dataset, sel.get("kept")
