@@ -34,6 +34,11 @@ if _problem:
         f"Invalid config: {_problem}. Every key is described in config/README.md"
     )
 validate(config, "workflow/schemas/config.schema.yaml")
+from nnclaims.replicates import archive_problem
+
+_problem = archive_problem(config.get("seed_archive"))
+if _problem:
+    raise WorkflowError(f"Invalid config: {_problem}")
 # a claim set to null is switched off (a profile merged over the default drops one so)
 config["claims"] = {k: v for k, v in config["claims"].items() if v is not None}
 

@@ -190,11 +190,14 @@ def test_random_control_has_a_fresh_mask_of_the_tickets_counts():
     assert not torch.equal(rw, mw)
 
 
-def test_the_default_run_has_no_lottery_and_the_profile_plans_one_run():
-    cfg = cli.load_config("config/config.yaml", None, None)
-    assert not [s for s in plan.make_plan(cfg).runs.values() if s.kind == "lottery"]
+def test_the_default_run_and_the_profile_plan_the_same_run_the_profile_trains_it():
+    """The default copies the run's seeds from its seed archive (tests/test_archive.py checks
+    them); the profile turns the archive off, so it trains the same run."""
+    default = cli.load_config("config/config.yaml", None, None)
     cfg = cli.load_config("config/lottery.yaml", None, None)
+    assert default["seed_archive"] and cfg["seed_archive"] is None
     runs = [s for s in plan.make_plan(cfg).runs.values() if s.kind == "lottery"]
+    assert runs == [s for s in plan.make_plan(default).runs.values() if s.kind == "lottery"]
     (s,) = runs
     assert (s.width, s.lr, s.lottery_rounds, s.lottery_steps, s.shuffle) == (
         500,

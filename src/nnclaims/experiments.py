@@ -136,10 +136,14 @@ def _weights_note(out_dir: Path) -> dict:
     return {"weights": paths.RUN_WEIGHTS if f.exists() else None}
 
 
-def _store(spec: RunSpec, replicates):
+def _store(spec: RunSpec, replicates, archive=None, data_path=None):
+    """The setup's replicate store, with its archived seeds copied in (replicates.py)."""
     if replicates is None or not replicate_store.reusable(spec):
         return None
-    return replicate_store.Store(replicates, spec)
+    store = replicate_store.Store(replicates, spec)
+    if archive is not None:
+        replicate_store.import_archived(store, archive, spec.seeds, _file_sha256(data_path))
+    return store
 
 
 def _keep(
@@ -165,6 +169,7 @@ def run(
     replicates: str | os.PathLike | None = None,
     keep_weights: bool = True,
     inputs: dict[str, str | os.PathLike] | None = None,
+    archive: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir,
     and its final weights (weights.safetensors, nnclaims.weights) unless keep_weights is off.
@@ -172,8 +177,9 @@ def run(
     Training state is checkpointed under out_dir/checkpoint/ (each epoch, each IMP round) and
     resumed from there when the run restarts after a kill; it is removed once the run finished.
     With `replicates` (a directory), seeds this setup already trained are reused from there and
-    only the missing ones train (replicates.py). `inputs`: other runs' files the kind reads,
-    by name (Kind.inputs; `trunk_masks` is one)."""
+    only the missing ones train (replicates.py); `archive`, a seed archive, fills the store
+    first. `inputs`: other runs' files the kind reads, by name (Kind.inputs; `trunk_masks`
+    is one)."""
     dev = setup(spec, threads, device)
     kind = kinds.get(spec.kind)
     inputs = {**({"trunk_masks": trunk_masks} if trunk_masks else {}), **(inputs or {})}
@@ -183,7 +189,7 @@ def run(
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log.info("run %s: %s", spec.run_id, spec.non_defaults())
-    store = _store(spec, replicates)
+    store = _store(spec, replicates, archive, data_path)
     todo = list(spec.seeds) if store is None else store.missing(spec.seeds)
     if store is not None:
         log.info("seeds reused: %s; to train: %s", sorted(set(spec.seeds) - set(todo)), todo)
@@ -226,17 +232,18 @@ def run_batch(
     device: str = "cpu",
     replicates: str | os.PathLike | None = None,
     keep_weights: bool = True,
+    archive: str | os.PathLike | None = None,
 ) -> list[pd.DataFrame]:
     """Several classification runs that differ only in their arm, trained as one stack (one
     process, one lr search); each run's directory is written as if it had run alone, and its
     numbers are the same (a test checks this bitwise). hparams.json names the batch. With
-    `replicates`, only seeds not trained before train (see run)."""
+    `replicates`, only seeds not trained before (or archived in `archive`) train (see run)."""
     dev = setup(specs[0], threads, device)
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log.info("batch of %d runs: %s", len(specs), ", ".join(f"{s.run_id} ({s.arm})" for s in specs))
-    stores = [_store(sp, replicates) for sp in specs]
+    stores = [_store(sp, replicates, archive, data_path) for sp in specs]
     todo = [list(sp.seeds) if st is None else st.missing(sp.seeds) for sp, st in zip(specs, stores)]
     searched = [None if st is None else st.search() for st in stores]
     need = [i for i, t in enumerate(todo) if t or (specs[i].lr_grid and searched[i] is None)]

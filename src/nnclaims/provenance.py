@@ -53,21 +53,26 @@ def code_version(git: dict[str, object]) -> str:
 
 def code_summary(gits: list[dict[str, object]], current: dict[str, object]) -> dict[str, object]:
     """The code versions a set of runs came from, for the report: each version with its run
-    count, and a warning when they differ from each other or from the code now, or are dirty."""
+    count, and a warning when they differ from each other or from the code now, or are dirty.
+    Seeds copied from the seed archive (an `archived_from` key) are listed apart: they come from
+    an older commit by design, and tests/test_archive.py checks them against the code now."""
     counts: dict[str, int] = {}
+    archived: dict[str, int] = {}
     for g in gits:
         v = code_version(g)
-        counts[v] = counts.get(v, 0) + 1
+        into = archived if g.get("archived_from") else counts
+        into[v] = into.get(v, 0) + 1
     now = code_version(current)
     warnings = []
     if len(counts) > 1:
         warnings.append(f"the runs come from {len(counts)} code versions")
-    if any("+dirty" in v for v in counts):
+    if any("+dirty" in v for v in [*counts, *archived]):
         warnings.append("some runs were trained with uncommitted changes")
     if counts and set(counts) != {now}:
         warnings.append(f"the code now ({now}) differs from the runs' code: `nnclaims stale`")
     return {
         "versions": [{"version": v, "runs": n} for v, n in sorted(counts.items())],
+        "archived": [{"version": v, "runs": n} for v, n in sorted(archived.items())],
         "now": now,
         "warning": "; ".join(warnings),
     }

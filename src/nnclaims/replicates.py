@@ -9,13 +9,22 @@ A run asking for seeds 0..5 after 0..4 were trained trains seed 5 alone and asse
 asking for fewer reuses a subset. This is exact because a model's numbers do not depend on the
 models it is stacked with (tests/test_invariance.py), so reuse is limited to the stacked models
 (vision models draw dropout from one shared generator).
+
+A seed archive (config `seed_archive`) is a read-only store of the same layout kept with the
+repository, for setups too costly to train in the default run (the MNIST-1D lottery experiment:
+about an hour of a core). `import_archived` copies a setup's archived seeds into the store before
+training, but only seeds made from the same data file (their recorded sha256) by the kind's
+current rows version; anything else trains as usual. Each copied seed's record says where it came
+from (`archived_from`), beside the commit that trained it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +33,8 @@ import pandas as pd
 from . import kinds, weights
 from .hparams import RunSpec
 from .io import atomic_path, read_npz, write_json, write_parquet
+
+log = logging.getLogger(__name__)
 
 SEED_FREE = ("seeds", "trunk")
 REUSABLE_MODELS = ("mlp", "mlp_res", "cnn")
@@ -43,6 +54,7 @@ class Store:
     """One setup's finished seeds."""
 
     def __init__(self, root: str | os.PathLike, spec: RunSpec):
+        self.spec = spec
         self.dir = Path(root) / key(spec)
         self.version = kinds.get(spec.kind).rows_version
 
@@ -109,3 +121,45 @@ class Store:
     def remove(self, seed: int) -> None:
         for ext in ("json", "parquet", "masks.npz", "safetensors"):
             self._f(seed, ext).unlink(missing_ok=True)
+
+
+def archive_problem(archive: str | os.PathLike | None) -> str | None:
+    """What is wrong with config `seed_archive`, or None: a folder that is not there would
+    silently train what it should have copied (about an hour for the lottery experiment)."""
+    if archive is None or Path(archive).is_dir():
+        return None
+    return (
+        f"seed_archive: {str(archive)!r} is not a folder (from {Path.cwd()}); give the "
+        "repository's archive/ folder, or null to train every seed"
+    )
+
+
+def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256: str | None):
+    """Copy the seeds `store` lacks from `archive`/<key>/ where they were made from the same data
+    (sha256) by the kind's current rows version; returns the seeds copied. The record (.json)
+    is written last, as Store.save does, so an interrupted copy leaves the seed missing."""
+    src = Store(archive, store.spec)
+    copied, stale = [], []
+    for s in store.missing(seeds):
+        if not src.has(s):
+            continue
+        meta = json.loads(src._f(s, "json").read_text())
+        if data_sha256 is None or meta.get("data_sha256") != data_sha256:
+            stale.append(s)
+            continue
+        for ext in ("parquet", "masks.npz", "safetensors"):
+            if src._f(s, ext).exists():
+                with atomic_path(store._f(s, ext)) as tmp:
+                    shutil.copyfile(src._f(s, ext), tmp)
+        write_json({**meta, "archived_from": str(src.dir)}, store._f(s, "json"))
+        copied.append(s)
+    if copied and store.search() is None and src.search() is not None:
+        store.save_search(src.search())
+    if stale:
+        log.warning(
+            "seed archive %s: seeds %s were made from other data than %s; they train again",
+            src.dir, stale, data_sha256,
+        )  # fmt: skip
+    if copied:
+        log.info("seeds %s copied from the seed archive %s", copied, src.dir)
+    return copied

@@ -23,7 +23,11 @@ def collect(
         frames.append(df)
         # the code of each seed: a run assembled from stored replicates may span versions
         reps = meta.get("replicates") or {}
-        code = [r.get("git", {}) for r in reps.values()] or [meta["provenance"]["git"]]
+        # (a seed copied from the seed archive says so: the report lists those apart)
+        code = [
+            {**r.get("git", {}), **{k: r[k] for k in ("archived_from",) if k in r}}
+            for r in reps.values()
+        ] or [meta["provenance"]["git"]]
         runs.append({"run_id": meta["run_id"], **meta["hparams"], "code": code})
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "claim", claim)

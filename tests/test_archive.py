@@ -1,0 +1,119 @@
+"""The seed archive (config seed_archive, nnclaims.replicates.import_archived): seeds trained
+earlier and kept with the repository are copied, not trained, when they were made from the same
+data file; the default run's archived lottery seeds are what today's code makes from today's
+data (recomputed here for the first two rounds of one trial)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnclaims import cli, data, experiments, plan, replicates
+from nnclaims.hparams import RunSpec
+from nnclaims.kinds import lottery
+
+SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)
+KEYS = ["arm", "level", "seed", "epoch", "split", "metric"]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    a = a.sort_values(KEYS).reset_index(drop=True)
+    b = b.sort_values(KEYS).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[KEYS], b[KEYS])
+    assert np.array_equal(a["value"].to_numpy(), b["value"].to_numpy(), equal_nan=True)
+
+
+def _meta(out) -> dict:
+    return json.loads((out / "hparams.json").read_text())["replicates"]
+
+
+def _archive_of(tmp_path, spec, digits, seeds) -> tuple:
+    """Train `seeds` once and keep their store folder as an archive (what archive/README.md
+    tells a user to do); returns (archive root, the rows)."""
+    made = tmp_path / "made"
+    df = experiments.run(spec, made / "run", digits, replicates=made / "replicates")
+    key = replicates.key(spec)
+    (tmp_path / "archive").mkdir()
+    shutil.copytree(made / "replicates" / key, tmp_path / "archive" / key)
+    return tmp_path / "archive", df
+
+
+def test_archived_seeds_are_copied_and_say_so_missing_ones_train(tmp_path, digits, caplog):
+    spec = RunSpec("classify", "relu", ("relu",), seeds=(0, 1), **SMALL)
+    archive, want = _archive_of(tmp_path, spec, digits, (0, 1))
+    wider = RunSpec("classify", "relu", ("relu",), seeds=(0, 1, 2), **SMALL)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "run"
+    got = experiments.run(wider, out, digits, replicates=tmp_path / "replicates", archive=archive)
+    assert "seeds [0, 1] copied from the seed archive" in caplog.text
+    assert "to train: [2]" in caplog.text
+    _same(got[got["seed"] < 2], want)
+    meta = _meta(out)
+    assert meta["0"]["archived_from"] == str(archive / replicates.key(spec))
+    assert "archived_from" not in meta["2"]
+    assert meta["0"]["trained_in"] == meta["1"]["trained_in"] != meta["2"]["trained_in"]
+    # the archive is read, never written
+    assert sorted(p.name for p in (archive / replicates.key(spec)).iterdir()) == sorted(
+        f"seed_{s}.{e}" for s in (0, 1) for e in ("json", "parquet", "safetensors")
+    )
+
+
+def test_archived_seeds_of_other_data_train_again(tmp_path, digits, caplog):
+    spec = RunSpec("classify", "relu", ("relu",), seeds=(0, 1), **SMALL)
+    archive, want = _archive_of(tmp_path, spec, digits, (0, 1))
+    other = tmp_path / "other.npz"
+    arrays = data.get_maker("digits")()
+    arrays["y_train"] = arrays["y_train"][::-1].copy()  # same shapes, other labels
+    np.savez(other, **arrays)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "run"
+    got = experiments.run(spec, out, other, replicates=tmp_path / "replicates", archive=archive)
+    assert "were made from other data" in caplog.text and "to train: [0, 1]" in caplog.text
+    assert not any("archived_from" in m for m in _meta(out).values())
+    assert not np.array_equal(got["value"].to_numpy(), want["value"].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def mnist1d(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "mnist1d.npz"
+    data.prepare("mnist1d", path)
+    return path
+
+
+def _default_lottery() -> tuple:
+    cfg = cli.load_config("config/config.yaml", None, None)
+    (spec,) = [s for s in plan.make_plan(cfg).runs.values() if s.kind == "lottery"]
+    return cfg, spec
+
+
+def test_the_default_runs_lottery_seeds_are_all_archived_for_todays_data(mnist1d):
+    """Should this fail, the lottery recipe, its kind's rows or the data changed: train them
+    again (snakemake --configfile config/lottery.yaml, ~1 h) and archive the new seeds."""
+    cfg, spec = _default_lottery()
+    store = replicates.Store(cfg["seed_archive"], spec)
+    assert store.missing(spec.seeds) == [], f"{store.dir} lacks seeds of the default run"
+    sha = experiments._file_sha256(mnist1d)
+    for s in spec.seeds:
+        meta = json.loads(store._f(s, "json").read_text())
+        assert meta["data_sha256"] == sha, f"seed {s} was made from other data"
+        assert not meta["git"]["dirty"]
+
+
+def test_archived_lottery_rows_are_what_the_code_makes(mnist1d, monkeypatch):
+    """Rounds 0 and 1 (dense, then 1 % pruned) of trial 0, trained now, bit for bit."""
+    cfg, spec = _default_lottery()
+    experiments.setup(spec, 1, "cpu")  # the run's determinism settings
+    full = lottery.sparsities
+    monkeypatch.setattr(lottery, "sparsities", lambda r: full(r)[:2])
+    one = dataclasses.replace(spec, seeds=(0,))
+    got = lottery.run_lottery(one, data.load_arrays(mnist1d))
+    archived = replicates.Store(cfg["seed_archive"], spec).rows([0])
+    archived = archived[archived["level"].isin(got["level"].unique())]
+    assert len(got) > 0 and set(got["arm"]) == {"lottery_dense", "lottery"}
+    _same(got, archived)
