@@ -34,7 +34,7 @@ if _problem:
         f"Invalid config: {_problem}. Every key is described in config/README.md"
     )
 validate(config, "workflow/schemas/config.schema.yaml")
-from nnclaims.replicates import archive_problem
+from nnclaims.io import archive_problem
 
 _problem = archive_problem(config.get("seed_archive"))
 if _problem:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "paper", "profiles", "envs")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "paper", "profiles", "envs", "archive")
 
 
 @pytest.fixture

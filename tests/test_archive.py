@@ -117,3 +117,13 @@ def test_archived_lottery_rows_are_what_the_code_makes(mnist1d, monkeypatch):
     archived = archived[archived["level"].isin(got["level"].unique())]
     assert len(got) > 0 and set(got["arm"]) == {"lottery_dense", "lottery"}
     _same(got, archived)
+
+
+def test_a_seed_archive_that_is_not_there_is_a_config_error(tmp_path, monkeypatch):
+    """Else the default run would quietly train the lottery trials (an hour)."""
+    with pytest.raises(cli.ConfigError, match="seed_archive: 'nowhere' is not a folder"):
+        cli.load_config("config/config.yaml", None, None, ["seed_archive=nowhere"])
+    assert (
+        cli.load_config("config/config.yaml", None, None, ["seed_archive=null"])["seed_archive"]
+        is None
+    )

@@ -27,7 +27,7 @@ import yaml
 
 from . import __version__, analysis, claims, data, experiments, kinds, paths, replicates, tables
 from .engine import resolve_device
-from .io import read_yaml, schema_problem
+from .io import archive_problem, read_yaml, schema_problem
 from .plan import make_plan
 
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
@@ -99,7 +99,7 @@ def load_config(
     if problem:
         sets = f" with --set {' '.join(overrides)}" if overrides else ""
         raise ConfigError(f"Invalid config {path}{sets}: {problem}")
-    problem = replicates.archive_problem(cfg.get("seed_archive"))
+    problem = archive_problem(cfg.get("seed_archive"))
     if problem:
         raise ConfigError(f"Invalid config {path}: {problem}")
     cfg["claims"] = {k: v for k, v in cfg["claims"].items() if v is not None}  # null: off

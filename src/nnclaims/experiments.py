@@ -116,6 +116,8 @@ def _assemble(spec: RunSpec, store, out_dir: Path, keep_weights: bool) -> pd.Dat
     stored = store.weights(spec.seeds) if keep_weights else None
     if stored is not None:
         weights.save(out_dir / paths.RUN_WEIGHTS, *stored, spec.run_id)
+    elif keep_weights and all("archived_from" in m for m in store.meta(spec.seeds).values()):
+        log.info("run %s: seeds from the seed archive keep no weights", spec.run_id)
     elif keep_weights:  # seeds stored before weights were kept: the rows stay valid
         log.warning("run %s: some stored seeds have no weights; none kept", spec.run_id)
     return df[COLUMNS]

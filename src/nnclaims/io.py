@@ -175,3 +175,14 @@ def schema_problem(instance: Any, schema: dict[str, Any]) -> str | None:
         e = best_match(branches or e.context)
     where = ".".join(map(str, e.absolute_path)) or "top level"
     return f"{e.message} (at {where})"
+
+
+def archive_problem(archive: str | os.PathLike | None) -> str | None:
+    """What is wrong with config `seed_archive` (nnclaims.replicates), or None: a folder that is
+    not there would silently train what it should have copied (an hour: the lottery trials)."""
+    if archive is None or Path(archive).is_dir():
+        return None
+    return (
+        f"seed_archive: {str(archive)!r} is not a folder (from {Path.cwd()}); give the "
+        "repository's archive/ folder, or null to train every seed"
+    )

@@ -123,17 +123,6 @@ class Store:
             self._f(seed, ext).unlink(missing_ok=True)
 
 
-def archive_problem(archive: str | os.PathLike | None) -> str | None:
-    """What is wrong with config `seed_archive`, or None: a folder that is not there would
-    silently train what it should have copied (about an hour for the lottery experiment)."""
-    if archive is None or Path(archive).is_dir():
-        return None
-    return (
-        f"seed_archive: {str(archive)!r} is not a folder (from {Path.cwd()}); give the "
-        "repository's archive/ folder, or null to train every seed"
-    )
-
-
 def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256: str | None):
     """Copy the seeds `store` lacks from `archive`/<key>/ where they were made from the same data
     (sha256) by the kind's current rows version; returns the seeds copied. The record (.json)
