@@ -97,11 +97,12 @@ def test_the_default_runs_lottery_seeds_are_all_archived_for_todays_data(mnist1d
     again (snakemake --configfile config/lottery.yaml, ~1 h) and archive the new seeds."""
     cfg, spec = _default_lottery()
     store = replicates.Store(cfg["seed_archive"], spec)
-    assert store.missing(spec.seeds) == [], f"{store.dir} lacks seeds of the default run"
+    refresh = "retrain and archive them: archive/README.md"
+    assert store.missing(spec.seeds) == [], f"{store.dir} lacks seeds of the default run; {refresh}"
     sha = experiments._file_sha256(mnist1d)
     for s in spec.seeds:
         meta = json.loads(store._f(s, "json").read_text())
-        assert meta["data_sha256"] == sha, f"seed {s} was made from other data"
+        assert meta["data_sha256"] == sha, f"seed {s} was made from other data; {refresh}"
         assert not meta["git"]["dirty"]
 
 

@@ -91,8 +91,10 @@ def test_snakemake_config_text_numbers_become_numbers():
     from nnclaims.io import numbers_from_text
 
     cfg = {"train": {"epochs": "5", "lr": "1e-3", "lr_grid": ["0.01", ".1"], "augment": "true",
-                     "model": "mlp"}, "results": "results/x", "datasets": ["digits"]}  # fmt: skip
+                     "model": "mlp"}, "results": "results/x", "datasets": ["digits"],
+           "seed_archive": "null"}  # fmt: skip
     numbers_from_text(cfg)
+    assert cfg.pop("seed_archive") is None  # YAML's null, as `--config seed_archive=null` gives it
     assert cfg["train"] == {"epochs": 5, "lr": 1e-3, "lr_grid": [0.01, 0.1], "augment": True,
                             "model": "mlp"}  # fmt: skip
     assert cfg["results"] == "results/x" and cfg["datasets"] == ["digits"]

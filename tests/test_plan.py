@@ -48,7 +48,10 @@ def test_default_plan_shares_runs_between_claims():
     assert not set(plan.claim_runs["mixed_scaling"]) & shared
     assert all(not plan.runs[r].lr_grid for r in plan.claim_runs["mixed_scaling"])
     kinds = {s.kind for s in plan.runs.values()}
-    assert kinds == {"classify", "imp", "control", "spectral", "search", "actsearch", "widths"}
+    # every kind; the lottery experiment's trials come from the seed archive (test_archive.py)
+    assert kinds == {
+        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery"
+    }  # fmt: skip
     # batches: same-shape arms train together, at most MAX_BATCH per job, each run in one batch
     batched = [r for ids in plan.batches.values() for r in ids]
     assert len(batched) == len(set(batched)) and all(len(v) <= 6 for v in plan.batches.values())
@@ -69,10 +72,20 @@ def test_default_run_ids_are_pinned():
     the 84 before it). #15.1 added the activation search's 2 runs and dropped the CNN's
     swish_beta and max(x, σ(x)) arms (2 runs); the other 94 keep their ids (cd123c955f08dac4 with
     the 2 dropped). The polynomial claim's 4-layer variant added 6 runs (d2d33e9d670a2669: the 96
-    before it). #15.5 added the width sweep's 4 runs (36f6c5fbff02b419: the 102 before it)."""
+    before it). #15.5 added the width sweep's 4 runs (36f6c5fbff02b419: the 102 before it).
+    #19.1's lottery experiment (its trials from the seed archive) added 1 run (76f7a5ac8119a743:
+    the 106 before it)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 106
+    assert len(plan.runs) == 107
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "57a5d40ce3653e37"
+    lottery = {r for r, s in plan.runs.items() if s.kind == "lottery"}
+    assert lottery == {"lottery_015130456a29"}  # the seed archive's folder (test_archive.py)
+    plan.runs = {r: s for r, s in plan.runs.items() if r not in lottery}
+    plan.claim_runs["sparse_vs_dense"] = [
+        r for r in plan.claim_runs["sparse_vs_dense"] if r not in lottery
+    ]
+    ids = " ".join(sorted(plan.runs))
     assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "76f7a5ac8119a743"
     sweeps = {r for r, s in plan.runs.items() if s.kind == "widths"}
     before_sweeps = " ".join(sorted(set(plan.runs) - sweeps))

@@ -140,8 +140,9 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 def numbers_from_text(cfg: Any) -> Any:
     """`snakemake --config 'train={epochs: 5}'` hands nested values over as text ('5'): turn
-    text that is a number (or true/false) back into one, in place, so the schema sees what the
-    user meant. Other text (names, paths) is left alone."""
+    text that is a number (or true/false, or YAML's null) back into one, in place, so the schema
+    sees what the user meant (`--config seed_archive=null`). Other text (names, paths) is left
+    alone."""
     if isinstance(cfg, dict):
         items = list(cfg.items())
     else:
@@ -154,6 +155,8 @@ def numbers_from_text(cfg: Any) -> Any:
             cfg[k] = int(t) if re.fullmatch(r"[+-]?\d+", t) else float(t)
         elif isinstance(v, str) and v.strip() in ("true", "false", "True", "False"):
             cfg[k] = v.strip().lower() == "true"
+        elif isinstance(v, str) and v.strip() in ("null", "Null", "NULL", "~"):
+            cfg[k] = None
     return cfg
 
 
