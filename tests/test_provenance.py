@@ -35,6 +35,11 @@ def test_code_summary_warns_on_mixed_or_dirty_code():
     assert same["warning"] == "" and same["versions"] == [{"version": "a" * 12, "runs": 2}]
     mixed = provenance.code_summary([a, b], a)
     assert "2 code versions" in mixed["warning"] and "uncommitted" in mixed["warning"]
+    # seeds from the seed archive come from an older commit by design: listed apart, no warning
+    archived = {"commit": "e" * 40, "dirty": False, "diff_sha256": None, "archived_from": "x"}
+    apart = provenance.code_summary([a, a, archived], a)
+    assert apart["warning"] == "" and apart["versions"] == same["versions"]
+    assert apart["archived"] == [{"version": "e" * 12, "runs": 1}]
 
 
 def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsys):
@@ -50,10 +55,15 @@ def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsy
     for s, git in ((0, now), (1, old)):
         (rep / f"seed_{s}.json").write_text(json.dumps({"git": git}))
         (rep / f"seed_{s}.parquet").write_text("rows")
+    # a seed copied from the seed archive is older by design, and not stale
+    (rep / "seed_2.json").write_text(json.dumps({"git": old, "archived_from": "archive/x"}))
+    (rep / "seed_2.parquet").write_text("rows")
     monkeypatch.setattr(provenance, "git_state", lambda *a: now)
     assert [d.name for d, _ in cli.stale_runs(tmp_path, now)] == ["classify_old", "seed_1.json"]
     monkeypatch.chdir(cli.Path(__file__).parents[1])
     assert cli.main(["stale", "--runs", str(tmp_path), "--remove"]) == 0
     assert "2 run(s) removed" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["classify_new"]
-    assert sorted(p.name for p in rep.iterdir()) == ["seed_0.json", "seed_0.parquet"]
+    assert sorted(p.name for p in rep.iterdir()) == [
+        "seed_0.json", "seed_0.parquet", "seed_2.json", "seed_2.parquet"
+    ]  # fmt: skip
