@@ -128,3 +128,42 @@ def test_a_seed_archive_that_is_not_there_is_a_config_error(tmp_path, monkeypatc
         cli.load_config("config/config.yaml", None, None, ["seed_archive=null"])["seed_archive"]
         is None
     )
+
+
+def test_nnclaims_archive_copies_a_configs_stored_seeds_and_refuses_dirty_ones(
+    tmp_path, mnist1d, monkeypatch
+):
+    """`nnclaims archive --kind lottery` (archive/README.md's refresh step) on the test config's
+    tiny lottery run: the archive then fills a fresh store with the same rows."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    results = tmp_path / "results"
+    cfg = cli.load_config("config/test.yaml", None, None, [f"results={results}"])
+    (spec,) = [s for s in plan.make_plan(cfg).runs.values() if s.kind == "lottery"]
+    want = experiments.run(spec, tmp_path / "run", mnist1d, replicates=results / "replicates")
+    key = replicates.key(spec)
+
+    def mark(seed: int, dirty: bool) -> None:  # as if trained from a clean tree, or not
+        rec = results / "replicates" / key / f"seed_{seed}.json"
+        meta = json.loads(rec.read_text())
+        rec.write_text(json.dumps({**meta, "git": {**meta["git"], "dirty": dirty}}))
+
+    for s in spec.seeds:  # this checkout may have uncommitted changes while tests run
+        mark(s, False)
+    args = ["archive", "--config", "config/test.yaml", "--set", f"results={results}"]
+    to = tmp_path / "arch"
+    assert cli.main([*args, "--kind", "lottery", "--to", str(to)]) == 0
+    assert sorted(p.name for p in (to / key).iterdir()) == sorted(
+        f"seed_{s}.{e}" for s in spec.seeds for e in ("json", "parquet")
+    )  # no weights unless asked
+    got = experiments.run(
+        spec, tmp_path / "again", mnist1d, replicates=tmp_path / "fresh", archive=to
+    )
+    _same(got, want)
+    assert all("archived_from" in m for m in _meta(tmp_path / "again").values())
+    # a seed trained with uncommitted changes names no commit: not archived
+    mark(0, True)
+    assert cli.main([*args, "--kind", "lottery", "--to", str(tmp_path / "arch2")]) == 2
+    assert cli.main([*args, "nowhere_123", "--to", str(tmp_path / "arch2")]) == 2

@@ -206,6 +206,27 @@ def show_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def archive_runs(args: argparse.Namespace) -> int:
+    """Copy the stored seeds of a config's runs (named, or all of a kind) into the seed archive,
+    for configs whose seed_archive is that folder (archive/README.md)."""
+    plan = make_plan(load_config(args.config, None, None, args.set))
+    ids = list(args.run_ids) + [r for r, s in plan.runs.items() if s.kind in (args.kind or [])]
+    if not ids:
+        raise ConfigError("nnclaims archive: name runs, or --kind KIND (nnclaims plan lists them)")
+    unknown = [r for r in ids if r not in plan.runs]
+    if unknown:
+        raise ConfigError(f"{args.config} plans no run {', '.join(unknown)} (nnclaims plan)")
+    for rid in dict.fromkeys(ids):
+        spec = plan.runs[rid]
+        try:
+            store = replicates.Store(paths.REPLICATES, spec)
+            out = replicates.archive_seeds(store, args.to, list(spec.seeds), args.weights)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        print(f"{rid}: seeds {list(spec.seeds)} → {out}")
+    return EXIT_OK
+
+
 def stale_runs(runs_dir: Path, current: dict) -> list[tuple[Path, str]]:
     """Finished run directories whose recorded code (commit, and diff hash when dirty) is not
     the code now, with that recorded version; and stored seeds (results/replicates/*/seed_*.json)
@@ -325,6 +346,17 @@ def parser() -> argparse.ArgumentParser:
     )
     _config_args(w, DEFAULT_CONFIG)
     w.set_defaults(func=show_status)
+    a = sub.add_parser(
+        "archive", help="copy runs' stored seeds into the seed archive (archive/README.md)"
+    )
+    a.add_argument("run_ids", nargs="*", metavar="RUN", help="run ids of the config's plan")
+    a.add_argument("--kind", action="append", help="every run of this kind (repeatable)")
+    a.add_argument(
+        "--to", default="archive", help="the archive folder, in the project (default: %(default)s)"
+    )
+    a.add_argument("--weights", action="store_true", help="copy the final weights too (large)")
+    _config_args(a, DEFAULT_CONFIG)
+    a.set_defaults(func=archive_runs)
     k = sub.add_parser("kinds", help="the experiment kinds, their config blocks and own settings")
     k.set_defaults(func=lambda args: print(kinds.summary()) or EXIT_OK)
     return p

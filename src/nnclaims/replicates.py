@@ -152,3 +152,33 @@ def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256
     if copied:
         log.info("seeds %s copied from the seed archive %s", copied, src.dir)
     return copied
+
+
+def archive_seeds(store: Store, archive: str | os.PathLike, seeds, weights: bool = False) -> Path:
+    """Copy a setup's finished seeds from `store` into the seed archive (rows, records, IMP masks,
+    the lr search's rows; weights only when asked: they are large). Every seed must be stored
+    and trained from a clean tree, so that its record names the commit that made it."""
+    missing = store.missing(seeds)
+    if missing:
+        raise ValueError(
+            f"{store.dir} lacks seeds {missing}: train them first (snakemake with the config "
+            "that plans this run, seed_archive: null)"
+        )
+    dirty = [s for s in seeds if json.loads(store._f(s, "json").read_text())["git"].get("dirty")]
+    if dirty:
+        raise ValueError(
+            f"seeds {dirty} in {store.dir} were trained with uncommitted changes: commit, "
+            "train them again, then archive"
+        )
+    dst = Store(archive, store.spec)
+    exts = ("parquet", "masks.npz") + (("safetensors",) if weights else ())
+    for s in seeds:
+        for ext in exts:
+            if store._f(s, ext).exists():
+                with atomic_path(dst._f(s, ext)) as tmp:
+                    shutil.copyfile(store._f(s, ext), tmp)
+        with atomic_path(dst._f(s, "json")) as tmp:  # last: the seed is complete
+            shutil.copyfile(store._f(s, "json"), tmp)
+    if store.search() is not None:
+        dst.save_search(store.search())
+    return dst.dir
