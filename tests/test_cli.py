@@ -62,7 +62,9 @@ def test_cli_errors_are_one_line_with_documented_exit_codes(project):
 
     p = cli_module.parser()
     subs = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subs.choices) == {"run-claim", "plan", "cost", "stale", "status", "kinds"}
+    assert set(subs.choices) == {
+        "run-claim", "plan", "cost", "stale", "archive", "status", "kinds"
+    }  # fmt: skip
     for name, sp in [("nnclaims", p), *subs.choices.items()]:
         for a in sp._actions:  # every option and argument says what it is for
             assert a.help, (name, a.dest)
