@@ -37,7 +37,11 @@ def seeds_text(config: dict[str, Any]) -> str:
     return f"{config.get('seeds')} seeds{extra}"
 
 
-def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
+def abstract(
+    claims: list[dict[str, Any]], config: dict[str, Any], archived: list[dict] | None = None
+) -> str:
+    """The abstract: what was tested and the verdicts; `archived`: the seed archive's code
+    versions with their seed counts (provenance.code_summary), said where there are any."""
     by = {v: [c["title"] for c in claims if c["verdict"] == v] for v in VERDICT_ORDER}
     datasets = ", ".join(config.get("datasets", []))
     s = (
@@ -55,6 +59,12 @@ def abstract(claims: list[dict[str, Any]], config: dict[str, Any]) -> str:
     out = s + " Verdicts over all datasets — " + "; ".join(parts) + "."
     if per_ds:
         out += " Per dataset: " + "; ".join(per_ds) + "."
+    n = sum(a["runs"] for a in archived or [])
+    if n:
+        out += (
+            f" {n} seed{'' if n == 1 else 's'} came from the seed archive (trained earlier, "
+            "checked by the test suite) instead of being trained in this run: see Provenance."
+        )
     return out
 
 
@@ -109,7 +119,7 @@ def build(
     prov["runs_code"] = code_summary([g for gs in seen.values() for g in gs], prov["git"])
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
-        "abstract": abstract(claims, config),
+        "abstract": abstract(claims, config, prov["runs_code"].get("archived")),
         "claims": claims,
         "config_hash": config_hash(config),
         "provenance": prov,
