@@ -123,10 +123,24 @@ class Store:
             self._f(seed, ext).unlink(missing_ok=True)
 
 
+def _copy_seed(src: Store, dst: Store, seed: int, exts, record: dict | None = None) -> None:
+    """One seed's files `exts` that exist, then its record (`record`, else src's) last, as
+    Store.save writes it: an interrupted copy leaves the seed missing, not half there."""
+    for ext in exts:
+        if src._f(seed, ext).exists():
+            with atomic_path(dst._f(seed, ext)) as tmp:
+                shutil.copyfile(src._f(seed, ext), tmp)
+    if record is None:
+        with atomic_path(dst._f(seed, "json")) as tmp:
+            shutil.copyfile(src._f(seed, "json"), tmp)
+    else:
+        write_json(record, dst._f(seed, "json"))
+
+
 def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256: str | None):
     """Copy the seeds `store` lacks from `archive`/<key>/ where they were made from the same data
-    (sha256) by the kind's current rows version; returns the seeds copied. The record (.json)
-    is written last, as Store.save does, so an interrupted copy leaves the seed missing."""
+    (sha256) by the kind's current rows version, their records marked `archived_from`; returns
+    the seeds copied."""
     src = Store(archive, store.spec)
     copied, stale = [], []
     for s in store.missing(seeds):
@@ -136,11 +150,8 @@ def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256
         if data_sha256 is None or meta.get("data_sha256") != data_sha256:
             stale.append(s)
             continue
-        for ext in ("parquet", "masks.npz", "safetensors"):
-            if src._f(s, ext).exists():
-                with atomic_path(store._f(s, ext)) as tmp:
-                    shutil.copyfile(src._f(s, ext), tmp)
-        write_json({**meta, "archived_from": str(src.dir)}, store._f(s, "json"))
+        meta["archived_from"] = str(src.dir)
+        _copy_seed(src, store, s, ("parquet", "masks.npz", "safetensors"), record=meta)
         copied.append(s)
     if copied and store.search() is None and src.search() is not None:
         store.save_search(src.search())
@@ -173,12 +184,7 @@ def archive_seeds(store: Store, archive: str | os.PathLike, seeds, weights: bool
     dst = Store(archive, store.spec)
     exts = ("parquet", "masks.npz") + (("safetensors",) if weights else ())
     for s in seeds:
-        for ext in exts:
-            if store._f(s, ext).exists():
-                with atomic_path(dst._f(s, ext)) as tmp:
-                    shutil.copyfile(store._f(s, ext), tmp)
-        with atomic_path(dst._f(s, "json")) as tmp:  # last: the seed is complete
-            shutil.copyfile(store._f(s, "json"), tmp)
+        _copy_seed(store, dst, s, exts)
     if store.search() is not None:
         dst.save_search(store.search())
     return dst.dir
