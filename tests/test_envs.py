@@ -3,7 +3,8 @@ and the versions the tests run with, and the post-deploy scripts that install nn
 
 No conda here: the env files are read, not solved; the post-deploy scripts run with `python`
 replaced by a stub that records its arguments, alone and under Snakemake with a fake `conda`.
-The pins follow the test environment: after an upgrade here, the failure names the new pin.
+The pins follow the test environment, which constraints.txt fixes (the README's installs pass it to
+pip): after an upgrade here, the failure names each line to change.
 """
 
 from __future__ import annotations
@@ -113,6 +114,34 @@ def runtime_deps() -> list[str]:
     return [canonicalize_name(Requirement(d).name) for d in deps]
 
 
+def direct_deps() -> dict[str, Requirement]:
+    """canonical name -> requirement, over pyproject's dependencies and every extra."""
+    with open(REPO / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    lines = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        lines += extra
+    out = {}
+    for line in lines:
+        req = Requirement(line)
+        out.setdefault(canonicalize_name(req.name), req)
+    return out
+
+
+def constraints() -> dict[str, str]:
+    """canonical name -> version spec of constraints.txt (what the README's installs pass to pip)."""
+    out = {}
+    for n, line in enumerate((REPO / "constraints.txt").read_text().splitlines(), 1):
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name not in out, f"constraints.txt line {n}: {name} is listed twice"
+        out[name] = str(req.specifier)
+    return out
+
+
 def test_rules_name_env_files_in_envs():
     assert ENV_FILES, "no `conda:` env file found in Snakefile or workflow/rules/*.smk"
     for path in ENV_FILES:
@@ -133,6 +162,39 @@ def test_runtime_dependency_is_pinned_in_an_env(name):
         f"{name} (a dependency in pyproject.toml) is in no env file of the rules: add "
         f"`{name}=={want}` to the pip section of {envs}, the one whose rules import it"
     )
+
+
+def test_constraints_pin_every_direct_dependency_to_the_tested_version():
+    """constraints.txt holds each direct dependency once, with ==, at the version installed here;
+    and it satisfies pyproject's range (else pip could not install both)."""
+    have, deps = constraints(), direct_deps()
+    wrong = [
+        f"remove {name} from constraints.txt: it is no direct dependency in pyproject.toml"
+        for name in sorted(set(have) - set(deps))
+    ]
+    for name, req in sorted(deps.items()):
+        want = version_here(name)
+        spec = have.get(name)
+        if spec != f"=={want}":
+            wrong.append(
+                f"pin {name}=={want} in constraints.txt (it has {spec or 'nothing'}; "
+                f"the tests run with {want})"
+            )
+        elif not req.specifier.contains(want, prereleases=True):
+            wrong.append(f"{name}=={want} (constraints.txt) is outside pyproject's {req}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_env_files_pin_what_constraints_pin():
+    """The conda envs and the pip path (constraints.txt) install the same versions."""
+    have = constraints()
+    wrong = [
+        f"{rel(path)} pins {name}{spec}, constraints.txt {have[name]}: make them agree"
+        for name, entries in sorted(pins().items())
+        for path, _, spec in entries
+        if name in have and spec != have[name]
+    ]
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=rel)
