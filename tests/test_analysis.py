@@ -75,3 +75,35 @@ def test_outcome_sentence_names_a_hypothesis_once_with_its_datasets():
         "Our data support that A holds (mnist1d, digits); and that C holds (mnist1d). "
         "They contradict that C holds (digits). They cannot decide whether B holds."
     )
+
+
+def test_figures_per_seed_values_are_the_tests_end_metric():
+    """per_seed (what the figures plot) gives each seed the number select gives the tests: the
+    mean of the last END_WINDOW epochs, a diverged epoch at chance; not the last epoch."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for arm in ("relu", "mix"):
+        for seed in range(3):
+            for epoch in range(1, 16):
+                v = 50 + 30 * rng.random()
+                if arm == "mix" and seed == 1 and epoch >= 13:
+                    v = np.nan  # diverged at epoch 13: chance from there on
+                rows.append(dict(dataset="mnist1d", arm=arm, size=3, level=1.0, seed=seed,
+                                 epoch=epoch, metric="test_acc", value=v))  # fmt: skip
+    df = pd.DataFrame(rows)
+    got = analysis.per_seed(df, "test_acc", ["dataset", "arm", "size"])
+    assert len(got) == 6 and list(got.columns) == ["dataset", "arm", "size", "seed", "value"]
+    for arm in ("relu", "mix"):
+        want = analysis.select(df, "test_acc", arm=arm)
+        mine = got[got.arm == arm].set_index("seed")["value"]
+        np.testing.assert_allclose(mine.to_numpy(), want.to_numpy())
+        # an independent reading: the plain mean of epochs 6..15, NaN as 10 %
+        d = df[(df.arm == arm) & (df.epoch > 5)].fillna({"value": 10.0})
+        np.testing.assert_allclose(mine.to_numpy(), d.groupby("seed")["value"].mean().to_numpy())
+    last = df[df.epoch == 15].set_index(["arm", "seed"])["value"].fillna(10.0)
+    assert not np.allclose(
+        got.set_index(["arm", "seed"])["value"], last.loc[got.set_index(["arm", "seed"]).index]
+    )
+    s = analysis.summary(df, "test_acc", ["dataset", "arm", "size"]).set_index("arm")
+    assert s.loc["mix", "n"] == 3
+    np.testing.assert_allclose(s.loc["mix", "mean"], got[got.arm == "mix"]["value"].mean())

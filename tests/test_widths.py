@@ -223,3 +223,29 @@ def test_claims_check_names_a_bad_sweep_test():
     bad["width_thresholds"]["hypotheses"][3]["a"] = {"variant": "shuffled"}
     with pytest.raises(claims.ClaimsError, match="variant 'shuffled'"):
         claims.check(bad, cfg, plan)
+
+
+def test_vectorised_knee_and_spread_statistics_match_polyfit_and_scipy():
+    """The bootstrap computes every resample at once; each sample's numbers equal a plain loop
+    of np.polyfit slopes over the windows and scipy's spearmanr (ties included)."""
+    rng = np.random.default_rng(3)
+    widths = np.array([2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64])
+    t = rng.lognormal(size=(50, 5, len(widths)))
+    t[7, :, :4] = 1.0  # a flat start: slope 0 before, a step at the knee (ratio inf)
+    t[9] = np.round(t[9], 0) + 1  # tied SDs across widths
+    x, w = np.log2(widths), widthsweep.WINDOW
+    ratios = widthsweep._ratios(widths, t)
+    rhos = widthsweep._spearmans(widths, t)
+    for s in range(len(t)):
+        y = np.log10(t[s]).mean(axis=0)
+        best = None
+        for j in range(w - 1, len(x) - w + 1):
+            before = np.polyfit(x[j - w + 1 : j + 1], y[j - w + 1 : j + 1], 1)[0]
+            after = np.polyfit(x[j : j + w], y[j : j + w], 1)[0]
+            r = (np.inf if after < 0 else -np.inf) if before >= 0 else after / before
+            if best is None or r > best[0]:
+                best = (r, widths[j])
+        assert ratios[s] == pytest.approx(best[0], rel=1e-9), s
+        assert widthsweep.knee_fit(widths, y)[0] == best[1]
+        sd = t[s].std(axis=0, ddof=1)
+        assert rhos[s] == pytest.approx(sps.spearmanr(x, sd).statistic, rel=1e-9), s

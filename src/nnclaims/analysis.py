@@ -28,6 +28,7 @@ from .selection import (  # noqa: F401
     SPECTRAL,
     best_epochs,
     levels_read,
+    per_seed,
     select,
     select_rows,
     summary,

@@ -197,10 +197,11 @@ def select_rows(df, metric, arm, size=None, level=None, dataset=None, kept=None)
     return d
 
 
-def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
-    """Mean, SD and n over seeds of `metric` per group of `by`: the end metric (mean over the
-    last END_WINDOW epochs per seed) for END_METRICS, else the last epoch (or `epoch`). A
-    diverged model's test accuracy counts at chance."""
+def per_seed(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
+    """One row per group of `by` and seed (columns: by, seed, value): the end metric (mean over
+    the last END_WINDOW epochs) for END_METRICS, else the last epoch (or `epoch`). A diverged
+    model's test accuracy counts at chance. What a figure plots per seed, so that it shows the
+    numbers the tables and tests read."""
     d = df[df.metric == metric].copy()
     if metric == "test_acc":
         d["value"] = d["value"].fillna(d["dataset"].map(CHANCE))
@@ -214,5 +215,10 @@ def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> 
         d = d[d["epoch"] > last - END_WINDOW].groupby([*by, "seed"], as_index=False)["value"].mean()
     else:
         d = d[d["epoch"] == (last if epoch == "last" else epoch)]
-    g = d.groupby(by)["value"]
+    return d[[*by, "seed", "value"]].reset_index(drop=True)
+
+
+def summary(df: pd.DataFrame, metric: str, by: list[str], epoch: Any = None) -> pd.DataFrame:
+    """Mean, SD and n over seeds of `metric` per group of `by` (the values of per_seed)."""
+    g = per_seed(df, metric, by, epoch).groupby(by)["value"]
     return g.agg(mean="mean", sd="std", n="count").reset_index()

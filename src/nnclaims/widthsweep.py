@@ -66,57 +66,78 @@ def table(df: pd.DataFrame, metric: str, tag: str, dataset: str | None) -> pd.Da
     return t.fillna(fail)
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.polyfit(x, y, 1)[0])
+def _window_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares slope of y against x over every WINDOW consecutive points: y (..., n) →
+    (..., n − WINDOW + 1), the closed form of a degree-1 polyfit per window."""
+    xw = np.lib.stride_tricks.sliding_window_view(x, WINDOW)  # (m, WINDOW)
+    yw = np.lib.stride_tricks.sliding_window_view(y, WINDOW, axis=-1)  # (..., m, WINDOW)
+    xc = xw - xw.mean(axis=-1, keepdims=True)
+    yc = yw - yw.mean(axis=-1, keepdims=True)
+    return (xc * yc).sum(axis=-1) / (xc * xc).sum(axis=-1)
+
+
+def knee_fits(widths, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """knee_fit for each row of y (..., n): (ratio, knee width, slope before, slope after)."""
+    x = np.log2(np.asarray(widths, float))
+    slopes = _window_slopes(x, np.asarray(y, float))  # window k spans points k .. k + WINDOW − 1
+    before, after = slopes[..., : -WINDOW + 1], slopes[..., WINDOW - 1 :]  # knee j = k + WINDOW − 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(before >= 0, np.where(after < 0, np.inf, -np.inf), after / before)
+    j = np.argmax(ratio, axis=-1)[..., None]  # the first of equal ratios, as a loop would keep
+    knees = np.asarray(widths, float)[WINDOW - 1 :][j[..., 0]]
+    at_knee = [np.take_along_axis(a, j, axis=-1)[..., 0] for a in (ratio, before, after)]
+    return at_knee[0], knees, at_knee[1], at_knee[2]
 
 
 def knee_fit(widths: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     """(knee width, slope before, slope after) of y against log2 width: the slopes over the
     WINDOW widths ending and starting at each candidate knee, the knee where the slope after
     is the largest multiple of the slope before (flat or rising before, falling after: inf)."""
-    x = np.log2(np.asarray(widths, float))
-    best = None
-    for j in range(WINDOW - 1, len(x) - WINDOW + 1):
-        before = _slope(x[j - WINDOW + 1 : j + 1], y[j - WINDOW + 1 : j + 1])
-        after = _slope(x[j : j + WINDOW], y[j : j + WINDOW])
-        r = _ratio_of(before, after)
-        if best is None or r > best[0]:
-            best = (r, float(widths[j]), before, after)
-    return best[1], best[2], best[3]
+    _, knee, before, after = knee_fits(widths, y)
+    return float(knee), float(before), float(after)
 
 
-def _ratio_of(before: float, after: float) -> float:
-    if before >= 0:  # flat or rising before the knee: a step if it falls after
-        return np.inf if after < 0 else -np.inf
-    return after / before
+def _curves(t: np.ndarray) -> np.ndarray:
+    """log10 of the seeds' geometric mean per width: t (..., seeds, widths) → (..., widths)."""
+    return np.log10(np.maximum(t, LOSS_FLOOR)).mean(axis=-2)
 
 
 def _ratio(widths, t: np.ndarray) -> tuple[float, float]:
     """(slope ratio after / before, knee width) of the seeds' geometric-mean curve."""
-    y = np.log10(np.maximum(t, LOSS_FLOOR)).mean(axis=0)
-    knee, before, after = knee_fit(widths, y)
-    return _ratio_of(before, after), knee
+    ratio, knee, _, _ = knee_fits(widths, _curves(t))
+    return float(ratio), float(knee)
 
 
-def _spearman(widths, t: np.ndarray) -> float:
+def _ratios(widths, t: np.ndarray) -> np.ndarray:
+    """The slope ratio of each sample: t (samples, seeds, widths) → (samples,)."""
+    return knee_fits(widths, _curves(t))[0]
+
+
+def _spearmans(widths, t: np.ndarray) -> np.ndarray:
+    """Spearman's ρ between log width and the SD over seeds, per sample: t (samples, seeds,
+    widths) → (samples,); NaN where the SD is the same at every width (no ranking)."""
     from scipy import stats as sps
 
-    sd = t.std(0, ddof=1)
-    if np.ptp(sd) == 0:
-        return np.nan
-    return float(sps.spearmanr(np.log2(widths), sd).statistic)
+    sd = t.std(axis=-2, ddof=1)
+    rx = sps.rankdata(np.log2(np.asarray(widths, float)))
+    ry = sps.rankdata(sd, axis=-1)  # ties get their mean rank, as spearmanr does
+    rx, ry = rx - rx.mean(), ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (ry * rx).sum(-1) / np.sqrt((ry * ry).sum(-1) * (rx * rx).sum())
+    return np.where(np.ptp(sd, axis=-1) == 0, np.nan, rho)
 
 
-def _bootstrap(stat, widths, t: np.ndarray, threshold: float, seed: int) -> dict[str, float]:
-    """stat over the observed seeds, and over N_BOOT resamples of them: n, mean, sd, lo, hi, p
-    (two-sided, of stat = threshold, add-one corrected)."""
+def _bootstrap(stats, widths, t: np.ndarray, threshold: float, seed: int) -> dict[str, float]:
+    """stats (samples, seeds, widths) → (samples,) over the observed seeds, and over N_BOOT
+    resamples of them: n, mean, sd, lo, hi, p (two-sided, of stat = threshold, add-one
+    corrected)."""
     n = t.shape[0]
-    obs = stat(widths, t)
+    obs = float(stats(widths, t[None])[0])
     nan = {"n": n, "mean": obs, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
     if n < 3 or not np.isfinite(obs):
         return nan
     rng = np.random.default_rng(seed)
-    boot = np.array([stat(widths, t[rng.integers(0, n, n)]) for _ in range(N_BOOT)])
+    boot = stats(widths, t[rng.integers(0, n, (N_BOOT, n))])  # the draws of N_BOOT calls of n
     boot = boot[np.isfinite(boot)]
     if len(boot) < N_BOOT // 2:
         return nan
@@ -139,7 +160,7 @@ def knee_width_ci(widths, t: np.ndarray, seed: int) -> tuple[float, float, float
     """The knee's width and its 95 % bootstrap interval over seeds."""
     rng = np.random.default_rng(seed)
     n = t.shape[0]
-    knees = [_ratio(widths, t[rng.integers(0, n, n)])[1] for _ in range(N_BOOT)]
+    knees = knee_fits(widths, _curves(t[rng.integers(0, n, (N_BOOT, n))]))[1]
     lo, hi = np.percentile(knees, [2.5, 97.5])
     return _ratio(widths, t)[1], float(lo), float(hi)
 
@@ -171,7 +192,7 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
         }
     arr = t.to_numpy(float)
     if h["test"] == "knee":
-        pre = _bootstrap(lambda w, x: _ratio(w, x)[0], widths, arr, h["threshold"], seed)
+        pre = _bootstrap(_ratios, widths, arr, h["threshold"], seed)
         knee, lo, hi = knee_width_ci(widths, arr, seed + 1)
         w0 = threshold_width(df, tag, dataset)
         note = f"knee at {knee:g} units [{lo:g}, {hi:g}]" + (
@@ -181,7 +202,7 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
     else:
         loss = "loss" in h["metric"]
         arr_s = np.log10(np.maximum(arr, LOSS_FLOOR)) if loss else arr
-        pre = _bootstrap(_spearman, widths, arr_s, h["threshold"], seed)
+        pre = _bootstrap(_spearmans, widths, arr_s, h["threshold"], seed)
         sd = arr_s.std(0, ddof=1)
         what = "SD of log10 loss over seeds" if loss else "SD over seeds"
         note = f"{what} {sd[0]:.3g} at {widths[0]:g} units, {sd[-1]:.3g} at {widths[-1]:g}"
