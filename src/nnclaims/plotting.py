@@ -79,7 +79,7 @@ ARM_COLORS = {
     "abs": (0.15, 0.15, 0.15),  # near-black: |x| (pink) and hat (purple) looked alike
     "sin": _CB[2],
     "tanh": _CB[9],
-    "hat_wide": _CB[6],
+    "hat_wide": _CB[5],  # brown: the light pink of before looked like hat's own colour (#19.8)
     "hat_narrow": _CB[7],
     "hat_init3": _CB[8],
     "best_set1": _CB[8],
