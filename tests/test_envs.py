@@ -129,7 +129,7 @@ def direct_deps() -> dict[str, Requirement]:
 
 
 def constraints() -> dict[str, str]:
-    """canonical name -> version spec of constraints.txt (what the README's installs pass to pip)."""
+    """canonical name -> version spec in constraints.txt (what the README's installs pass pip)."""
     out = {}
     for n, line in enumerate((REPO / "constraints.txt").read_text().splitlines(), 1):
         line = line.split("#")[0].strip()
