@@ -8,6 +8,9 @@ rule data:
         str(paths.benchmark("data", "{dataset}"))
     wildcard_constraints:
         dataset="|".join(EMBEDDED),
+    # before any training: priorities do not pass upstream, so at 0 a dataset waited behind the
+    # other dataset's jobs (MNIST-1D's started after 280 s) and its long chains ended the run
+    priority: 20
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -25,6 +28,7 @@ rule download:
         str(paths.benchmark("data", "{dataset}"))
     wildcard_constraints:
         dataset="|".join(DOWNLOADABLE),
+    priority: 20  # as rule data: before any training
     conda:
         "../../envs/train.yaml"
     threads: 1
