@@ -5,8 +5,8 @@ the sum of per-model means, so gradients never mix, and Adam is elementwise, so 
 exactly as it would alone. A model whose loss becomes NaN/inf is recorded as diverged at that
 epoch and left out of the loss from then on; the others train on. A diverged run is a result.
 
-Speed (2-core CPU, torch 2.13, benchmarks/bench_engine.py): about 95 model-epochs/s per
-single-thread process for 64 stacked 40-100-100-10 MLPs on MNIST-1D, 3.4× the plain loop.
+Speed (2-core CPU, torch 2.13, benchmarks/bench_engine.py): about 84 model-epochs/s per
+single-thread process for 64 stacked 40-100-100-10 MLPs on MNIST-1D, 5.1× the plain loop.
 """
 
 from __future__ import annotations
