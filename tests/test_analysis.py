@@ -107,3 +107,24 @@ def test_figures_per_seed_values_are_the_tests_end_metric():
     s = analysis.summary(df, "test_acc", ["dataset", "arm", "size"]).set_index("arm")
     assert s.loc["mix", "n"] == 3
     np.testing.assert_allclose(s.loc["mix", "mean"], got[got.arm == "mix"]["value"].mean())
+
+
+def test_loss_columns_share_one_format():
+    """fmt_pm(sig=...) prints mean and SD to the same decimal place, plainly from 0.01 to 1000
+    and with one shared power of ten outside it; reading the text back gives the numbers to the
+    printed precision (%g used to mix "0.0378" and "4.24e-05" in one column)."""
+    import re
+
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    cases = [(1.04, 0.0378), (0.0378, 0.0664), (0.000311, 5.9e-05), (0.00905, 0.0149), (250.0, 3.0)]
+    for mean, sd in cases:
+        text = analysis.fmt_pm(mean, sd, sig=3)
+        m = re.fullmatch(r"\(?([\d.]+) ± ([\d.]+)\)?(?: × 10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?", text)
+        assert m, text
+        scale = 10.0 ** int(m[3].translate(sup)) if m[3] else 1.0
+        decimals = len(m[1].split(".")[1]) if "." in m[1] else 0
+        assert len(m[2].split(".")[1] if "." in m[2] else "") == decimals, text  # same place
+        assert abs(float(m[1]) * scale - mean) <= 0.5 * 10.0**-decimals * scale * 1.0001, text
+        assert abs(float(m[2]) * scale - sd) <= 0.5 * 10.0**-decimals * scale * 1.0001, text
+        assert ("×" in text) == (not 0.01 <= mean < 1000), text
+    assert analysis.fmt_pm(63.64, 1.02) == "63.6 ± 1.0"  # accuracies: one decimal, unchanged

@@ -81,12 +81,25 @@ def arm_table(df: pd.DataFrame) -> dict[str, Any]:
     return {"columns": ["arm", *cols], "rows": rows}
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> str:
-    """ "mean ± sd" with `digits` decimals, or with `sig` significant digits (for losses)."""
-    f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
+    """ "mean ± sd" with `digits` decimals; or, for losses, the mean to `sig` significant digits
+    and the SD to the same decimal place: plain from 0.01 to 1000, else with one shared power
+    of ten, "(3.11 ± 0.59) × 10⁻⁴" (%g mixed "0.0378" and "4.24e-05" in one column)."""
+    if sig is None or not np.isfinite(mean) or mean == 0:
+        f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
+        return f(mean) if not np.isfinite(sd) else f"{f(mean)} ± {f(sd)}"
+    e = int(np.floor(np.log10(abs(mean))))
+    if -2 <= e < 3:
+        d = max(0, sig - 1 - e)
+        return f"{mean:.{d}f}" + (f" ± {sd:.{d}f}" if np.isfinite(sd) else "")
+    power = "10" + str(e).translate(SUPERSCRIPT)
+    m, d = mean / 10.0**e, sig - 1
     if not np.isfinite(sd):
-        return f(mean)
-    return f"{f(mean)} ± {f(sd)}"
+        return f"{m:.{d}f} × {power}"
+    return f"({m:.{d}f} ± {sd / 10.0**e:.{d}f}) × {power}"
 
 
 def fmt_p(p: float) -> str:
