@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 
 from nnclaims import cli, data, experiments, plan, replicates
 from nnclaims.hparams import RunSpec
-from nnclaims.kinds import lottery
+from nnclaims.kinds import Job, lottery, widths
 
 SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)
 KEYS = ["arm", "level", "seed", "epoch", "split", "metric"]
@@ -80,30 +81,73 @@ def test_archived_seeds_of_other_data_train_again(tmp_path, digits, caplog):
 
 
 @pytest.fixture(scope="module")
-def mnist1d(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "mnist1d.npz"
-    data.prepare("mnist1d", path)
-    return path
+def data_files(tmp_path_factory) -> dict:
+    """Both embedded datasets as the files the default run makes."""
+    root = tmp_path_factory.mktemp("data")
+    for ds in ("mnist1d", "digits"):
+        data.prepare(ds, root / f"{ds}.npz")
+    return {ds: root / f"{ds}.npz" for ds in ("mnist1d", "digits")}
+
+
+@pytest.fixture(scope="module")
+def mnist1d(data_files):
+    return data_files["mnist1d"]
+
+
+# the kinds whose runs the default run copies from the seed archive (archive/README.md)
+ARCHIVED_KINDS = ("lottery", "widths")
+
+
+def _default_archived(kind: str | None = None) -> tuple:
+    cfg = cli.load_config("config/config.yaml", None, None)
+    kinds = (kind,) if kind else ARCHIVED_KINDS
+    return cfg, [s for s in plan.make_plan(cfg).runs.values() if s.kind in kinds]
 
 
 def _default_lottery() -> tuple:
-    cfg = cli.load_config("config/config.yaml", None, None)
-    (spec,) = [s for s in plan.make_plan(cfg).runs.values() if s.kind == "lottery"]
+    cfg, (spec,) = _default_archived("lottery")
     return cfg, spec
 
 
-def test_the_default_runs_lottery_seeds_are_all_archived_for_todays_data(mnist1d):
-    """Should this fail, the lottery recipe, its kind's rows or the data changed: train them
-    again (snakemake --configfile config/lottery.yaml, ~1 h) and archive the new seeds."""
-    cfg, spec = _default_lottery()
-    store = replicates.Store(cfg["seed_archive"], spec)
+def test_the_default_runs_archived_seeds_are_all_there_for_todays_data(data_files):
+    """Should this fail, a recipe, a kind's rows or the data changed: train the runs again
+    (seed_archive: null) and archive the new seeds (archive/README.md)."""
+    cfg, specs = _default_archived()
+    assert {s.kind for s in specs} == set(ARCHIVED_KINDS)
     refresh = "retrain and archive them: archive/README.md"
-    assert store.missing(spec.seeds) == [], f"{store.dir} lacks seeds of the default run; {refresh}"
-    sha = experiments._file_sha256(mnist1d)
-    for s in spec.seeds:
-        meta = json.loads(store._f(s, "json").read_text())
-        assert meta["data_sha256"] == sha, f"seed {s} was made from other data; {refresh}"
-        assert not meta["git"]["dirty"]
+    for spec in specs:
+        store = replicates.Store(cfg["seed_archive"], spec)
+        lacks = store.missing(spec.seeds)
+        assert lacks == [], f"{store.dir} lacks seeds {lacks} of {spec.run_id}; {refresh}"
+        sha = experiments._file_sha256(data_files[spec.dataset])
+        for s in spec.seeds:
+            meta = json.loads(store._f(s, "json").read_text())
+            other = f"{store.dir}: seed {s} was made from other data; {refresh}"
+            assert meta["data_sha256"] == sha, other
+            assert not meta["git"]["dirty"]
+    # and nothing else: a folder no run reads is a stale key left behind by a refresh
+    folders = {p.name for p in Path(cfg["seed_archive"]).iterdir() if p.is_dir()}
+    assert folders == {replicates.key(s) for s in specs}, "git rm the folders of old keys"
+
+
+@pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
+def test_archived_width_sweeps_are_what_the_code_makes(data_files, dataset):
+    """Epochs 1-2 of seed 0 of each default width sweep (every width, clean and noisy labels),
+    trained now, equal the archived rows bit for bit."""
+    cfg, specs = _default_archived("widths")
+    specs = [s for s in specs if s.dataset == dataset]
+    assert len(specs) == 2  # clean and noisy labels
+    for spec in specs:
+        short = dataclasses.replace(spec, seeds=(0,), epochs=2)
+        dev = experiments.setup(short, 1, "cpu")  # the run's determinism settings
+        arrays = data.noisy(data.load_arrays(data_files[dataset]), spec.label_noise)
+        got, _ = widths.job(short, Job(device=dev, arrays=arrays))
+        per_epoch = ["train_loss", "test_loss", "test_acc"]
+        got = got[got["metric"].isin(per_epoch)]
+        archived = replicates.Store(cfg["seed_archive"], spec).rows([0])
+        archived = archived[archived["metric"].isin(per_epoch) & (archived["epoch"] <= 2)]
+        assert len(got) == 2 * 3 * len(spec.widths) and set(got["epoch"]) == {1, 2}
+        _same(got, archived)
 
 
 def test_archived_lottery_rows_are_what_the_code_makes(mnist1d, monkeypatch):
