@@ -128,3 +128,15 @@ def test_loss_columns_share_one_format():
         assert abs(float(m[2]) * scale - sd) <= 0.5 * 10.0**-decimals * scale * 1.0001, text
         assert ("×" in text) == (not 0.01 <= mean < 1000), text
     assert analysis.fmt_pm(63.64, 1.02) == "63.6 ± 1.0"  # accuracies: one decimal, unchanged
+
+
+def test_archived_origin_counts_the_copied_seeds_of_one_kind_and_their_commits():
+    """The width and lottery captions' "n of m seeds were copied …, trained by commit …"."""
+    copied = {"commit": "bd6d9c147ad2", "dirty": False, "archived_from": "archive/widths_x"}
+    runs = [
+        {"kind": "widths", "code": [copied, {**copied, "commit": "aea6a80f00"}]},
+        {"kind": "widths", "code": [{"commit": "0123456789", "dirty": False}]},
+        {"kind": "classify", "code": [copied]},  # another kind: not counted
+    ]
+    assert analysis.archived_origin(runs, "widths") == (2, 3, ["aea6a80", "bd6d9c1"])
+    assert analysis.archived_origin(runs, "lottery") == (0, 0, [])
