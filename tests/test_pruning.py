@@ -84,3 +84,30 @@ def test_controls_count_the_weights_their_masks_keep(tmp_path):
         by_hand = [sum(int(z[f"round{r}_layer{i}"][k].sum()) for i in range(2))
                    for r in (1, 2) for k in (0, 1)]  # fmt: skip
         assert got["value"].tolist() == by_hand
+
+
+def test_the_longer_ticket_retrain_repeats_the_trunks_rounds_then_trains_on(tmp_path):
+    """Control `ticket` (config `long`): the trunk's masks on θ0 again, for more epochs. Its
+    first epochs are the IMP round's own, bit for bit (round 0: the dense net), so the longer
+    run only adds epochs; the rounds it skips are not trained."""
+    prune = dict(prune_rounds=3, prune_fraction=0.3, early_stop_val=True)
+    kw = dict(depth=2, width=16, batch_size=50, seeds=(0, 1), **prune)
+    trunk = RunSpec("imp", "imp", ("relu",), epochs=3, **kw)
+    d = toy()
+    imp = experiments.run_imp(trunk, d, tmp_path / "masks.npz")
+    spec = RunSpec("control", "ticket_long", ("relu",), control="ticket", trunk=trunk.run_id,
+                   control_rounds=(0, 2, 3), epochs=5, **kw)  # fmt: skip
+    long = experiments.run_control(spec, d, tmp_path / "masks.npz")
+    assert set(long.arm) == {"dense_long", "imp_long"}
+    levels = sorted(imp.level.unique(), reverse=True)  # rounds 0..3
+    assert sorted(long.level.unique(), reverse=True) == [levels[0], levels[2], levels[3]]
+    per_epoch = ["train_loss", "test_loss", "test_acc", "val_loss"]
+    keys = ["level", "seed", "epoch", "metric"]
+    for lv in (levels[0], levels[2], levels[3]):
+        a = long[np.isclose(long.level, lv) & long.metric.isin(per_epoch)]
+        b = imp[np.isclose(imp.level, lv) & imp.metric.isin(per_epoch)]
+        assert sorted(a.epoch.unique()) == [1, 2, 3, 4, 5]
+        a = a[a.epoch <= 3].sort_values(keys)
+        b = b.sort_values(keys)
+        assert len(a) == len(b) == 2 * 3 * len(per_epoch)
+        assert np.array_equal(a["value"].to_numpy(), b["value"].to_numpy(), equal_nan=True)

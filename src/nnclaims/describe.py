@@ -70,6 +70,7 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
             )
     for kind in kinds.ordered():
         mine = [r for r in runs if r["kind"] == kind.name]
-        if mine and kind.describe is not None:
-            parts.append(kind.describe(mine))
+        text = kind.describe(mine) if mine and kind.describe is not None else None
+        if text:  # a kind may have nothing to add for these runs
+            parts.append(text)
     return "; ".join(parts) + "."

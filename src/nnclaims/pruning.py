@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-PRUNERS = ("imp", "reinit", "random")
+PRUNERS = ("imp", "reinit", "random", "ticket")  # ticket: the trunk's masks on θ0, again
 
 
 def get_pruner(name: str) -> str:

@@ -145,22 +145,32 @@ def run_control(
     device=CPU,
     weights_out: Path | None = None,
 ) -> pd.DataFrame:
-    """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds).
+    """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds):
+    the trunk's masks on new weights (reinit), random masks of the same per-layer sparsity
+    (random), or the trunk's masks on θ0 again (ticket: the IMP ticket, and at round 0 the
+    dense net, retrained for the run's own epochs; `control_rounds` picks the rounds).
     `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's).
     `weights_out` gets every level's trained models (each model's seed and IMP round)."""
     pruning.get_pruner(spec.control)
     arrays = _data(spec, arrays)
     seeds = list(spec.seeds)
     n_in, d_out = common.d_in(arrays), arrays.n_classes
-    n_layers = len(common.stack(spec, n_in, d_out, seeds[:1]).weights)
-    per_round = load_masks(trunk_masks, spec.prune_rounds, n_layers)
+    ones = [torch.ones_like(w) for w in common.stack(spec, n_in, d_out, seeds).weights]
+    n_layers = len(ones)
+    per_round = [ones, *load_masks(trunk_masks, spec.prune_rounds, n_layers)]  # round 0: dense
     if mask_seeds is not None:  # the trunk's masks of this run's seeds only
         pick = torch.tensor([list(mask_seeds).index(s) for s in seeds])
-        per_round = [[m.index_select(0, pick) for m in rm] for rm in per_round]
+        per_round = [ones] + [[m.index_select(0, pick) for m in rm] for rm in per_round[1:]]
+    rounds = control_rounds(spec)
     run_seeds, init_seeds, masks = [], [], [[] for _ in range(n_layers)]
-    for r, round_masks in enumerate(per_round, start=1):
+    for r in rounds:
+        round_masks = per_round[r]
         run_seeds += seeds
-        init_seeds += [seeding.derive_seed(s, "reinit", r) for s in seeds]
+        init_seeds += (
+            [seeding.derive_seed(s, "init") for s in seeds]  # θ0: the trunk's own init
+            if spec.control == "ticket"
+            else [seeding.derive_seed(s, "reinit", r) for s in seeds]
+        )
         if spec.control == "random":
             round_masks = pruning.random_masks_like(
                 round_masks, [seeding.derive_seed(s, "mask", r) for s in seeds]
@@ -173,13 +183,33 @@ def run_control(
     level = pruning.remaining_fraction(masks).numpy()
     kept = pruning.kept(masks).numpy()
     hist = common.train(spec, model, arrays, ckpt_dir, device, "control")
+    model_rounds = [r for r in rounds for _ in seeds]
     if weights_out is not None:
-        rounds = [r for r in range(1, len(per_round) + 1) for _ in seeds]
-        models = [{"seed": s, "round": r} for s, r in zip(run_seeds, rounds)]
+        models = [{"seed": s, "round": r} for s, r in zip(run_seeds, model_rounds)]
         states = weights.model_states(model, range(len(run_seeds)))
         weights.save(weights_out, states, models, spec.run_id)
-    arms = [spec.control] * len(run_seeds)
+    arms = [control_arm(spec, r) for r in model_rounds]
     return tidy.from_history(spec, hist, run_seeds, level, arms, kept=kept)
+
+
+def control_rounds(spec: RunSpec) -> list[int]:
+    """The IMP rounds a control trains at: `control_rounds`, else every pruned round."""
+    rounds = list(spec.control_rounds) or list(range(1, spec.prune_rounds + 1))
+    bad = [r for r in rounds if not 0 <= r <= spec.prune_rounds]
+    if bad:
+        raise ValueError(f"control rounds {bad} outside the trunk's 0..{spec.prune_rounds}")
+    if 0 in rounds and spec.control != "ticket":
+        raise ValueError("round 0 is the dense net: only the ticket control retrains it")
+    return rounds
+
+
+def control_arm(spec: RunSpec, r: int) -> str:
+    """A control's rows' arm: its control name; a longer retrain of the ticket (and of the
+    dense net at round 0) is `<imp|dense>_<run arm's suffix>` (arm ticket_long → imp_long)."""
+    if spec.control != "ticket":
+        return spec.control
+    suffix = spec.arm.split("_", 1)[1] if "_" in spec.arm else "again"
+    return f"{'dense' if r == 0 else 'imp'}_{suffix}"
 
 
 def _data(spec: RunSpec, arrays):
@@ -234,10 +264,28 @@ def plan(setup: Setup) -> list[RunSpec]:
         RunSpec("control", ctl, **act, control=ctl, trunk=trunk.run_id, **prune, **kw)
         for ctl in c["controls"]
     ]
+    long = c.get("long")
+    if long:  # the ticket and dense again from θ0, longer: sparse nets train slower (#19.1)
+        controls.append(
+            RunSpec(
+                "control",
+                "ticket_long",
+                **act,
+                control="ticket",
+                trunk=trunk.run_id,
+                control_rounds=tuple(int(r) for r in long["rounds"]),
+                **prune,
+                **{**kw, "epochs": int(long["epochs"])},
+            )
+        )
     return [trunk, *controls]
 
 
 def check(cid: str, c: dict, config: dict) -> None:
+    long = c.get("long") or {}
+    past = [r for r in long.get("rounds", []) if r > c["rounds"]]
+    if past:
+        raise ValueError(f"claims.{cid}.long.rounds: {past} past the last round, {c['rounds']}")
     if c.get("rewind", 0):
         epochs = {**config["train"], **c.get("train", {})}["epochs"]
         if c["rewind"] > epochs:
@@ -252,6 +300,18 @@ def describe(runs: list[dict]) -> str:
         f"IMP: {r['prune_rounds']} rounds pruning {100 * r['prune_fraction']:g} % of remaining "
         f"weights per layer (output layer at half rate), survivors reset to their initial "
         f"values; controls at every level"
+    )
+
+
+def describe_controls(runs: list[dict]) -> str | None:
+    """What the controls add to describe's sentence: a longer retrain of the ticket, if any."""
+    longer = [x for x in runs if x.get("control") == "ticket"]
+    if not longer:
+        return None
+    x = longer[0]
+    return (
+        f"the ticket (and at round 0 the dense net) again from its initial values for "
+        f"{x['epochs']} epochs at rounds {', '.join(map(str, x['control_rounds']))}"
     )
 
 
@@ -276,11 +336,14 @@ KINDS = [
         "control",
         control_job,
         doc="sparse from scratch at each IMP level",
-        params={**PRUNING, "control": "", "trunk": ""},  # reinit | random; the trunk's run id
+        # reinit | random | ticket; the trunk's run id; the rounds it trains (default: all pruned)
+        params={**PRUNING, "control": "", "trunk": "", "control_rounds": ()},
+        row_arms=lambda spec: sorted({control_arm(spec, r) for r in control_rounds(spec)}),
         order=41,
         inputs=lambda spec: {"trunk_masks": ("masks", spec.trunk)},
         priority=10,  # on the longest chain, right after its IMP trunk
-        work=lambda spec: model_epochs(spec) * spec.prune_rounds,
+        work=lambda spec: model_epochs(spec) * len(control_rounds(spec)),
+        describe=describe_controls,
         rows_version=2,
     ),
 ]
