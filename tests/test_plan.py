@@ -74,13 +74,13 @@ def test_default_run_ids_are_pinned():
     the 2 dropped). The polynomial claim's 4-layer variant added 6 runs (d2d33e9d670a2669: the 96
     before it). #15.5 added the width sweep's 4 runs (36f6c5fbff02b419: the 102 before it).
     #19.1's lottery experiment (its trials from the seed archive) added 1 run (76f7a5ac8119a743:
-    the 106 before it). #19.1's longer ticket retrain (control ticket_long) added 2 runs
+    the 106 before it). #19.1's longer retrain of tickets and controls (control long) added 2 runs
     (57a5d40ce3653e37: the 107 before it)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
     assert len(plan.runs) == 109
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "6a14133fdfc37701"
-    longer = {r for r, s in plan.runs.items() if s.kind == "control" and s.control == "ticket"}
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "65b9fc61b1959399"
+    longer = {r for r, s in plan.runs.items() if s.kind == "control" and s.control == "long"}
     assert len(longer) == 2
     plan.runs = {r: s for r, s in plan.runs.items() if r not in longer}
     plan.claim_runs["sparse_vs_dense"] = [

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import torch
 from test_engine import toy
 
@@ -86,28 +87,39 @@ def test_controls_count_the_weights_their_masks_keep(tmp_path):
         assert got["value"].tolist() == by_hand
 
 
-def test_the_longer_ticket_retrain_repeats_the_trunks_rounds_then_trains_on(tmp_path):
-    """Control `ticket` (config `long`): the trunk's masks on θ0 again, for more epochs. Its
-    first epochs are the IMP round's own, bit for bit (round 0: the dense net), so the longer
-    run only adds epochs; the rounds it skips are not trained."""
+def test_the_longer_retrain_repeats_the_trunk_and_controls_then_trains_on(tmp_path):
+    """Control `long` (config `long`): the trunk's masks on θ0 again (the ticket; round 0: the
+    dense net) and both controls, for more epochs. Each model's first epochs are its IMP round's
+    or its control's own, bit for bit, so the longer run only adds epochs; the rounds it skips
+    are not trained."""
     prune = dict(prune_rounds=3, prune_fraction=0.3, early_stop_val=True)
     kw = dict(depth=2, width=16, batch_size=50, seeds=(0, 1), **prune)
     trunk = RunSpec("imp", "imp", ("relu",), epochs=3, **kw)
     d = toy()
-    imp = experiments.run_imp(trunk, d, tmp_path / "masks.npz")
-    spec = RunSpec("control", "ticket_long", ("relu",), control="ticket", trunk=trunk.run_id,
+    short = [experiments.run_imp(trunk, d, tmp_path / "masks.npz")]
+    for ctl in ("reinit", "random"):
+        spec = RunSpec("control", ctl, ("relu",), control=ctl, trunk=trunk.run_id, epochs=3, **kw)
+        short.append(experiments.run_control(spec, d, tmp_path / "masks.npz"))
+    short = pd.concat(short, ignore_index=True)
+    spec = RunSpec("control", "long", ("relu",), control="long", trunk=trunk.run_id,
                    control_rounds=(0, 2, 3), epochs=5, **kw)  # fmt: skip
     long = experiments.run_control(spec, d, tmp_path / "masks.npz")
-    assert set(long.arm) == {"dense_long", "imp_long"}
-    levels = sorted(imp.level.unique(), reverse=True)  # rounds 0..3
-    assert sorted(long.level.unique(), reverse=True) == [levels[0], levels[2], levels[3]]
+    assert set(long.arm) == {"dense_long", "imp_long", "reinit_long", "random_long"}
+    levels = sorted(short[short.arm == "imp"].level.unique())  # rounds 3, 2, 1
     per_epoch = ["train_loss", "test_loss", "test_acc", "val_loss"]
     keys = ["level", "seed", "epoch", "metric"]
-    for lv in (levels[0], levels[2], levels[3]):
-        a = long[np.isclose(long.level, lv) & long.metric.isin(per_epoch)]
-        b = imp[np.isclose(imp.level, lv) & imp.metric.isin(per_epoch)]
-        assert sorted(a.epoch.unique()) == [1, 2, 3, 4, 5]
-        a = a[a.epoch <= 3].sort_values(keys)
-        b = b.sort_values(keys)
-        assert len(a) == len(b) == 2 * 3 * len(per_epoch)
-        assert np.array_equal(a["value"].to_numpy(), b["value"].to_numpy(), equal_nan=True)
+    pairs = [("dense_long", "dense", 1.0)] + [
+        (f"{a}_long", a, lv) for a in ("imp", "reinit", "random") for lv in levels[:2]
+    ]
+    for a_long, a, lv in pairs:
+        x = long[(long.arm == a_long) & long.metric.isin(per_epoch)]
+        x = x[np.isclose(x.level, lv)] if a != "random" else x[x.level.round(2) == round(lv, 2)]
+        y = short[(short.arm == a) & short.metric.isin(per_epoch)]
+        y = y[np.isclose(y.level, lv)] if a != "random" else y[y.level.round(2) == round(lv, 2)]
+        assert sorted(x.epoch.unique()) == [1, 2, 3, 4, 5], a_long
+        x = x[x.epoch <= 3].sort_values(keys)
+        y = y.sort_values(keys)
+        assert len(x) == len(y) == 2 * 3 * len(per_epoch), (a_long, lv)
+        assert np.array_equal(x["value"].to_numpy(), y["value"].to_numpy(), equal_nan=True)
+    # the round it skips (1) is not trained
+    assert not np.isclose(long.level.to_numpy()[:, None], levels[2]).any()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-PRUNERS = ("imp", "reinit", "random", "ticket")  # ticket: the trunk's masks on θ0, again
+PRUNERS = ("imp", "reinit", "random", "long")  # long: ticket and controls again, longer
 
 
 def get_pruner(name: str) -> str:

@@ -146,9 +146,10 @@ def run_control(
     weights_out: Path | None = None,
 ) -> pd.DataFrame:
     """Sparse networks trained from scratch at every IMP level at once (K = levels × seeds):
-    the trunk's masks on new weights (reinit), random masks of the same per-layer sparsity
-    (random), or the trunk's masks on θ0 again (ticket: the IMP ticket, and at round 0 the
-    dense net, retrained for the run's own epochs; `control_rounds` picks the rounds).
+    the trunk's masks on new weights (reinit), or random masks of the same per-layer sparsity
+    (random). Control `long` trains, at `control_rounds`, the IMP ticket again from θ0 (at
+    round 0 the dense net) and both controls, for the run's own epochs (more than the trunk's):
+    each model's first epochs are those of its trunk round or control, bit for bit.
     `mask_seeds`: the seeds of the trunk's masks file, in its order (default: the run's).
     `weights_out` gets every level's trained models (each model's seed and IMP round)."""
     pruning.get_pruner(spec.control)
@@ -161,17 +162,17 @@ def run_control(
     if mask_seeds is not None:  # the trunk's masks of this run's seeds only
         pick = torch.tensor([list(mask_seeds).index(s) for s in seeds])
         per_round = [ones] + [[m.index_select(0, pick) for m in rm] for rm in per_round[1:]]
-    rounds = control_rounds(spec)
+    groups = control_groups(spec)  # (variant, round) pairs, each one model per seed
     run_seeds, init_seeds, masks = [], [], [[] for _ in range(n_layers)]
-    for r in rounds:
+    for variant, r in groups:
         round_masks = per_round[r]
         run_seeds += seeds
         init_seeds += (
             [seeding.derive_seed(s, "init") for s in seeds]  # θ0: the trunk's own init
-            if spec.control == "ticket"
+            if variant == "ticket"
             else [seeding.derive_seed(s, "reinit", r) for s in seeds]
         )
-        if spec.control == "random":
+        if variant == "random":
             round_masks = pruning.random_masks_like(
                 round_masks, [seeding.derive_seed(s, "mask", r) for s in seeds]
             )
@@ -183,33 +184,40 @@ def run_control(
     level = pruning.remaining_fraction(masks).numpy()
     kept = pruning.kept(masks).numpy()
     hist = common.train(spec, model, arrays, ckpt_dir, device, "control")
-    model_rounds = [r for r in rounds for _ in seeds]
+    model_groups = [g for g in groups for _ in seeds]
     if weights_out is not None:
-        models = [{"seed": s, "round": r} for s, r in zip(run_seeds, model_rounds)]
+        models = [{"seed": s, "round": r} for s, (_, r) in zip(run_seeds, model_groups)]
         states = weights.model_states(model, range(len(run_seeds)))
         weights.save(weights_out, states, models, spec.run_id)
-    arms = [control_arm(spec, r) for r in model_rounds]
+    arms = [control_arm(spec, v, r) for v, r in model_groups]
     return tidy.from_history(spec, hist, run_seeds, level, arms, kept=kept)
 
 
-def control_rounds(spec: RunSpec) -> list[int]:
-    """The IMP rounds a control trains at: `control_rounds`, else every pruned round."""
+LONG_VARIANTS = ("ticket", "reinit", "random")  # what control `long` trains at each round
+
+
+def control_groups(spec: RunSpec) -> list[tuple[str, int]]:
+    """A control's (variant, IMP round) pairs: reinit or random at `control_rounds` (default:
+    every pruned round); for `long`, the ticket at each (round 0: the dense net) and both
+    controls at each pruned one."""
     rounds = list(spec.control_rounds) or list(range(1, spec.prune_rounds + 1))
     bad = [r for r in rounds if not 0 <= r <= spec.prune_rounds]
     if bad:
         raise ValueError(f"control rounds {bad} outside the trunk's 0..{spec.prune_rounds}")
-    if 0 in rounds and spec.control != "ticket":
-        raise ValueError("round 0 is the dense net: only the ticket control retrains it")
-    return rounds
+    if spec.control != "long":
+        if 0 in rounds:
+            raise ValueError("round 0 is the dense net: only control long retrains it")
+        return [(spec.control, r) for r in rounds]
+    return [(v, r) for v in LONG_VARIANTS for r in rounds if r > 0 or v == "ticket"]
 
 
-def control_arm(spec: RunSpec, r: int) -> str:
-    """A control's rows' arm: its control name; a longer retrain of the ticket (and of the
-    dense net at round 0) is `<imp|dense>_<run arm's suffix>` (arm ticket_long → imp_long)."""
-    if spec.control != "ticket":
-        return spec.control
-    suffix = spec.arm.split("_", 1)[1] if "_" in spec.arm else "again"
-    return f"{'dense' if r == 0 else 'imp'}_{suffix}"
+def control_arm(spec: RunSpec, variant: str, r: int) -> str:
+    """A control model's arm: the run's (reinit, random); for control `long`, the variant's
+    with _long (imp_long, dense_long at round 0, reinit_long, random_long)."""
+    if spec.control != "long":
+        return spec.arm
+    name = {"ticket": "dense" if r == 0 else "imp"}.get(variant, variant)
+    return f"{name}_long"
 
 
 def _data(spec: RunSpec, arrays):
@@ -265,13 +273,13 @@ def plan(setup: Setup) -> list[RunSpec]:
         for ctl in c["controls"]
     ]
     long = c.get("long")
-    if long:  # the ticket and dense again from θ0, longer: sparse nets train slower (#19.1)
+    if long:  # ticket, dense and controls again, longer: sparse nets train slower (#19.1)
         controls.append(
             RunSpec(
                 "control",
-                "ticket_long",
+                "long",
                 **act,
-                control="ticket",
+                control="long",
                 trunk=trunk.run_id,
                 control_rounds=tuple(int(r) for r in long["rounds"]),
                 **prune,
@@ -304,14 +312,15 @@ def describe(runs: list[dict]) -> str:
 
 
 def describe_controls(runs: list[dict]) -> str | None:
-    """What the controls add to describe's sentence: a longer retrain of the ticket, if any."""
-    longer = [x for x in runs if x.get("control") == "ticket"]
+    """What the controls add to describe's sentence: the longer retrain, if any."""
+    longer = [x for x in runs if x.get("control") == "long"]
     if not longer:
         return None
     x = longer[0]
     return (
-        f"the ticket (and at round 0 the dense net) again from its initial values for "
-        f"{x['epochs']} epochs at rounds {', '.join(map(str, x['control_rounds']))}"
+        f"the ticket (at round 0 the dense net) and both controls again, from the same initial "
+        f"values and masks, for {x['epochs']} epochs at rounds "
+        f"{', '.join(map(str, x['control_rounds']))}"
     )
 
 
@@ -336,13 +345,13 @@ KINDS = [
         "control",
         control_job,
         doc="sparse from scratch at each IMP level",
-        # reinit | random | ticket; the trunk's run id; the rounds it trains (default: all pruned)
+        # reinit | random | long; the trunk's run id; the rounds it trains (default: all pruned)
         params={**PRUNING, "control": "", "trunk": "", "control_rounds": ()},
-        row_arms=lambda spec: sorted({control_arm(spec, r) for r in control_rounds(spec)}),
+        row_arms=lambda spec: sorted({control_arm(spec, v, r) for v, r in control_groups(spec)}),
         order=41,
         inputs=lambda spec: {"trunk_masks": ("masks", spec.trunk)},
         priority=10,  # on the longest chain, right after its IMP trunk
-        work=lambda spec: model_epochs(spec) * len(control_rounds(spec)),
+        work=lambda spec: model_epochs(spec) * len(control_groups(spec)),
         describe=describe_controls,
         rows_version=2,
     ),
