@@ -7,7 +7,8 @@
 2. The experiment code with device=cuda: classification with an lr search, IMP and its reinit
    control on the MLP, a CNN run, and one SGD + augmentation step of every image architecture.
 3. Throughput of the engine on the GPU (float32), for scale against the CPU benchmark; with
-   --paper, one epoch of each paper-profile architecture (sustained TFLOP/s for `nnclaims cost`).
+   --paper, one epoch of each paper-profile architecture in fp32 and in bf16 (`precision`, #17),
+   with the sustained TFLOP/s of each (for `nnclaims cost`).
 Prints one line per check and ends with `cuda_check: all passed` or exits non-zero.
 """
 
@@ -158,19 +159,21 @@ def paper_epochs(k: int = 5) -> None:
         with counter:
             one.logits_cb(torch.randn(1, 2, *shape)).sum().backward()
         flops = counter.get_total_flops() / 2 * n * k
-        stack = vision.ModuleStack(list(range(k)), [100 + i for i in range(k)], net)
-        kw = dict(optimizer=opt, momentum=0.9 if opt == "sgd" else 0.0, augment=aug)
         small = Arrays(x[:2048], y[:2048], x[:512], y[:512])
-        engine.train_classifier(stack, small, 1, batch, 0.01, device="cuda", **kw)  # warm-up
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        engine.train_classifier(stack, data, 1, batch, 0.01, device="cuda", **kw)
-        torch.cuda.synchronize()
-        sec = time.perf_counter() - t
-        print(
-            f"paper {name}-{depth} K={k} batch {batch}: {sec:.1f} s per epoch of {n} images, "
-            f"{flops / sec / 1e12:.1f} TFLOP/s sustained"
-        )
+        for precision in ("fp32", "bf16"):  # today's path, and the mixed precision of #17
+            stack = vision.ModuleStack(list(range(k)), [100 + i for i in range(k)], net)
+            kw = dict(optimizer=opt, momentum=0.9 if opt == "sgd" else 0.0, augment=aug,
+                      precision=precision)  # fmt: skip
+            engine.train_classifier(stack, small, 1, batch, 0.01, device="cuda", **kw)  # warm-up
+            torch.cuda.synchronize()
+            t = time.perf_counter()
+            engine.train_classifier(stack, data, 1, batch, 0.01, device="cuda", **kw)
+            torch.cuda.synchronize()
+            sec = time.perf_counter() - t
+            print(
+                f"paper {name}-{depth} K={k} batch {batch} {precision}: {sec:.1f} s per epoch "
+                f"of {n} images, {flops / sec / 1e12:.1f} TFLOP/s sustained"
+            )
 
 
 def main() -> None:

@@ -66,7 +66,13 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
             parts.append(
                 f"{model.upper()} with {' or '.join(map(str, sorted(sizes)))} {unit} of width "
                 f"{r['width']}; {opt}, {_lr_text(rs)}, batch {r['batch_size']}, "
-                f"{r['epochs']} epochs" + (f"; arms {', '.join(arms)}" if arms else "")
+                f"{r['epochs']} epochs"
+                + (
+                    "; bf16 autocast of the forward pass (float32 weights and loss)"
+                    if r.get("precision", "fp32") == "bf16"
+                    else ""
+                )
+                + (f"; arms {', '.join(arms)}" if arms else "")
             )
     for kind in kinds.ordered():
         mine = [r for r in runs if r["kind"] == kind.name]

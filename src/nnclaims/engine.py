@@ -11,6 +11,7 @@ single-thread process for 64 stacked 40-100-100-10 MLPs on MNIST-1D, 5.1× the p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -34,12 +35,27 @@ def _per_model_ce(logits_cb: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits_cb, y, reduction="none").mean(dim=1)
 
 
+def autocast(device: torch.device, precision: str):
+    """The forward pass's precision: bf16 autocasts matmuls and convolutions to bfloat16 while
+    weights, optimizer state and the loss stay float32 (mixed precision); fp32: no change."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision != "bf16":
+        raise ValueError(f"No such precision: {precision!r}. Known: fp32, bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 @torch.no_grad()
 def evaluate(
-    model: Stacked, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None
+    model: Stacked,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    chunk: int | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-model (loss, accuracy in %) on one shared set, in eval mode (BN running statistics,
-    no dropout); `chunk` examples at a time where the set would not fit at once."""
+    no dropout); `chunk` examples at a time where the set would not fit at once; `precision`
+    as in training (autocast)."""
     was_training = model.training
     model.eval()
     k, n = model.n_models, x.shape[0]
@@ -48,7 +64,9 @@ def evaluate(
     correct = torch.zeros(k, dtype=torch.float64, device=x.device)
     for a in range(0, n, chunk):
         xb, yb = x[a : a + chunk], y[a : a + chunk]
-        logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
+        with autocast(x.device, precision):
+            logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
+        logits = logits.float()  # the loss in float32 (a no-op in fp32)
         yk = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
         # max(1).indices: the same first-maximum index as argmax(1), 5× faster on this layout
@@ -105,6 +123,7 @@ def train_classifier(
     device: str | torch.device = "cpu",
     shuffle: bool = True,
     eval_every: int = 1,
+    precision: str = "fp32",
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
@@ -112,6 +131,8 @@ def train_classifier(
     `eval_every`: the test (and validation) sets are scored every that many epochs and at the
     last; the rows of other epochs stay NaN (a search that reads only its last epoch skips ~8 %
     of its work; training itself is untouched, so its numbers are the same).
+    `precision`: fp32, or bf16 (the forward pass autocast to bfloat16; weights, optimizer and
+    loss in float32): for image models on a GPU, where bfloat16 runs on tensor cores.
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc, and val_loss when `data` has a validation part; and `diverged_epoch`
     (K,), 0 where a model never diverged.
@@ -163,7 +184,9 @@ def train_classifier(
             yb = y_train.index_select(0, idx).view(k, batch_size)
             if augment:
                 xb = augment_crop_flip(xb, aug_gens)
-            losses = _per_model_ce(model.logits_cb(xb), yb)
+            with autocast(dev, precision):
+                logits = model.logits_cb(xb)
+            losses = _per_model_ce(logits.float(), yb)
             with torch.no_grad():
                 div.check(losses, epoch)
                 running += losses.detach().double()
@@ -176,13 +199,13 @@ def train_classifier(
         scored = epoch % eval_every == 0 or epoch == epochs
         dead = div.dead
         if scored:
-            test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk)
+            test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk, precision)
             # a diverged model has NaN weights, and max(1) would call all its predictions class
             # 0: it has no accuracy from its diverged epoch on (scored at chance by the analysis)
             test_loss[dead], test_acc[dead] = np.nan, np.nan
             row.update(test_loss=test_loss, test_acc=test_acc)
         if val is not None and scored:  # the early-stopping signal: never the test set (#19.7)
-            row["val_loss"] = evaluate(model, *val, eval_chunk)[0]
+            row["val_loss"] = evaluate(model, *val, eval_chunk, precision)[0]
             row["val_loss"][dead] = np.nan
         for m, v in row.items():
             hist[m][epoch - 1] = v

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True, init=False)
@@ -45,6 +46,7 @@ class RunSpec:
     weight_decay: float = 0.0  # L2 coefficient (sgd: torch's weight_decay)
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
+    precision: str = "fp32"  # fp32 | bf16: forward pass autocast to bfloat16, weights fp32 (#17)
     # choosing on a validation split (the lr search; the kinds' searches and early stopping)
     lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
     lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
@@ -98,6 +100,10 @@ class RunSpec:
             raise ValueError(f"No such lr search: {self.lr_search!r}. Known: grid, walk")
         if not 0.0 <= self.label_noise < 1.0:
             raise ValueError(f"label_noise {self.label_noise} is not a share in [0, 1)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"No such precision: {self.precision!r}. Known: {', '.join(PRECISIONS)}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"

@@ -31,6 +31,7 @@ TRAIN_KEYS = (
     "tune_seeds",
     "shuffle",
     "label_noise",
+    "precision",
 )
 
 

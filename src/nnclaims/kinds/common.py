@@ -87,6 +87,7 @@ def train(
         device=device,
         shuffle=spec.shuffle,
         eval_every=spec.epochs if last_only else 1,
+        precision=spec.precision,
     )
 
 
