@@ -66,7 +66,8 @@ def evaluate(
         xb, yb = x[a : a + chunk], y[a : a + chunk]
         with autocast(x.device, precision):
             logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
-        logits = logits.float()  # the loss in float32 (a no-op in fp32)
+        if precision == "bf16":
+            logits = logits.float()  # the loss in float32 (other precisions: as the model's)
         yk = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
         # max(1).indices: the same first-maximum index as argmax(1), 5× faster on this layout
@@ -186,7 +187,9 @@ def train_classifier(
                 xb = augment_crop_flip(xb, aug_gens)
             with autocast(dev, precision):
                 logits = model.logits_cb(xb)
-            losses = _per_model_ce(logits.float(), yb)
+            if precision == "bf16":
+                logits = logits.float()  # the loss in float32 (else as the model's: f32, f64)
+            losses = _per_model_ce(logits, yb)
             with torch.no_grad():
                 div.check(losses, epoch)
                 running += losses.detach().double()
