@@ -45,6 +45,14 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+def _logits(model: Stacked, x: torch.Tensor, precision: str) -> torch.Tensor:
+    """The stack's logits (K, classes, B) at `precision`; under bf16 cast back to float32 so
+    the loss is float32 (other precisions: the model's own dtype, float64 included)."""
+    with autocast(x.device, precision):
+        logits = model.logits_cb(x)
+    return logits.float() if precision == "bf16" else logits
+
+
 @torch.no_grad()
 def evaluate(
     model: Stacked,
@@ -64,10 +72,7 @@ def evaluate(
     correct = torch.zeros(k, dtype=torch.float64, device=x.device)
     for a in range(0, n, chunk):
         xb, yb = x[a : a + chunk], y[a : a + chunk]
-        with autocast(x.device, precision):
-            logits = model.logits_cb(xb.unsqueeze(0).expand(k, *xb.shape))
-        if precision == "bf16":
-            logits = logits.float()  # the loss in float32 (other precisions: as the model's)
+        logits = _logits(model, xb.unsqueeze(0).expand(k, *xb.shape), precision)
         yk = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
         # max(1).indices: the same first-maximum index as argmax(1), 5× faster on this layout
@@ -185,11 +190,7 @@ def train_classifier(
             yb = y_train.index_select(0, idx).view(k, batch_size)
             if augment:
                 xb = augment_crop_flip(xb, aug_gens)
-            with autocast(dev, precision):
-                logits = model.logits_cb(xb)
-            if precision == "bf16":
-                logits = logits.float()  # the loss in float32 (else as the model's: f32, f64)
-            losses = _per_model_ce(logits, yb)
+            losses = _per_model_ce(_logits(model, xb, precision), yb)
             with torch.no_grad():
                 div.check(losses, epoch)
                 running += losses.detach().double()
