@@ -187,6 +187,14 @@ def test_sanity_row_reads_the_final_epoch_and_states_the_gap():
     assert "64.6, 65.1" in r["published"]
     (end,) = analysis.sanity(pd.DataFrame(rows), [{**b, "epoch": "end"}])  # the 2-epoch mean
     assert end["gap"] == pytest.approx((65 + 10) / 2 - 68)
+    # a mean published without its SD (airbench94: 94.01 over 1000 runs): a tolerance in points
+    mean_only = {k: v for k, v in b.items() if k != "sd"}
+    mean_only.update(within=1.0, published=66.5, also="mean of 1000 runs")
+    (r,) = analysis.sanity(pd.DataFrame(rows), [mean_only])
+    assert r["check"] == "outside 1 point (gap -1.5)"
+    assert r["published"] == "66.5 (mean of 1000 runs)"
+    (r,) = analysis.sanity(pd.DataFrame(rows), [{**mean_only, "within": 2.0}])
+    assert r["check"] == "within 2 points (gap -1.5)"
 
 
 def test_the_report_flags_an_arm_whose_lr_is_at_the_edge_of_its_grid():

@@ -37,7 +37,7 @@ def known_activations() -> list[str]:
     return sorted([*ACTIVATIONS, *TRAINABLE])
 
 
-IMAGE_MODELS = ("vgg_he", "resnet", "conv", "lenet")  # built by nnclaims.vision
+IMAGE_MODELS = ("vgg_he", "resnet", "conv", "lenet", "airbench")  # built by nnclaims.vision
 STACKED_MODELS = ("mlp", "mlp_res", "cnn")  # models.MODELS: one tensor per layer for all K models
 
 # Embedded datasets' example shape, training-set size and classes (downloads carry their own).
@@ -60,12 +60,18 @@ def check_depth(name: str, depth: int, hw: int | None = None) -> None:
         raise ValueError(f"Conv-N needs N in 2, 4, 6 (Frankle & Carbin), got {depth}")
     if name == "vgg_he" and hw is not None and hw >> depth < 1:
         raise ValueError(f"{depth} VGG blocks halve a {hw}-pixel image below one pixel")
+    # airbench: a 2×2 whitening conv, then conv groups that halve the image (4 widths known)
+    if name == "airbench" and (not 1 <= depth <= 4 or (hw is not None and (hw - 1) >> depth < 1)):
+        raise ValueError(
+            f"airbench needs 1 to 4 conv groups (the recipe: 3) that leave at least one pixel, "
+            f"got {depth}"
+        )
 
 
 def layer_slots(name: str, depth: int) -> int:
     """How many activation slots a per-layer set fills: VGG-HE's blocks and its dense layer,
-    ResNet's 4 stages, Conv-N's conv pairs and dense layer, LeNet's 2 layers; else the hidden
-    layers."""
+    ResNet's 4 stages, Conv-N's conv pairs and dense layer, LeNet's 2 layers, airbench's conv
+    groups; else the hidden layers."""
     return {"vgg_he": depth + 1, "resnet": 4, "conv": depth // 2 + 1, "lenet": 2}.get(name, depth)
 
 

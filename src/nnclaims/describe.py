@@ -9,6 +9,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import kinds
+from .catalog import IMAGE_MODELS
+
+# the airbench94 recipe's training, beyond what the setup line already names (nnclaims.airbench)
+AIRBENCH = (
+    " in the airbench94 recipe (Jordan 2024: Nesterov, lr and weight decay per 1024 examples,"
+    " BatchNorm biases at 64× the lr, label smoothing 0.2, a triangular lr schedule, weight"
+    " averaging every 5 steps, alternating flips and 2-pixel crops, test logits averaged over"
+    " mirror and 2 translations)"
+)
 
 
 def _lr_text(rs: list[dict[str, Any]]) -> str:
@@ -63,9 +72,13 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
             opt = r.get("optimizer", "adam")
             opt = "Adam" if opt == "adam" else f"SGD (momentum {r.get('momentum', 0):g})"
             unit = "hidden layer(s)" if model.startswith("mlp") else "layers/blocks"
+            shape = f"{unit} of width {r['width']}"
+            if model in IMAGE_MODELS:  # their widths are the sources'
+                shape = "conv groups" if model == "airbench" else unit
+            airbench = r.get("recipe", "plain") == "airbench"
             parts.append(
-                f"{model.upper()} with {' or '.join(map(str, sorted(sizes)))} {unit} of width "
-                f"{r['width']}; {opt}, {_lr_text(rs)}, batch {r['batch_size']}, "
+                f"{model.upper()} with {' or '.join(map(str, sorted(sizes)))} {shape}; {opt}"
+                f"{AIRBENCH if airbench else ''}, {_lr_text(rs)}, batch {r['batch_size']}, "
                 f"{r['epochs']} epochs"
                 + (
                     "; bf16 autocast of the forward pass (float32 weights and loss)"

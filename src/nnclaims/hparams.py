@@ -15,6 +15,7 @@ from typing import Any
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
+RECIPES = ("plain", "airbench")
 
 
 @dataclass(frozen=True, init=False)
@@ -47,6 +48,7 @@ class RunSpec:
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
     precision: str = "fp32"  # fp32 | bf16: forward pass autocast to bfloat16, weights fp32 (#17)
+    recipe: str = "plain"  # plain: the engine's loop | airbench: nnclaims.airbench's (#17)
     # choosing on a validation split (the lr search; the kinds' searches and early stopping)
     lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
     lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
@@ -103,6 +105,13 @@ class RunSpec:
         if self.precision not in PRECISIONS:
             raise ValueError(
                 f"No such precision: {self.precision!r}. Known: {', '.join(PRECISIONS)}"
+            )
+        if self.recipe not in RECIPES:
+            raise ValueError(f"No such recipe: {self.recipe!r}. Known: {', '.join(RECIPES)}")
+        if self.recipe == "airbench" and self.model != "airbench":
+            raise ValueError(
+                f"recipe airbench trains the airbench network (train.model: airbench), "
+                f"not {self.model!r}"
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(

@@ -32,6 +32,7 @@ TRAIN_KEYS = (
     "shuffle",
     "label_noise",
     "precision",
+    "recipe",
 )
 
 

@@ -18,11 +18,13 @@ def design(c: dict[str, Any]) -> str:
 
 
 def check_image_settings(kw: dict, claim: str) -> None:
-    """The lr search and the set search need stacked parameters (models.Stacked)."""
-    if kw.get("model", "mlp") not in STACKED_MODELS and kw.get("lr_grid"):
+    """The lr search needs one lr per model: the stacked models (StackedAdam) and the airbench
+    recipe (an optimizer per model) have it; the other image models' SGD takes one per run."""
+    model = kw.get("model", "mlp")
+    if model not in STACKED_MODELS and model != "airbench" and kw.get("lr_grid"):
         raise ValueError(
-            f"claims.{claim}: lr_grid works with the stacked models ({', '.join(STACKED_MODELS)}); "
-            f"for {kw['model']} set train.lr_grid: [] and one train.lr"
+            f"claims.{claim}: lr_grid works with the stacked models ({', '.join(STACKED_MODELS)}) "
+            f"and airbench; for {kw['model']} set train.lr_grid: [] and one train.lr"
         )
 
 

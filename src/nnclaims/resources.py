@@ -11,7 +11,10 @@ from .hparams import RunSpec
 # Model-epochs (or, for the spectral probe, model-steps × 1/100) per minute on one slow core:
 # about a quarter of what one laptop core managed here, so a queue's runtime limit is not hit.
 # Image models: model-epochs per minute on one GPU (rough, for the queue limit only).
-RATE = {"mlp": 1200, "mlp_res": 1200, "cnn": 300, "lenet": 60, "conv": 10, "vgg_he": 6, "resnet": 2}
+RATE = {
+    **{"mlp": 1200, "mlp_res": 1200, "cnn": 300},
+    **{"lenet": 60, "conv": 10, "vgg_he": 6, "resnet": 2, "airbench": 60},
+}
 
 
 def work(spec: RunSpec) -> float:

@@ -13,6 +13,8 @@ updates exactly as with masking in the forward pass (a zeroed weight contributes
 - `conv`: Conv-2/4/6 (Frankle & Carbin 2019): pairs of conv3×3 (64, 128, 256) with max-pooling,
   then dense 256-256-classes; Glorot-normal init.
 - `lenet`: LeNet-300-100 (Frankle & Carbin 2019): dense 300-100-classes on flattened pixels.
+- `airbench`: airbench94's network (Jordan 2024) with `depth` conv groups (the recipe: 3), trained
+  by its own recipe (`train.recipe: airbench`, nnclaims.airbench).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from . import airbench
 from .activations import ACTIVATIONS, TRAINABLE, _single, known, layer_functions
 from .catalog import IMAGE_MODELS, check_depth, layer_slots  # noqa: F401 (re-exported)
 
@@ -210,6 +213,8 @@ def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], 
         return ConvN(depth, fs, c, n_classes, h)
     if name == "lenet":
         return LeNet300100(fs, math.prod(shape), n_classes)
+    if name == "airbench":
+        return airbench.AirNet(depth, fs, c, n_classes, _act)
     raise ValueError(f"No such image model: {name!r}. Known: {', '.join(IMAGE_MODELS)}")
 
 
@@ -227,9 +232,12 @@ class ModuleStack(nn.Module):
                 torch.manual_seed(s)
                 members.append(make())
         self.members = nn.ModuleList(members)
-        # prunable: conv and linear weights (biases and BN excluded, as in the paper)
+        # prunable: conv and linear weights (biases and BN excluded, as in the paper), trained
+        # ones only (airbench's whitening conv is set from the data and frozen)
         self.prunable = [
-            n for n, p in self.members[0].named_parameters() if n.endswith("weight") and p.dim() > 1
+            n
+            for n, p in self.members[0].named_parameters()
+            if n.endswith("weight") and p.dim() > 1 and p.requires_grad
         ]
         self.masks: list[torch.Tensor] | None = None
 
@@ -256,13 +264,15 @@ class ModuleStack(nn.Module):
         self.after_step()
 
     @torch.no_grad()
-    def after_step(self) -> None:
-        """Re-zero pruned weights (the optimizer's momentum may have moved them)."""
+    def after_step(self, member: int | None = None) -> None:
+        """Re-zero pruned weights (the optimizer's momentum may have moved them): every model's,
+        or one `member`'s (a recipe that steps the models in turn)."""
         if self.masks is None:
             return
         for name, mask in zip(self.prunable, self.masks):
             for k, p in enumerate(self._params(name)):
-                p.mul_(mask[k].to(p.dtype))
+                if member is None or k == member:
+                    p.mul_(mask[k].to(p.dtype))
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         """x: (K, B, C, H, W) → (K, classes, B)."""

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..catalog import IMAGE_MODELS
 from ..hparams import RunSpec, batch_key
 from ..lazy import lazy
 from . import Job, Kind
@@ -27,7 +28,9 @@ def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[
     """One stack for several arms of the same shape: each arm's models get its activation."""
     seeds = [x for ss in seeds_per_spec for x in ss]
     acts = [list(sp.activation) for sp, ss in zip(specs, seeds_per_spec) for _ in ss]
-    if len(specs) == 1:
+    # an image stack's members share one activation: its lr search stacks one arm's candidates
+    one_image_arm = specs[0].model in IMAGE_MODELS and len({sp.activation for sp in specs}) == 1
+    if len(specs) == 1 or one_image_arm:
         return common.stack(specs[0], n_in, d_out, seeds)
     return common.stack(
         dataclasses.replace(specs[0], activation=tuple(map(tuple, acts))), n_in, d_out, seeds

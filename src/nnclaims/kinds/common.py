@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import airbench, seeding, vision
 from .. import checkpoint as ckpt
-from .. import seeding, vision
 from ..data import Arrays
 from ..engine import train_classifier
 from ..hparams import RunSpec
@@ -70,7 +70,22 @@ def train(
 ) -> dict:
     """train_classifier with the run's settings (lr: the run's, or one per model) on `device`,
     checkpointed under ckpt_dir/train.pt. `last_only`: held-out sets scored at the last epoch
-    only (a search, which reads nothing else)."""
+    only (a search, which reads nothing else). `recipe: airbench` trains with that recipe's own
+    loop (nnclaims.airbench: seconds per model on a GPU, no checkpoint, every epoch scored)."""
+    if spec.recipe == "airbench":
+        return airbench.train(
+            model,
+            arrays,
+            spec.epochs,
+            spec.batch_size,
+            spec.lr if lr is None else lr,
+            spec.momentum,
+            spec.weight_decay,
+            device=device,
+            precision=spec.precision,
+            on_epoch=on_epoch,
+            eval_every=spec.epochs if last_only else 1,
+        )
     return train_classifier(
         model,
         arrays,
