@@ -17,7 +17,7 @@ import pytest
 
 from nnclaims import cli, data, experiments, plan, replicates
 from nnclaims.hparams import RunSpec
-from nnclaims.kinds import Job, lottery, widths
+from nnclaims.kinds import Job, actsearch, imp, lottery, search, widths
 
 SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)
 KEYS = ["arm", "level", "seed", "epoch", "split", "metric"]
@@ -95,7 +95,7 @@ def mnist1d(data_files):
 
 
 # the kinds whose runs the default run copies from the seed archive (archive/README.md)
-ARCHIVED_KINDS = ("lottery", "widths")
+ARCHIVED_KINDS = ("lottery", "widths", "imp", "control", "search", "actsearch")
 
 
 def _default_archived(kind: str | None = None) -> tuple:
@@ -162,6 +162,101 @@ def test_archived_lottery_rows_are_what_the_code_makes(mnist1d, monkeypatch):
     archived = archived[archived["level"].isin(got["level"].unique())]
     assert len(got) > 0 and set(got["arm"]) == {"lottery_dense", "lottery"}
     _same(got, archived)
+
+
+def _epochs_1_2(got: pd.DataFrame, archived: pd.DataFrame, arms) -> None:
+    """The rows of `arms` at epochs 1-2, trained now, equal the archived ones bit for bit."""
+    once = ["diverged_epoch", "weights_kept"]  # one row per model, at the run's last epoch
+    got = got[got["arm"].isin(arms) & got["epoch"].isin([1, 2]) & ~got["metric"].isin(once)]
+    archived = archived[
+        archived["arm"].isin(arms)
+        & archived["epoch"].isin([1, 2])
+        & archived["metric"].isin(got["metric"].unique())
+        & archived["seed"].isin(got["seed"].unique())
+        & archived["level"].isin(got["level"].unique())
+    ]
+    assert len(got) > 0 and set(got["arm"]) == set(arms)
+    _same(got, archived)
+
+
+def _stored(cfg, spec) -> pd.DataFrame:
+    """Seed 0's archived rows, its validation rows (kept with the setup's search) included."""
+    store = replicates.Store(cfg["seed_archive"], spec)
+    val = store.search()
+    val = None if val is None else val[val["seed"] == 0]
+    return pd.concat([store.rows([0]), val], ignore_index=True)
+
+
+def _arrays(data_files, spec):
+    experiments.setup(spec, 1, "cpu")  # the run's determinism settings
+    return data.load_arrays(data_files[spec.dataset])
+
+
+@pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
+def test_archived_imp_and_control_rows_are_what_the_code_makes(data_files, dataset, tmp_path):
+    """Seed 0: epochs 1-2 of IMP's dense round; of the reinit and random controls at the first
+    pruned level, on the archived trunk's masks; of control long's ticket and controls at its
+    first pruned round. Each trained now, bit for bit."""
+    cfg, specs = _default_archived()
+    specs = [s for s in specs if s.dataset == dataset]
+    (trunk,) = [s for s in specs if s.kind == "imp"]
+    arrays = _arrays(data_files, trunk)
+    short = dataclasses.replace(trunk, seeds=(0,), epochs=2, prune_rounds=0)
+    got = imp.run_imp(short, arrays, tmp_path / "masks.npz")
+    _epochs_1_2(got, _stored(cfg, trunk), ["dense"])
+    masks = tmp_path / "trunk.npz"  # the archived trunk's masks of seed 0
+    np.savez(masks, **replicates.Store(cfg["seed_archive"], trunk).masks([0]))
+    controls = [s for s in specs if s.kind == "control"]
+    assert {c.control for c in controls} == {"reinit", "random", "long"}
+    for ctl in controls:
+        first = [r for r in imp.control_groups(ctl) if r[1] > 0][0][1]  # its first pruned round
+        one = dataclasses.replace(ctl, seeds=(0,), epochs=2, control_rounds=(first,))
+        got = imp.run_control(one, arrays, masks, mask_seeds=[0])
+        arms = sorted(set(got["arm"]))
+        _epochs_1_2(got, _stored(cfg, ctl), arms)
+
+
+@pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
+def test_archived_set_search_is_what_the_code_makes(data_files, dataset):
+    """The first two candidate sets' validation scores (both search seeds, every epoch of the
+    search), and epochs 1-2 of the kept sets at both sizes for seed 0 (ranked from the archived
+    candidates), trained now, bit for bit."""
+    cfg, specs = _default_archived("search")
+    (spec,) = [s for s in specs if s.dataset == dataset]
+    arrays = _arrays(data_files, spec)
+    store = replicates.Store(cfg["seed_archive"], spec)
+    cands = search.candidate_sets(spec)[:2]
+    scores = search._candidate_scores(spec, arrays, cands, None, "cpu", None)
+    stored = store.search()
+    want = np.concatenate(
+        [stored[stored["arm"] == f"cand:{search.set_name(c)}"].sort_values("seed")["value"]
+         for c in cands]
+    )  # fmt: skip
+    assert len(want) == len(scores) == 2 * spec.tune_seeds
+    assert np.array_equal(scores, want, equal_nan=True)
+    short = dataclasses.replace(spec, seeds=(0,), epochs=2)
+    got = search.run_search(short, arrays, searched=stored)
+    arms = [f"best_set{i + 1}" for i in range(spec.keep)]
+    _epochs_1_2(got, _stored(cfg, spec), arms)
+    assert set(got[got["arm"].isin(arms)]["size"]) == {spec.depth, spec.large_depth}
+
+
+@pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
+def test_archived_activation_search_is_what_the_code_makes(data_files, dataset):
+    """Three sampled functions' validation scores (the search's epochs), and epochs 1-2 of the
+    found arms for seed 0 at the lr their archived search picked, trained now, bit for bit."""
+    cfg, specs = _default_archived("actsearch")
+    (spec,) = [s for s in specs if s.dataset == dataset]
+    arrays = _arrays(data_files, spec)
+    store = replicates.Store(cfg["seed_archive"], spec)
+    stored = store.search()
+    fns = actsearch.candidates(spec)[:3]
+    scores = actsearch._scores(spec, arrays, fns, None, "cpu")
+    want = [stored[stored["arm"] == f"{actsearch.CAND}{f}"]["value"].item() for f in fns]
+    assert np.array_equal(scores, np.array(want), equal_nan=True)
+    short = dataclasses.replace(spec, seeds=(0,), epochs=2)
+    got = actsearch.run_actsearch(short, arrays, searched=stored)
+    _epochs_1_2(got, _stored(cfg, spec), [f"found{i + 1}" for i in range(spec.keep)])
 
 
 def test_a_seed_archive_that_is_not_there_is_a_config_error(tmp_path, monkeypatch):

@@ -67,3 +67,14 @@ def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsy
     assert sorted(p.name for p in rep.iterdir()) == [
         "seed_0.json", "seed_0.parquet", "seed_2.json", "seed_2.parquet"
     ]  # fmt: skip
+
+
+def test_a_claims_setup_says_how_many_of_its_seeds_came_from_the_seed_archive():
+    from nnclaims.report import archive_note
+
+    trained = {"commit": "a" * 40, "dirty": False}
+    copied = {"commit": "21d4a0f295da", "dirty": False, "archived_from": "archive/imp_x"}
+    assert archive_note([trained, trained]) == ""
+    note = archive_note([trained, copied, copied])
+    assert "2 of the 3 seeds of this claim's runs were copied from the seed archive" in note
+    assert "trained by commit 21d4a0f;" in note

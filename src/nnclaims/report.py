@@ -68,6 +68,20 @@ def abstract(
     return out
 
 
+def archive_note(code: list[dict[str, Any]]) -> str:
+    """A sentence for a claim's setup when some of its seeds came from the seed archive: how
+    many of all, and the commits that trained them; else nothing."""
+    copied = [g for g in code if g.get("archived_from")]
+    if not copied:
+        return ""
+    commits = ", ".join(sorted({str(g.get("commit", "?"))[:7] for g in copied}))
+    return (
+        f" {len(copied)} of the {len(code)} seeds of this claim's runs were copied from the "
+        f"seed archive (archive/, trained by commit {commits}; the test suite retrains their "
+        "first epochs and requires the same numbers), not trained in this run."
+    )
+
+
 STAGES = {"data": "data", "train": "training", "collect": "tables", "analyse": "notebooks"}
 
 
@@ -113,9 +127,14 @@ def build(
     prov["stages"] = stage_times(benchmarks or [])
     # the code each run was trained with (a run keeps the commit that made it)
     seen: dict[str, list] = {}
+    per_claim: dict[str, list] = {}
     for path in runs or []:
+        claim_code = per_claim.setdefault(Path(path).name.removesuffix(".runs.json"), [])
         for r in json.loads(Path(path).read_text()):
             seen[r["run_id"]] = r.get("code") or [{}]
+            claim_code.extend(seen[r["run_id"]])
+    for c in claims:  # each claim's setup says which of its seeds were not trained in this run
+        c["setup"] = c.get("setup", "") + archive_note(per_claim.get(c["claim"], []))
     prov["runs_code"] = code_summary([g for gs in seen.values() for g in gs], prov["git"])
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
