@@ -173,3 +173,31 @@ def test_fast_profile_dag_builds(project):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_the_recipe_runs_through_the_experiment_code(tmp_path):
+    """classify with an lr walk on the validation split (one recipe model per candidate lr),
+    IMP and a random control, on tiny images written as a real dataset file: the path the fast
+    profile's jobs take."""
+    from test_vision import tiny_images
+
+    from nnclaims import experiments
+
+    npz = tiny_images(tmp_path / "imgs.npz")
+    kw = dict(dataset="cifar10", model="airbench", recipe="airbench", depth=1, epochs=1,
+              batch_size=8, seeds=(0, 1), **HYP)  # fmt: skip
+    cls = RunSpec("classify", "hat", ("hat",), lr_grid=(5.75, 11.5, 23.0), lr_search="walk",
+                  tune_seeds=1, **kw)  # fmt: skip
+    df = experiments.run(cls, tmp_path / "c", data_path=npz)
+    val = df[df["split"] == "val"]
+    assert set(val["lr"]) >= {5.75, 11.5, 23.0}  # the walk's first three rates, scored
+    test = df[(df["split"] == "test") & (df["metric"] == "test_acc")]
+    assert test["value"].notna().all() and len(test) == 2
+    imp = RunSpec("imp", "imp", ("relu",), prune_rounds=1, prune_fraction=0.35,
+                  conv_prune_fraction=0.35, **kw)  # fmt: skip
+    experiments.run(imp, tmp_path / "i", data_path=npz)
+    pruning_kw = dict(prune_rounds=1, prune_fraction=0.35, conv_prune_fraction=0.35)
+    ctl = RunSpec("control", "random", ("relu",), control="random", trunk=imp.run_id,
+                  **pruning_kw, **kw)  # fmt: skip
+    out = experiments.run(ctl, tmp_path / "r", data_path=npz, trunk_masks=tmp_path / "i/masks.npz")
+    assert out["level"].between(0.6, 0.7).all()  # one round at 35 % (the head at half of it)

@@ -236,6 +236,8 @@ def _epoch(m: _Member, member, padded, y, epoch, size, batch_size, after_step, a
     images = crop(images, shifts, size)
     if epoch % 2 == 1:  # every other epoch all images flipped together
         images = images.flip(-1)
+    if images.is_cuda:  # the layout the model was put in (crop writes NCHW)
+        images = images.contiguous(memory_format=torch.channels_last)
     order = torch.randperm(n, generator=m.order).to(y.device)
     loss_fn, seen = _loss_fn(), 0
     total = torch.zeros((), dtype=torch.float64, device=y.device)  # summed on the device: no sync
