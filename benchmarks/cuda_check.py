@@ -8,7 +8,9 @@
    control on the MLP, a CNN run, and one SGD + augmentation step of every image architecture.
 3. Throughput of the engine on the GPU (float32), for scale against the CPU benchmark; with
    --paper, one epoch of each paper-profile architecture in fp32 and in bf16 (`precision`, #17),
-   with the sustained TFLOP/s of each (for `nnclaims cost`).
+   with the sustained TFLOP/s of each (for `nnclaims cost`); with --fast, one airbench94 training
+   (10 epochs, bf16 and fp32) on CIFAR-shaped random images, and the fast image profile's
+   training time projected from it (config/cifar_fast.yaml, #17).
 Prints one line per check and ends with `cuda_check: all passed` or exits non-zero.
 """
 
@@ -176,11 +178,64 @@ def paper_epochs(k: int = 5) -> None:
             )
 
 
+def fast_profile(
+    config: Path = Path("config/cifar_fast.yaml"),
+    n: int = 50_000,
+    n_test: int = 10_000,
+    dev: str = "cuda",
+    batch: int = 1024,
+) -> None:
+    """One airbench94 model trained with its recipe on 50,000 CIFAR-shaped random images for 10
+    epochs (test: 10,000), timed in bf16 and fp32 after a warm-up, and the fast profile's
+    training time at that rate: its model-epochs (lr searches included, `nnclaims cost`'s count)
+    × seconds per model-epoch. Random images: the accuracy means nothing, the time does."""
+    import yaml
+
+    from nnclaims import airbench, resources
+    from nnclaims.plan import make_plan
+
+    shape, epochs = (3, 32, 32), 10
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n + n_test, *shape, generator=g)
+    y = torch.randint(0, 10, (n + n_test,), generator=g)
+    data = Arrays(x[:n], y[:n], x[n:], y[n:])
+    w, wt = min(n, 4096), min(n_test, 512)  # the warm-up's sets
+    small = Arrays(x[:w], y[:w], x[n : n + wt], y[n : n + wt])
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+
+    def net():
+        return vision.build("airbench", 3, ("gelu",), (), shape, 10)
+
+    hyp = dict(lr=11.5, momentum=0.85, weight_decay=0.0153, device=dev)
+    per_epoch = {}
+    for precision in ("bf16", "fp32"):
+        # warm-up: cuDNN picks its kernels
+        airbench.train(vision.ModuleStack([0], [100], net), small, 2, batch, **hyp,
+                       precision=precision)  # fmt: skip
+        sync()
+        t = time.perf_counter()
+        airbench.train(vision.ModuleStack([0], [100], net), data, epochs, batch, **hyp,
+                       precision=precision)  # fmt: skip
+        sync()
+        sec = time.perf_counter() - t
+        per_epoch[precision] = sec / epochs
+        print(f"airbench94 {precision}: {sec:.1f} s for one model, {epochs} epochs of {n} images"
+              f" (each scored with TTA on {n_test})")  # fmt: skip
+    plan = make_plan(yaml.safe_load(config.read_text()))
+    work = sum(resources.work(s) for s in plan.runs.values() if s.model == "airbench")
+    minutes = work * per_epoch["bf16"] / 60
+    print(
+        f"fast profile ({config}): {work:.0f} model-epochs of airbench94 ≈ {minutes:.1f} min of "
+        "training at the bf16 rate (not counted: download, spectral probe, notebooks, PDF)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="a dataset .npz (default: a generated toy set)")
     ap.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
     ap.add_argument("--paper", action="store_true", help="also time one epoch per paper model")
+    ap.add_argument("--fast", action="store_true", help="also time airbench94 (the fast profile)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("No CUDA GPU visible to torch: run this on a GPU machine.")
@@ -193,6 +248,8 @@ def main() -> None:
     throughput()
     if args.paper:
         paper_epochs()
+    if args.fast:
+        fast_profile()
     print("cuda_check: all passed")
 
 
