@@ -143,6 +143,8 @@ def test_the_recipe_is_refused_for_another_model_and_an_unknown_recipe():
         RunSpec("classify", "relu", ("relu",), model="resnet", recipe="airbench")
     with pytest.raises(ValueError, match="No such recipe: 'fast'. Known: plain, airbench"):
         RunSpec("classify", "relu", ("relu",), recipe="fast")
+    with pytest.raises(ValueError, match="model airbench trains with its recipe"):
+        RunSpec("classify", "relu", ("relu",), model="airbench")
 
 
 def _merge(a, b):

@@ -113,6 +113,11 @@ class RunSpec:
                 f"recipe airbench trains the airbench network (train.model: airbench), "
                 f"not {self.model!r}"
             )
+        if self.model == "airbench" and self.recipe != "airbench":
+            raise ValueError(
+                "model airbench trains with its recipe (train.recipe: airbench), which sets its "
+                "whitening layer from the data: the plain loop would leave it random"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"No such optimizer: {self.optimizer!r}. Known: {', '.join(OPTIMIZERS)}"
