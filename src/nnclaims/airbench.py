@@ -38,6 +38,7 @@ from torch import nn
 
 from . import seeding
 from .catalog import check_depth
+from .engine import autocast as _autocast
 
 # The recipe's constants (lib_airbench94.py `hyp`); lr, momentum, weight decay, batch size and
 # epochs are the run's own settings (train.lr ... in the config: 11.5, 0.85, 0.0153, 1024, 10).
@@ -293,8 +294,6 @@ def train(
     engine's history (train_loss: label-smoothed, per example; test_loss and test_acc of the TTA
     logits; val_loss with a validation part; diverged_epoch). The held-out sets are scored every
     `eval_every` epochs and at the last (rows of other epochs stay NaN), as in the engine."""
-    from .engine import autocast as _autocast  # the engine imports this module's callers
-
     dev = torch.device(device)
     model.to(dev)
     if getattr(model, "masks", None) is not None:
