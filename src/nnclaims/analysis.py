@@ -188,12 +188,17 @@ def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str
     return rows
 
 
-def archived_origin(run_list: list[dict[str, Any]], kind: str) -> tuple[int, int, list[str]]:
-    """Where the seeds of a kind's runs came from: (copied from the seed archive, all, the
-    short commits that trained the copied ones), from the runs table's per-seed `code`."""
-    code = [g for r in run_list if r["kind"] == kind for g in r.get("code", [])]
+def archive_counts(code: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
+    """Of per-seed code records: (copied from the seed archive, all, the short commits that
+    trained the copied ones)."""
     copied = [g for g in code if g.get("archived_from")]
     return len(copied), len(code), sorted({str(g.get("commit", "?"))[:7] for g in copied})
+
+
+def archived_origin(run_list: list[dict[str, Any]], kind: str) -> tuple[int, int, list[str]]:
+    """Where the seeds of a kind's runs came from (archive_counts), from the runs table's
+    per-seed `code`."""
+    return archive_counts([g for r in run_list if r["kind"] == kind for g in r.get("code", [])])
 
 
 def diverged(df: pd.DataFrame) -> str:

@@ -71,14 +71,13 @@ def abstract(
 def archive_note(code: list[dict[str, Any]]) -> str:
     """A sentence for a claim's setup when some of its seeds came from the seed archive: how
     many of all, and the commits that trained them; else nothing."""
-    copied = [g for g in code if g.get("archived_from")]
-    if not copied:
+    n_copied, n_all, commits = analysis.archive_counts(code)
+    if not n_copied:
         return ""
-    commits = ", ".join(sorted({str(g.get("commit", "?"))[:7] for g in copied}))
     return (
-        f" {len(copied)} of the {len(code)} seeds of this claim's runs were copied from the "
-        f"seed archive (archive/, trained by commit {commits}; the test suite retrains their "
-        "first epochs and requires the same numbers), not trained in this run."
+        f" {n_copied} of the {n_all} seeds of this claim's runs were copied from the seed "
+        f"archive (archive/, trained by commit {', '.join(commits)}; the test suite retrains "
+        "their first epochs and requires the same numbers), not trained in this run."
     )
 
 
