@@ -61,6 +61,22 @@ def test_setup_sentence_names_the_arms_trained_at_a_fixed_lr():
     )
 
 
+def test_setup_sentence_says_how_image_seeds_were_trained():
+    """bf16, vmapped seeds and a compiled forward pass are differences from the sources: the
+    setup sentence states each, and none where a run used the plain path."""
+    base = dict(kind="classify", arm="relu", dataset="cifar10", seeds=[0, 1], model="resnet")
+    base.update(depth=20, width=16, optimizer="sgd", momentum=0.9, batch_size=128, epochs=2)
+    base.update(lr=0.1, lr_grid=[])
+    plain = analysis.describe_setup([base])
+    assert "bf16" not in plain and "vmapped" not in plain and "torch.compile" not in plain
+    fast = analysis.describe_setup(
+        [{**base, "precision": "bf16", "stacking": "vmap", "compile": "reduce-overhead"}]
+    )
+    assert "; bf16 autocast of the forward pass (float32 weights and loss)" in fast
+    assert "; the seeds trained as one vmapped model (grouped convolutions)" in fast
+    assert "; forward pass compiled (torch.compile, mode reduce-overhead)" in fast
+
+
 def test_outcome_sentence_names_a_hypothesis_once_with_its_datasets():
     from nnclaims.analysis import outcome_sentence
 

@@ -31,16 +31,22 @@ def swish(x: torch.Tensor) -> torch.Tensor:
 class _MaxSigmoid(torch.autograd.Function):
     """max(x, σ(x)) with autograd's gradient, bit for bit, in 5 passes over x where autograd's
     maximum and sigmoid backward take 10 (2× faster; it was the costliest arm of the default run).
-    Ties x = σ(x) happen (x = 0.659046 in float32 is one): each side gets half, as in autograd."""
+    Ties x = σ(x) happen (x = 0.659046 in float32 is one): each side gets half, as in autograd.
+    Under torch.func.vmap (`train.stacking: vmap`) it maps as the elementwise op it is."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(x):
         s = torch.sigmoid(x)
-        ctx.save_for_backward(x, s)
-        return torch.maximum(x, s)
+        return torch.maximum(x, s), s  # σ(x) kept for backward (max_sigmoid returns the first)
 
     @staticmethod
-    def backward(ctx, g):
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output[1])
+        ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)  # σ(x)'s gradient is never used: no zeros filled
+
+    @staticmethod
+    def backward(ctx, g, _):
         x, s = ctx.saved_tensors
         out = torch.where(x > s, g, torch.ops.aten.sigmoid_backward(g, s))
         tie = x == s
@@ -49,10 +55,14 @@ class _MaxSigmoid(torch.autograd.Function):
             out = torch.where(tie, half + torch.ops.aten.sigmoid_backward(half, s), out)
         return out
 
+    @staticmethod
+    def vmap(info, in_dims, x):
+        return _MaxSigmoid.apply(x), (in_dims[0], in_dims[0])
+
 
 def max_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """max(x, σ(x)), one of the functions found by the Swish paper's search."""
-    return _MaxSigmoid.apply(x)
+    return _MaxSigmoid.apply(x)[0]
 
 
 def per_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

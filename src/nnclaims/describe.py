@@ -85,6 +85,16 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
                     if r.get("precision", "fp32") == "bf16"
                     else ""
                 )
+                + (
+                    "; the seeds trained as one vmapped model (grouped convolutions)"
+                    if r.get("stacking", "loop") == "vmap"
+                    else ""
+                )
+                + (
+                    f"; forward pass compiled (torch.compile, mode {r['compile']})"
+                    if r.get("compile", "none") != "none"
+                    else ""
+                )
                 + (f"; arms {', '.join(arms)}" if arms else "")
             )
     for kind in kinds.ordered():

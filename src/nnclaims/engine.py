@@ -130,6 +130,7 @@ def train_classifier(
     shuffle: bool = True,
     eval_every: int = 1,
     precision: str = "fp32",
+    compile: str = "none",
 ) -> dict[str, np.ndarray]:
     """Train all K models for `epochs` epochs of minibatch Adam (`lr`: one, or one per model).
 
@@ -139,6 +140,7 @@ def train_classifier(
     of its work; training itself is untouched, so its numbers are the same).
     `precision`: fp32, or bf16 (the forward pass autocast to bfloat16; weights, optimizer and
     loss in float32): for image models on a GPU, where bfloat16 runs on tensor cores.
+    `compile`: none, or the torch.compile mode of the image stack's forward pass.
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc, and val_loss when `data` has a validation part; and `diverged_epoch`
     (K,), 0 where a model never diverged.
@@ -154,6 +156,8 @@ def train_classifier(
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
     dev = torch.device(device)
     model.to(dev)
+    if compile != "none":
+        model.compile_forward(compile)
     if getattr(model, "masks", None) is not None:
         model.set_masks(model.masks)  # masks are not parameters: move them along
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
@@ -166,9 +170,9 @@ def train_classifier(
     aug_gens = [seeding.generator(s, "augment") for s in model.seeds] if augment else []
     if augment and not images:
         raise ValueError("augment (crop + flip) needs image data (N, C, H, W)")
-    opt = make_optimizer(
-        model.parameters(), lr, optimizer, momentum, weight_decay, isinstance(model, Stacked)
-    )
+    # separately built modules (vision.ModuleStack) have no model axis to step as one
+    stacked = not hasattr(model, "members")
+    opt = make_optimizer(model.parameters(), lr, optimizer, momentum, weight_decay, stacked)
     div = loop_state.Divergence(model.seeds)
     metrics = ("train_loss", "test_loss", "test_acc") + (("val_loss",) if val else ())
     hist = {m: np.full((epochs, k), np.nan) for m in metrics}
@@ -192,13 +196,14 @@ def train_classifier(
                 xb = augment_crop_flip(xb, aug_gens)
             losses = _per_model_ce(_logits(model, xb, precision), yb)
             with torch.no_grad():
-                div.check(losses, epoch)
+                alive = div.step(losses)  # no host sync: settled at the epoch's end
                 running += losses.detach().double()
             opt.zero_grad(set_to_none=True)
-            torch.where(div.alive.to(dev), losses, torch.zeros_like(losses)).sum().backward()
+            torch.where(alive, losses, torch.zeros_like(losses)).sum().backward()
             opt.step()
             if after_step is not None:
                 after_step()
+        div.settle(epoch)
         row = {"train_loss": (running / steps).cpu().numpy()}
         scored = epoch % eval_every == 0 or epoch == epochs
         dead = div.dead

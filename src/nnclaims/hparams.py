@@ -13,9 +13,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .catalog import IMAGE_MODELS
+
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
 RECIPES = ("plain", "airbench")
+STACKINGS = ("loop", "vmap")
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")  # torch.compile's modes
 
 
 @dataclass(frozen=True, init=False)
@@ -49,6 +53,8 @@ class RunSpec:
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
     precision: str = "fp32"  # fp32 | bf16: forward pass autocast to bfloat16, weights fp32 (#17)
     recipe: str = "plain"  # plain: the engine's loop | airbench: nnclaims.airbench's (#17)
+    stacking: str = "loop"  # image models' K seeds: loop (one module after another) | vmap (#17)
+    compile: str = "none"  # torch.compile mode of the image stack's forward pass, or none (#17)
     # choosing on a validation split (the lr search; the kinds' searches and early stopping)
     lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
     lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
@@ -117,6 +123,20 @@ class RunSpec:
             raise ValueError(
                 "model airbench trains with its recipe (train.recipe: airbench), which sets its "
                 "whitening layer from the data: the plain loop would leave it random"
+            )
+        if self.stacking not in STACKINGS:
+            raise ValueError(f"No such stacking: {self.stacking!r}. Known: {', '.join(STACKINGS)}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(
+                f"No such compile mode: {self.compile!r}. Known: {', '.join(COMPILE_MODES)}"
+            )
+        plain_image = self.model in IMAGE_MODELS and self.recipe == "plain"
+        if (self.stacking != "loop" or self.compile != "none") and not plain_image:
+            raise ValueError(
+                "train.stacking: vmap and train.compile apply to the image models trained by "
+                f"the engine's loop ({', '.join(m for m in IMAGE_MODELS if m != 'airbench')}), "
+                f"not to model {self.model!r} with recipe {self.recipe!r} (the MLP stacks are "
+                "one batched model already; airbench trains with its own loop)"
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(

@@ -26,10 +26,29 @@ class Divergence:
         self.seeds = list(seeds)
         self.alive = torch.ones(len(self.seeds), dtype=torch.bool)
         self.epoch = np.zeros(len(self.seeds), dtype=np.int64)  # 0: never diverged
+        self._on: torch.Tensor | None = None  # `step`'s mask on the training device
 
     def check(self, losses: torch.Tensor, epoch: int) -> None:
         """After a step's per-model losses (under no_grad)."""
-        finite = torch.isfinite(losses).cpu()
+        self._record(torch.isfinite(losses).cpu(), epoch)
+
+    def step(self, losses: torch.Tensor) -> torch.Tensor:
+        """After a step's per-model losses (under no_grad), without reading them back: the
+        alive mask on the losses' device, for masking the step's loss. A GPU then never waits
+        for the host within an epoch; `settle(epoch)` records the epoch's deaths at its end."""
+        on = self._on
+        if on is None or on.device != losses.device:
+            on = self.alive.to(losses.device)
+        self._on = on & torch.isfinite(losses)
+        return self._on
+
+    def settle(self, epoch: int) -> None:
+        """The deaths since the last settle, recorded at `epoch` (the loop's epoch end)."""
+        if self._on is not None:
+            self._record(self._on.cpu(), epoch)
+            self._on = None
+
+    def _record(self, finite: torch.Tensor, epoch: int) -> None:
         newly = self.alive & ~finite
         if newly.any():
             for i in torch.nonzero(newly).flatten().tolist():

@@ -33,6 +33,8 @@ TRAIN_KEYS = (
     "label_noise",
     "precision",
     "recipe",
+    "stacking",
+    "compile",
 )
 
 

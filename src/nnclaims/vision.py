@@ -218,7 +218,23 @@ def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], 
     raise ValueError(f"No such image model: {name!r}. Known: {', '.join(IMAGE_MODELS)}")
 
 
-class ModuleStack(nn.Module):
+class Compilable:
+    """`compile_forward(mode)`: later forward passes run torch.compile's version of the stack's
+    `_logits_cb` (`train.compile`: default, reduce-overhead or max-autotune)."""
+
+    _compiled = None
+
+    def compile_forward(self, mode: str = "default") -> None:
+        if self._compiled is None:
+            mode = None if mode == "default" else mode  # torch's name for its default
+            self._compiled = torch.compile(self._logits_cb, mode=mode)
+
+    def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, B, C, H, W) → (K, classes, B)."""
+        return (self._compiled or self._logits_cb)(x)
+
+
+class ModuleStack(Compilable, nn.Module):
     """K separately built models with the stack interface of models.Stacked."""
 
     def __init__(
@@ -274,8 +290,7 @@ class ModuleStack(nn.Module):
                 if member is None or k == member:
                     p.mul_(mask[k].to(p.dtype))
 
-    def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (K, B, C, H, W) → (K, classes, B)."""
+    def _logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x[k]) for k, m in enumerate(self.members)]).transpose(1, 2)
 
     def forward(self, x):

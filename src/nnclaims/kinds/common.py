@@ -12,6 +12,7 @@ from ..data import Arrays
 from ..engine import train_classifier
 from ..hparams import RunSpec
 from ..models import Stacked, get_model
+from ..vmapstack import VmapStack
 from . import get
 
 
@@ -27,7 +28,8 @@ def stack(
         shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
         if init_seeds is None:
             init_seeds = [seeding.derive_seed(s, "init") for s in seeds]
-        return vision.ModuleStack(
+        make = vision.ModuleStack if spec.stacking == "loop" else VmapStack
+        return make(
             seeds,
             init_seeds,
             lambda: vision.build(
@@ -103,6 +105,7 @@ def train(
         shuffle=spec.shuffle,
         eval_every=spec.epochs if last_only else 1,
         precision=spec.precision,
+        compile=spec.compile,
     )
 
 
