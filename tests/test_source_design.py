@@ -203,7 +203,7 @@ def test_the_report_flags_an_arm_whose_lr_is_at_the_edge_of_its_grid():
         for lr in (0.001, 0.01, 0.1):
             rows += [dict(r, lr=lr) for r in _rows(arm, 2, [50, 51], split="val", metric="val_acc")]
         rows += [dict(r, lr=chosen) for r in _rows(arm, 2, [60, 61])]
-    assert analysis.lr_edges(pd.DataFrame(rows)) == ["hat (digits): 0.001, the grid's smallest"]
+    assert analysis.lr_edges(pd.DataFrame(rows)) == ["hat on digits: 0.001, the grid's smallest"]
 
 
 def test_levels_selector_is_the_per_seed_mean_over_the_levels_in_range():
@@ -274,9 +274,11 @@ def test_the_report_flags_models_whose_lowest_validation_loss_is_at_the_end():
     """#19.1: a group whose mean best epoch is in the last 10 % of training may still be
     improving; the report names it (10 % level, best at epochs 4 and 2 of 4: mean 3 ≤ 3.6)."""
     df = _imp_table()
-    assert analysis.late_stops(df) == ["imp (mnist1d) at 50.0 % of weights: epoch 4 of 4"]
+    assert analysis.late_stops(df) == ["IMP ticket on mnist1d at 50.0 % of weights: epoch 4 of 4"]
     two = pd.concat([df, df[df.level == 0.5].assign(level=0.4)])
-    assert analysis.late_stops(two) == ["imp (mnist1d) at 50.0, 40.0 % of weights: epoch 4 of 4"]
+    assert analysis.late_stops(two) == [
+        "IMP ticket on mnist1d at 50.0, 40.0 % of weights: epoch 4 of 4"
+    ]
     assert analysis.late_stops(df[df.metric != "val_loss"]) == []
 
 

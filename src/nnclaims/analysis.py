@@ -21,6 +21,7 @@ from . import testtypes
 # re-exported: a notebook needs `analysis` only
 from .describe import describe_setup  # noqa: F401
 from .io import write_json
+from .labels import label
 from .selection import (  # noqa: F401
     CHANCE,
     END_METRICS,
@@ -285,7 +286,7 @@ def lr_edges(df: pd.DataFrame) -> list[str]:
         lr = float(used["lr"].iloc[0])
         if np.isclose(lr, grid[0]) or np.isclose(lr, grid[-1]):
             end = "smallest" if np.isclose(lr, grid[0]) else "largest"
-            out.append(f"{arm} ({ds}): {lr:g}, the grid's {end}")
+            out.append(f"{label(arm)} on {ds}: {lr:g}, the grid's {end}")
     return out
 
 
@@ -308,7 +309,9 @@ def late_stops(df: pd.DataFrame, tail: float = 0.1) -> list[str]:
         levels = ", ".join(f"{100 * lv:.1f}" for lv, _, _ in sorted(rows, reverse=True))
         lo, hi = min(m for _, m, _ in rows), max(m for _, m, _ in rows)
         span = f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}–{hi:.0f}"
-        out.append(f"{arm} ({ds}) at {levels} % of weights: epoch {span} of {rows[0][2]:.0f}")
+        out.append(
+            f"{label(arm)} on {ds} at {levels} % of weights: epoch {span} of {rows[0][2]:.0f}"
+        )
     return out
 
 
