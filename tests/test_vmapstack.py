@@ -190,7 +190,7 @@ def test_every_activation_maps_under_vmap_as_in_the_loop(act):
         torch.testing.assert_close(p.grad, ref, rtol=1e-3, atol=1e-4)
 
 
-def test_the_gpu_benchmarks_paper_modes_run_on_the_cpu(capsys, monkeypatch):
+def test_the_gpu_benchmarks_paper_modes_run_on_the_cpu(capsys, monkeypatch, tmp_path):
     """benchmarks/cuda_check.py --paper is what a GPU session runs to time #17 part 2: its
     timing and its GPU-hour projection run here on a tiny setup, so a GPU's time is not spent
     finding a broken script."""
@@ -210,10 +210,20 @@ def test_the_gpu_benchmarks_paper_modes_run_on_the_cpu(capsys, monkeypatch):
     )
     got = rates[("conv", 2)]
     assert got[modes[0]] > 0 and got[modes[1]] > 0 and np.isnan(got[modes[2]])
-    for arch in [("resnet", 56), ("resnet", 20), ("vgg_he", 2), ("vgg_he", 4)]:
-        rates[arch] = rates[("conv", 2)]  # every paper architecture, at the tiny one's rate
+    for arch in [("resnet", 56), ("resnet", 20), ("vgg_he", 2)]:  # at the tiny one's rates
+        rates[arch] = dict(rates[("conv", 2)])
+    del rates[("vgg_he", 2)][modes[1]]
     cuda_check.paper_hours(rates)
     out = capsys.readouterr().out
+    assert "stacking vmap, precision fp32, compile none: incomplete (not timed for vgg_he-2)" in out
+    assert "not timed: vgg_he-4 (" in out  # listed with its FLOPs, not guessed
+    assert "stacking loop, precision fp32, compile none: " in out
+    # one GPU call per architecture: --rates FILE collects them across calls
+    f = tmp_path / "rates.json"
+    cuda_check._rates_file(f, {("conv", 2): rates[("conv", 2)]})
+    both = cuda_check._rates_file(f, {("resnet", 56): {modes[0]: 7.5}})
+    assert both[("resnet", 56)] == {modes[0]: 7.5}
+    assert both[("conv", 2)][modes[0]] == rates[("conv", 2)][modes[0]]
     assert "paper conv-2 K=2 batch 8 vmap fp32 compile none:" in out
     assert "vmap fp32 compile no-such: FAILED (RuntimeError" in out
     assert "fastest for conv-2: stacking " in out and "compile no-such (" not in out
