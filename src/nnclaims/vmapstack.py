@@ -17,11 +17,14 @@ with the model axis first, like the MLP stacks, so `weights.select` and `concat`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.overrides import TorchFunctionMode
 
 from .vision import Compilable, ModuleStack
 
@@ -45,6 +48,7 @@ class VmapStack(Compilable, nn.Module):
             _set(self.net, name, t.detach().clone(), parameter=False)
         self._k = len(self.seeds)
         self.masks: list[torch.Tensor] | None = None
+        self._autocast_checked: str | None = None  # the device type autocast was checked on
 
     @property
     def n_models(self) -> int:
@@ -77,13 +81,60 @@ class VmapStack(Compilable, nn.Module):
             else:
                 p[member].mul_(mask[member].to(p.dtype))
 
+    def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (K, B, C, H, W) → (K, classes, B); under autocast, first checked to take effect."""
+        dev = x.device.type
+        if torch.is_autocast_enabled(dev) and self._autocast_checked != dev:
+            self._check_autocast(x)
+            self._autocast_checked = dev
+        return super().logits_cb(x)
+
+    @torch.no_grad()
+    def _check_autocast(self, x: torch.Tensor) -> None:
+        """torch's autocast does not reach every op under vmap (on this CPU, torch 2.13, the
+        vmapped convolutions and linear layers stayed float32 until _CastLayers cast them). A
+        run that says bf16 must be bf16, so a dry pass (eval mode, one example, no gradient, no
+        random draw) records each conv and linear output's dtype and refuses the run where one
+        was not cast."""
+        dev = x.device.type
+        want = torch.get_autocast_dtype(dev)
+        seen: list[tuple[str, torch.dtype]] = []
+        hooks = [
+            m.register_forward_hook(lambda mod, i, o, n=n: seen.append((n, o.dtype)))
+            for n, m in self.net.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))
+        ]
+        was = self.training
+        try:
+            self.eval()
+            self._logits_cb(x[:, :1])
+        finally:
+            for h in hooks:
+                h.remove()
+            self.train(was)
+        wrong = [n for n, d in seen if d != want]
+        if wrong:
+            raise RuntimeError(
+                f"precision bf16 with stacking vmap on {dev}: torch's autocast does not reach the "
+                f"vmapped layers here ({', '.join(wrong[:3])} ran in "
+                f"{dict(seen)[wrong[0]]}, not {want}). Set train.stacking: loop to train in "
+                "bf16, or train.precision: fp32 to keep vmap"
+            )
+
     def _one(self, params, buffers, x):
         return functional_call(self.net, (params, buffers), (x,))
 
     def _logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         params = dict(self.net.named_parameters())
         buffers = dict(self.net.named_buffers())
-        out = vmap(self._one, randomness="different")(params, buffers, x)
+        dev = x.device.type
+        cast = (
+            _CastLayers(torch.get_autocast_dtype(dev))
+            if torch.is_autocast_enabled(dev)
+            else contextlib.nullcontext()
+        )
+        with cast:
+            out = vmap(self._one, randomness="different")(params, buffers, x)
         return out.transpose(1, 2)
 
     def forward(self, x):
@@ -91,6 +142,37 @@ class VmapStack(Compilable, nn.Module):
 
     def n_weights(self) -> int:
         return sum(self.net.get_parameter(n)[0].numel() for n in self.prunable)
+
+
+class _CastLayers(TorchFunctionMode):
+    """Autocast's cast of the convolutions' and linear layers' inputs, done before vmap sees
+    them. Under vmap these layers reach autocast as other ops (a batched convolution is
+    aten.convolution, which the CPU's autocast does not list), so they would stay float32; here
+    their tensors are cast to the autocast dtype as autocast casts them in the loop, and the
+    gradients flow back through the casts to the float32 weights."""
+
+    def __init__(self, dtype: torch.dtype):
+        super().__init__()
+        self.dtype = dtype
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _CAST:
+            args = tuple(_to(a, self.dtype) for a in args)
+            kwargs = {k: _to(v, self.dtype) for k, v in kwargs.items()}
+        elif func is F.batch_norm and args[0].dtype == self.dtype:
+            # the loop's BatchNorm takes bfloat16 input with float32 statistics and affine
+            # parameters (computing in float32 inside); vmap's BatchNorm wants one dtype:
+            # the same sums in float32, the output back in bfloat16
+            return func(args[0].float(), *args[1:], **kwargs).to(self.dtype)
+        return func(*args, **kwargs)
+
+
+_CAST = (F.conv2d, F.linear)
+
+
+def _to(t, dtype: torch.dtype):
+    return t.to(dtype) if isinstance(t, torch.Tensor) and t.is_floating_point() else t
 
 
 def _set(module: nn.Module, name: str, t: torch.Tensor, parameter: bool) -> None:
