@@ -13,6 +13,8 @@ convolution sums in another order) and by the dropout draws (drawn for all K at 
 `randomness="different"`). The optimizer steps the stacked tensors, which for SGD and Adam is
 elementwise: each model's update is its own. The state holds one tensor per parameter or buffer
 with the model axis first, like the MLP stacks, so `weights.select` and `concat` apply.
+Under bf16, torch's autocast misses vmapped layers: `_CastLayers` casts them, and a first pass
+checks that every conv and linear layer runs in the reported precision.
 """
 
 from __future__ import annotations
