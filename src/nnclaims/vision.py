@@ -218,11 +218,23 @@ def build(name: str, depth: int, acts_spec, layer_acts, shape: tuple[int, ...], 
     raise ValueError(f"No such image model: {name!r}. Known: {', '.join(IMAGE_MODELS)}")
 
 
-class Compilable:
-    """`compile_forward(mode)`: later forward passes run torch.compile's version of the stack's
-    `_logits_cb` (`train.compile`: default, reduce-overhead or max-autotune)."""
+class ImageStack:
+    """What the image stacks (ModuleStack, vmapstack.VmapStack) share. `set_masks` keeps the
+    masks on the weights' device and applies them (`after_step`); `compile_forward(mode)` makes
+    later forward passes run torch.compile's version of the stack's `_logits_cb`
+    (`train.compile`: default, reduce-overhead or max-autotune)."""
 
     _compiled = None
+
+    def set_masks(self, masks: Sequence[torch.Tensor] | None) -> None:
+        if masks is None:
+            self.masks = None
+            return
+        if len(masks) != len(self.prunable):
+            raise ValueError(f"Expected {len(self.prunable)} masks, got {len(masks)}")
+        dev = next(self.parameters()).device
+        self.masks = [m.to(dev) for m in masks]
+        self.after_step()
 
     def compile_forward(self, mode: str = "default") -> None:
         if self._compiled is None:
@@ -234,7 +246,7 @@ class Compilable:
         return (self._compiled or self._logits_cb)(x)
 
 
-class ModuleStack(Compilable, nn.Module):
+class ModuleStack(ImageStack, nn.Module):
     """K separately built models with the stack interface of models.Stacked."""
 
     def __init__(
@@ -268,16 +280,6 @@ class ModuleStack(Compilable, nn.Module):
     def weights(self) -> list[torch.Tensor]:
         """Prunable weights stacked along the model axis (copies, for magnitude ranking)."""
         return [torch.stack([p.detach() for p in self._params(n)]) for n in self.prunable]
-
-    def set_masks(self, masks: Sequence[torch.Tensor] | None) -> None:
-        if masks is None:
-            self.masks = None
-            return
-        if len(masks) != len(self.prunable):
-            raise ValueError(f"Expected {len(self.prunable)} masks, got {len(masks)}")
-        dev = self.members[0].get_parameter(self.prunable[0]).device
-        self.masks = [m.to(dev) for m in masks]
-        self.after_step()
 
     @torch.no_grad()
     def after_step(self, member: int | None = None) -> None:

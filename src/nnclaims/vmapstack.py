@@ -28,10 +28,10 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.overrides import TorchFunctionMode
 
-from .vision import Compilable, ModuleStack
+from .vision import ImageStack, ModuleStack
 
 
-class VmapStack(Compilable, nn.Module):
+class VmapStack(ImageStack, nn.Module):
     """K models of one architecture, stacked: the stack interface of vision.ModuleStack."""
 
     def __init__(
@@ -60,16 +60,6 @@ class VmapStack(Compilable, nn.Module):
     def weights(self) -> list[torch.Tensor]:
         """Prunable weights, model axis first (copies, for magnitude ranking)."""
         return [self.net.get_parameter(n).detach().clone() for n in self.prunable]
-
-    def set_masks(self, masks: Sequence[torch.Tensor] | None) -> None:
-        if masks is None:
-            self.masks = None
-            return
-        if len(masks) != len(self.prunable):
-            raise ValueError(f"Expected {len(self.prunable)} masks, got {len(masks)}")
-        dev = self.net.get_parameter(self.prunable[0]).device
-        self.masks = [m.to(dev) for m in masks]
-        self.after_step()
 
     @torch.no_grad()
     def after_step(self, member: int | None = None) -> None:
