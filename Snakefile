@@ -39,11 +39,21 @@ from nnclaims.io import archive_problem
 _problem = archive_problem(config.get("seed_archive"))
 if _problem:
     raise WorkflowError(f"Invalid config: {_problem}")
+from nnclaims import results_folder
+
+# a results folder over the project's own files (workflow/) or someone else's (/) loses them
+_problem = results_folder.problem(config.get("results", "results"), workflow.basedir)
+if _problem:
+    raise WorkflowError(f"Invalid config: {_problem}")
 # a claim set to null is switched off (a profile merged over the default drops one so)
 config["claims"] = {k: v for k, v in config["claims"].items() if v is not None}
 
 
 report: "workflow/report/workflow.rst"
+
+
+onstart:
+    results_folder.mark(config.get("results", "results"))  # not on a dry run
 
 
 include: "workflow/rules/common.smk"

@@ -61,7 +61,7 @@ def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(provenance, "git_state", lambda *a: now)
     assert [d.name for d, _ in cli.stale_runs(tmp_path, now)] == ["classify_old", "seed_1.json"]
     monkeypatch.chdir(cli.Path(__file__).parents[1])
-    assert cli.main(["stale", "--runs", str(tmp_path), "--remove"]) == 0
+    assert cli.main(["stale", "--runs", str(tmp_path), "--remove", "--yes"]) == 0
     assert "2 run(s) removed" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["classify_new"]
     assert sorted(p.name for p in rep.iterdir()) == [

@@ -4,7 +4,7 @@ nnclaims run-claim swish_vs_relu --seeds 5          # trains, collects, prints t
 nnclaims run-claim hat --set train.epochs=5         # a dotted override of any config key
 nnclaims plan --config config/test.yaml             # lists the runs a config asks for
 nnclaims cost --config config/paper.yaml            # FLOPs and GPU-hours per claim
-nnclaims stale [--remove]                           # runs trained by other code than now
+nnclaims stale [--remove [--yes]]                   # runs trained by other code than now
 nnclaims status [--config config/test.yaml]         # finished, running (epoch, ETA), waiting
 
 A config file is merged over config/config.yaml, as `snakemake --configfile` merges it; --set
@@ -25,7 +25,18 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, analysis, claims, data, experiments, kinds, paths, replicates, tables
+from . import (
+    __version__,
+    analysis,
+    claims,
+    data,
+    experiments,
+    kinds,
+    paths,
+    replicates,
+    results_folder,
+    tables,
+)
 from .engine import resolve_device
 from .io import archive_problem, read_yaml, schema_problem
 from .plan import make_plan
@@ -102,6 +113,9 @@ def load_config(
     problem = archive_problem(cfg.get("seed_archive"))
     if problem:
         raise ConfigError(f"Invalid config {path}: {problem}")
+    problem = results_folder.problem(cfg.get("results", paths.DEFAULT_RESULTS), Path.cwd())
+    if problem:
+        raise ConfigError(f"Invalid config {path}: {problem}")
     cfg["claims"] = {k: v for k, v in cfg["claims"].items() if v is not None}  # null: off
     paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
     return cfg
@@ -121,6 +135,7 @@ def run_claim(args: argparse.Namespace) -> int:
         resolve_device(cfg.get("device", "cpu"))
     except RuntimeError as e:
         raise ConfigError(f"{args.config}: {e}") from None
+    results_folder.mark(paths.RESULTS)
     data_cfg = cfg.get("data", {})
     for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
         if not paths.dataset_file(ds).exists():  # the config's cache and mirror, as the workflow
@@ -228,44 +243,67 @@ def archive_runs(args: argparse.Namespace) -> int:
 
 
 def stale_runs(runs_dir: Path, current: dict) -> list[tuple[Path, str]]:
-    """Finished run directories whose recorded code (commit, and diff hash when dirty) is not
-    the code now, with that recorded version; and stored seeds (results/replicates/*/seed_*.json)
-    likewise, which a later run would otherwise reuse."""
-    from .provenance import code_version
+    """Finished run directories whose numbers came from other code than now (provenance.
+    same_code: the library and the workflow's rules and scripts, not docs or notebooks), with
+    that recorded version; and stored seeds (<results>/replicates/*/seed_*.json) likewise, which
+    a later run would otherwise reuse."""
+    from .provenance import code_version, same_code
 
-    now = code_version(current)
+    seen: dict[str, bool] = {}  # one answer per recorded version: a check may ask git
+
+    def stale(git: dict) -> bool:
+        key = f"{code_version(git)}/{git.get('code_sha256')}"
+        if key not in seen:
+            seen[key] = not same_code(git, current)
+        return seen[key]
+
     out = []
     for h in sorted(runs_dir.glob(f"*/{paths.RUN_HPARAMS}")):
-        meta = json.loads(h.read_text())
-        was = code_version(meta.get("provenance", {}).get("git", {}))
-        if was != now:
-            out.append((h.parent, was))
+        git = json.loads(h.read_text()).get("provenance", {}).get("git", {})
+        if stale(git):
+            out.append((h.parent, code_version(git)))
     for f in sorted(runs_dir.parent.joinpath(paths.REPLICATES.name).glob("*/seed_*.json")):
         meta = json.loads(f.read_text())
-        was = code_version(meta.get("git", {}))
         # a seed copied from the seed archive is older by design (tests/test_archive.py)
-        if was != now and "archived_from" not in meta:
-            out.append((f, was))
+        if "archived_from" not in meta and stale(meta.get("git", {})):
+            out.append((f, code_version(meta.get("git", {}))))
     return out
 
 
 def show_stale(args: argparse.Namespace) -> int:
-    """Runs trained by other code than the checkout's; --remove deletes them, so that the next
-    `snakemake` retrains exactly those (Snakemake reruns jobs whose outputs are missing)."""
+    """Runs trained by other code than the checkout's; --remove deletes them (after a yes on a
+    terminal, or with --yes), so that the next `snakemake` retrains exactly those (Snakemake
+    reruns jobs whose outputs are missing)."""
     from .provenance import code_version, git_state
 
+    if args.runs is None:  # the config's results folder, as the workflow writes it
+        load_config(args.config, None, None, args.set)
+        args.runs = str(paths.RUNS)
     now = git_state()
     found = stale_runs(Path(args.runs), now)
     for d, was in found:
         print(f"{d}  trained by {was}")
-        if args.remove and d.is_dir():
+    print(f"{len(found)} run(s) stale in {args.runs}; code now: {code_version(now)}")
+    if not (args.remove and found):
+        return EXIT_OK
+    if not args.yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ConfigError(
+                f"nnclaims stale --remove would delete the {len(found)} run(s) listed above; "
+                "add --yes to delete them without a question"
+            )
+        answer = input(f"Delete these {len(found)} run(s) and stored seeds? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return EXIT_OK
+    for d, _ in found:
+        if d.is_dir():
             shutil.rmtree(d)
-        elif args.remove:  # a stored seed: its rows, masks and record
+        else:  # a stored seed: its rows, masks and record
             for f in d.parent.glob(d.name.replace(".json", ".*")):
                 f.unlink()
-    verb = "removed" if args.remove else "stale"
-    print(f"{len(found)} run(s) {verb}; code now: {code_version(now)}")
-    return 0
+    print(f"{len(found)} run(s) removed")
+    return EXIT_OK
 
 
 def show_status(args: argparse.Namespace) -> int:
@@ -337,9 +375,11 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=show_cost)
     st = sub.add_parser("stale", help="list (or --remove) runs trained by other code than now")
     st.add_argument(
-        "--runs", default=str(paths.RUNS), help="run directories (default: %(default)s)"
+        "--runs", help="run directories (default: the runs/ folder of the config's `results`)"
     )
     st.add_argument("--remove", action="store_true", help="delete them, so snakemake retrains them")
+    st.add_argument("--yes", action="store_true", help="with --remove: delete without asking")
+    _config_args(st, DEFAULT_CONFIG)
     st.set_defaults(func=show_stale)
     w = sub.add_parser(
         "status", help="every run of the results directory: finished, running (epoch, ETA), waiting"

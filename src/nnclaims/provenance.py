@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = (
     "nnclaims",
@@ -24,8 +25,31 @@ PACKAGES = (
 )
 
 
+# The files whose content makes a run's numbers: the library and the workflow's rules and
+# scripts. Docs, notebooks (they draw, they do not train), configs (the run id hashes those) and
+# tests are not among them, so editing them leaves finished runs current (`nnclaims stale`).
+CODE_FILES = ("Snakefile", "workflow/rules/*.smk", "workflow/scripts/*.py")
+PACKAGE = Path(__file__).resolve().parent
+
+
+def code_sha256(root: str | os.PathLike | None = None) -> str:
+    """A hash of the code that makes the numbers: every module of this package (wherever it is
+    installed) and the workflow files of CODE_FILES under `root` (default: the checkout this
+    package lies in, else the working folder)."""
+    checkout = PACKAGE.parents[1]
+    base = Path(root) if root else checkout if (checkout / "Snakefile").is_file() else Path(".")
+    files = [(f"nnclaims/{p.relative_to(PACKAGE)}", p) for p in PACKAGE.rglob("*.py")]
+    files += [(str(p.relative_to(base)), p) for pat in CODE_FILES for p in base.glob(pat)]
+    h = hashlib.sha256()
+    for name, p in sorted(files):
+        h.update(f"{name}\0{len(p.read_bytes())}\0".encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def git_state(cwd: str | None = None) -> dict[str, object]:
-    """Commit of the code and whether the tree had uncommitted changes (None outside git)."""
+    """Commit of the code and whether the tree had uncommitted changes (None outside git), and
+    the hash of the code that makes the numbers (code_sha256)."""
 
     def git(*args: str) -> str | None:
         try:
@@ -38,7 +62,12 @@ def git_state(cwd: str | None = None) -> dict[str, object]:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
     dirty = bool(status) if status is not None else None
-    out: dict[str, object] = {"commit": commit, "dirty": dirty, "diff_sha256": None}
+    out: dict[str, object] = {
+        "commit": commit,
+        "dirty": dirty,
+        "diff_sha256": None,
+        "code_sha256": code_sha256(),
+    }
     if dirty:  # which uncommitted change: two dirty runs of one commit may differ
         diff = git("diff", "HEAD")
         out["diff_sha256"] = hashlib.sha256((diff or "").encode()).hexdigest()[:16]
@@ -49,6 +78,25 @@ def code_version(git: dict[str, object]) -> str:
     """One label for a run's code: the commit, plus the diff's hash when the tree was dirty."""
     commit = str(git.get("commit") or "unknown")[:12]
     return commit + (f"+dirty:{git.get('diff_sha256')}" if git.get("dirty") else "")
+
+
+def same_code(was: dict[str, object], now: dict[str, object], cwd: str | None = None) -> bool:
+    """Whether a run recorded as `was` (git_state) came from the code that makes numbers now.
+    Both with a code hash: the hashes. A record from before the hash: the same commit and diff,
+    or a clean commit whose code files equal today's working tree (`git diff` on CODE_FILES)."""
+    if was.get("code_sha256") and now.get("code_sha256"):
+        return was["code_sha256"] == now["code_sha256"]
+    if code_version(was) == code_version(now):
+        return True
+    if was.get("dirty") or not was.get("commit"):
+        return False  # its uncommitted diff is gone: no way to tell, so not the same
+    paths = ["src/nnclaims", *CODE_FILES]
+    try:
+        r = subprocess.run(["git", "diff", "--quiet", str(was["commit"]), "--", *paths], cwd=cwd,
+                           capture_output=True, timeout=20)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0
 
 
 def code_summary(gits: list[dict[str, object]], current: dict[str, object]) -> dict[str, object]:
@@ -68,7 +116,8 @@ def code_summary(gits: list[dict[str, object]], current: dict[str, object]) -> d
         warnings.append(f"the runs come from {len(counts)} code versions")
     if any("+dirty" in v for v in [*counts, *archived]):
         warnings.append("some runs were trained with uncommitted changes")
-    if counts and set(counts) != {now}:
+    trained = {code_version(g): g for g in gits if not g.get("archived_from")}
+    if any(not same_code(g, current) for g in trained.values()):
         warnings.append(f"the code now ({now}) differs from the runs' code: `nnclaims stale`")
     return {
         "versions": [{"version": v, "runs": n} for v, n in sorted(counts.items())],
