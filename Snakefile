@@ -11,11 +11,12 @@ min_version("9.17")  # a priority given by a function (rule train)
 # submits jobs needs Snakemake alone (the DAG imports no torch, numpy or pandas).
 sys.path.insert(0, f"{workflow.basedir}/src")
 
-# Snakemake's own message for a broken YAML file names neither the file nor the line.
+# Snakemake's own message for a broken YAML file names neither the file nor the line, and its
+# loader keeps the last of a key given twice: read each file again, refusing both.
 from nnclaims.io import read_yaml
 
-read_yaml("config/config.yaml")
-read_yaml("config/claims.yaml")
+for _f in ["config/config.yaml", "config/claims.yaml", *workflow.configfiles]:
+    read_yaml(_f)
 
 
 configfile: "config/config.yaml"
@@ -25,6 +26,11 @@ configfile: "config/config.yaml"
 from nnclaims.io import numbers_from_text
 
 numbers_from_text(config)
+from nnclaims.io import nonfinite_problem
+
+_problem = nonfinite_problem(config)
+if _problem:
+    raise WorkflowError(f"Invalid config: {_problem}")
 # one line naming the key (Snakemake's own message below prints the whole schema)
 from nnclaims.io import schema_problem
 
@@ -71,3 +77,5 @@ rule all:
         REPORT_PDF,
         str(paths.METRICS_ALL),
         [str(f) for r in RUNS for f in (paths.run_metrics(r), paths.run_hparams(r))],
+        # the executed notebooks are logs (kept when a cell fails): a deleted one is redrawn
+        [str(paths.claim_notebook_out(c)) for c in CLAIMS],

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+import nnclaims  # noqa: F401 (pins the CPU kernels' instruction set before any test runs torch)
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "paper", "profiles", "envs", "archive")
 

@@ -42,6 +42,7 @@ def _archive_of(tmp_path, spec, digits) -> tuple:
     key = replicates.key(spec)
     (tmp_path / "archive").mkdir()
     shutil.copytree(made / "replicates" / key, tmp_path / "archive" / key)
+    replicates.index_folder(tmp_path / "archive", tmp_path / "archive" / key)
     return tmp_path / "archive", df
 
 

@@ -116,7 +116,8 @@ def test_a_blended_claim_gets_one_verdict_per_source():
     ev = analysis.evaluate_claim(pd.DataFrame(rows), claim)
     parts = {p["part"]: p["verdict"] for p in ev["parts"]}
     assert parts == {"bhauth": "supported", "wang": "contradicted"}
-    assert ev["verdict"] == "contradicted"  # the blend as a whole, as before
+    # no blend: the claim's own line gives its first source's verdict, each source its own
+    assert ev["verdict"] == "supported" and ev["decided_by_overall"] == "worse"
 
 
 def test_validation_loss_is_recorded_on_the_held_out_part_and_test_is_untouched():

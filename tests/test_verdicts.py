@@ -99,11 +99,17 @@ def test_holm_inside_a_claim_and_the_opening_table_names_both_verdicts():
     # power for the open test: seeds that would decide it, and what n = 5 detects now
     f = analysis.fmt_hypothesis(res["h1"])
     assert res["h1"]["seeds_needed"] > seeds and "seeds" in f["to_decide"]
-    # the opening table: the headline hypothesis's own verdict beside the claim's
-    claim["hypotheses"][1]["headline"] = True
+    # the first hypothesis is primary by default: a family of its own; the rest are secondary
+    assert ev["families"] == {"primary": 1, "secondary": 7}
+    # declared primary, an open tie decides the claim: the clear loss of the secondary h0
+    # qualifies it and never overturns it; the opening table shows the primary's row
+    claim["hypotheses"][2]["primary"] = True
+    ev = analysis.evaluate_claim(df, claim)
+    res = {r["id"]: r for r in ev["hypotheses"]}
+    assert res["h0"]["verdict"] == "contradicted" and res["h0"]["role"] == "secondary"
+    assert ev["verdict"] == "inconclusive" and ev["decided_by"]["digits"] == "h2"
     (row,) = analysis.headline(claim, ev)
-    assert row["hypothesis_verdict"] == "inconclusive" and row["verdict"] == "contradicted"
-    assert row["decided_by"] == "h0"
+    assert row["verdict"] == "inconclusive" and row["hypothesis"] == hyps[2]["text"]
 
 
 def test_a_comparison_without_a_trained_model_supports_nothing():

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import testtypes
+from . import testtypes, verdicts
 
 # re-exported: a notebook needs `analysis` only
 from .describe import describe_setup  # noqa: F401
@@ -27,16 +27,17 @@ from .selection import (  # noqa: F401
     END_METRICS,
     END_WINDOW,
     SPECTRAL,
+    UNTRAINED_MARGIN,
     best_epochs,
     levels_read,
     per_seed,
     select,
     select_rows,
     summary,
+    untrained,
 )
 from .verdicts import (  # noqa: F401
     claim_datasets,
-    deciding,
     evaluate_claim,
     evaluate_family,
     evaluate_hypothesis,
@@ -146,6 +147,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "p_holm": fmt_p(r.get("p_holm", np.nan)),
         "n": r["n"],
         "verdict": r["verdict"],
+        "role": r.get("role", "primary"),
         "to_decide": power,
         "note": r.get("note", ""),
     }
@@ -158,34 +160,29 @@ def test_notes(results: list[dict[str, Any]]) -> list[str]:
 
 
 def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the report's opening table for one claim: per dataset, its headline hypothesis
-    (the first, or the one marked `headline: true`) with the source's number, ours, the CI and
-    the hypothesis's own verdict, beside the claim's verdict on that dataset and the hypotheses
-    that decided it."""
-    hs = claim["hypotheses"]
-    main = next((h for h in hs if h.get("headline")), hs[0])
+    """Rows of the report's opening table for one claim: per source (its `parts`, or the claim)
+    and dataset, the source's primary hypothesis with the source's number, ours, the CI and its
+    verdict, which is the claim's verdict for that source on that dataset."""
+    parts = claim.get("parts") or {"": ""}
     rows = []
-    for ds, verdict in evaluation["by_dataset"].items():
-        r = next(
-            (r for r in evaluation["hypotheses"] if r["id"] == main["id"] and r["dataset"] == ds),
-            None,
-        )
-        if r is None:
-            continue
-        f = fmt_hypothesis(r)
-        rows.append(
-            {
-                "dataset": ds,
-                "hypothesis": main["text"],
-                "source": main.get("source", ""),
-                "ours": f["ours"],
-                "ci": f["ci"],
-                "p_holm": f["p_holm"],
-                "hypothesis_verdict": r["verdict"],
-                "verdict": verdict,
-                "decided_by": evaluation.get("decided_by", {}).get(ds, ""),
-            }
-        )
+    for part, main in verdicts.primary_ids(claim).items():
+        h = next(h for h in claim["hypotheses"] if h["id"] == main)
+        for r in evaluation["hypotheses"]:
+            if r["id"] != main:
+                continue
+            f = fmt_hypothesis(r)
+            rows.append(
+                {
+                    "dataset": r["dataset"],
+                    "part": parts.get(part, ""),
+                    "hypothesis": h["text"],
+                    "source": h.get("source", ""),
+                    "ours": f["ours"],
+                    "ci": f["ci"],
+                    "p_holm": f["p_holm"],
+                    "verdict": r["verdict"],
+                }
+            )
     return rows
 
 
@@ -203,10 +200,9 @@ def archived_origin(run_list: list[dict[str, Any]], kind: str) -> tuple[int, int
 
 
 def diverged(df: pd.DataFrame) -> str:
-    """Which models diverged (loss NaN/inf), in words; 'none' when none did."""
+    """Which models diverged (loss NaN/inf) or did not train (selection.untrained), in words;
+    'none' when every model trained."""
     d = df[(df.metric == "diverged_epoch") & (df.value > 0)]
-    if d.empty:
-        return "none"
     parts = []
     keys = ["arm", "size", "level"]
     for (arm, size, level), g in d.groupby(keys):
@@ -219,7 +215,24 @@ def diverged(df: pd.DataFrame) -> str:
         where = f"{arm}, {size} layers" + ("" if level == 1 else f", {100 * level:.1f} % weights")
         epochs = ", ".join(str(int(e)) for e in sorted(g.value))
         parts.append(f"{where}: {len(g)} of {len(total)} (epochs {epochs})")
-    return "; ".join(parts) + " — no accuracy from the diverged epoch on; scored at chance"
+    out = []
+    if parts:
+        out.append("; ".join(parts) + " — no accuracy from the diverged epoch on; scored at chance")
+    flat = untrained(df)
+    seeds = df[df.metric == "diverged_epoch"].groupby(["dataset", "arm", "size"])["seed"].nunique()
+    lines = [
+        f"{label(arm)} on {ds}, {size} layers: {len(g)} of {seeds.get((ds, arm, size), len(g))} "
+        f"seeds (final test accuracy {g['final'].mean():.1f} %; {', '.join(sorted(set(g['why'])))})"
+        for (ds, arm, size), g in flat.groupby(["dataset", "arm", "size"])
+    ]
+    if lines:
+        out.append(
+            "did not train (final test accuracy within "
+            f"{UNTRAINED_MARGIN:g} points of chance, or training loss never below its first "
+            "epoch's): " + "; ".join(lines) + " — counted as diverged models are: an arm with no "
+            "trained model decides no test"
+        )
+    return ". ".join(out) or "none"
 
 
 def write_numbers(
@@ -256,9 +269,11 @@ def write_numbers(
             "verdict": evaluation["verdict"],
             "decided_by": evaluation.get("decided_by_overall", ""),
             "family": evaluation.get("family"),
+            "families": evaluation.get("families", {}),
             "verdicts_by_dataset": evaluation.get("by_dataset", {}),
             "parts": evaluation.get("parts", []),
             "not_tested": evaluation.get("not_tested", []),
+            "unevaluated": evaluation.get("unevaluated", []),
             "headline": headline(claim, evaluation),
             "outcome": outcome,
             "figures": figures,

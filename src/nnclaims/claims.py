@@ -21,7 +21,7 @@ import yaml
 
 from . import kinds, testtypes
 from .hparams import RunSpec
-from .io import read_yaml, schema_problem
+from .io import nonfinite_problem, read_yaml, schema_problem
 from .plan import design
 from .testtypes import ClaimsError  # noqa: F401 (raised here; callers catch claims.ClaimsError)
 
@@ -36,7 +36,7 @@ CAPTIONS = "workflow/report"  # <claim>.rst if there is one, else claim.rst
 def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
     """config/claims.yaml, validated against workflow/schemas/claims.schema.yaml."""
     doc = read_yaml(path)
-    problem = schema_problem(doc, yaml.safe_load(SCHEMA.read_text()))
+    problem = nonfinite_problem(doc) or schema_problem(doc, yaml.safe_load(SCHEMA.read_text()))
     if problem:
         raise ClaimsError(f"{path}: {problem}")
     for cid, entry in doc.items():
@@ -45,6 +45,17 @@ def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
                 testtypes.of(h)
             except ClaimsError as e:
                 raise ClaimsError(f"{path}: {cid}, hypothesis {h['id']}: {e}") from None
+            problem = _degenerate(h)
+            if problem:
+                raise ClaimsError(f"{path}: {cid}, hypothesis {h['id']}: {problem}")
+        marked = [h.get("part", "") for h in entry["hypotheses"] if h.get("primary")]
+        twice = sorted({p for p in marked if marked.count(p) > 1})
+        if twice:
+            where = f"part {twice[0]}" if twice[0] else "the claim"
+            raise ClaimsError(
+                f"{path}: {cid}: two hypotheses of {where} say primary: true; a source has one "
+                "primary hypothesis (its verdict is the claim's), the others are secondary"
+            )
         ids = [h["id"] for h in entry["hypotheses"]]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -57,6 +68,31 @@ def load(path: str | os.PathLike = CLAIMS_FILE) -> dict:
         if "notebook" in entry and "figures" not in entry:
             raise ClaimsError(f"{path}: {cid}.notebook: list the figures it writes under figures")
     return doc
+
+
+def _degenerate(h: dict[str, Any]) -> str | None:
+    """Why a hypothesis cannot fail, whatever the runs say (a side compared with itself, arm
+    groups that share an arm), or None. Such a test would report 0.00 [0.00, 0.00] and decide."""
+    a, b = h.get("a"), h.get("b")
+    for name, sel in (("a", a), ("b", b)):
+        if isinstance(sel, dict) and "minus" in sel:
+            if {k: v for k, v in sel.items() if k != "minus"} == sel["minus"]:
+                return f"{name}.minus selects what {name} selects: the change is 0 for every seed"
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return None
+    if a == b:
+        return "a and b select the same runs, so a − b is 0 for every seed; compare two arms"
+    rest = ("arm", "arms", "of")
+    if {k: v for k, v in a.items() if k not in rest} == {
+        k: v for k, v in b.items() if k not in rest
+    }:
+        shared = set(a.get("arms", [a.get("arm")])) & set(b.get("arms", [b.get("arm")])) - {None}
+        if shared:
+            return (
+                f"a and b both include arm {sorted(shared)[0]}, so the comparison is decided by "
+                "the arm lists, not by the runs; give each side its own arms"
+            )
+    return None
 
 
 def notebook(entry: dict[str, Any]) -> str:
@@ -179,6 +215,27 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
             )
         if "freq" in sel and not probe:
             raise ClaimsError(f"{where}: {side}.freq needs metric dft_ratio")
+        at = sel.get("epoch")
+        if isinstance(at, int) and not isinstance(at, bool) and not probe:
+            ran = [s.epochs for s in pool if set(sel.get("arms", [sel.get("arm")]))
+                   & set(kinds.get(s.kind).row_arms(s))]  # fmt: skip
+            if ran and at > max(ran):
+                raise ClaimsError(
+                    f"{where}: {side}.epoch {at} is past the {max(ran)} epochs its runs train "
+                    f"(claims.{cid}); give an epoch up to {max(ran)}, last, or a fraction"
+                )
+        if h["metric"] == "best_epoch" or sel.get("epoch") == "early":
+            # the early-stopping epoch is read on a validation part that only some runs hold out
+            held = {a for s in pool if s.own().get("early_stop_val")
+                    for a in kinds.get(s.kind).row_arms(s)}  # fmt: skip
+            lacking = [x for x in sel.get("arms", [sel.get("arm")]) if x not in held]
+            if not ranked and lacking:
+                raise ClaimsError(
+                    f"{where}: {side} reads the epoch of lowest validation loss (metric best_epoch"
+                    f" or epoch early), which the runs of arm {lacking[0]!r} do not record (only "
+                    "runs with early_stop_val, the IMP designs, hold out a validation part): "
+                    "give another metric"
+                )
         if h["metric"] == "epochs_to_loss" and "loss" not in sel:
             raise ClaimsError(f"{where}: metric epochs_to_loss needs {side}.loss (a threshold)")
     for ds in h.get("datasets", []):

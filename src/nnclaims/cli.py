@@ -34,11 +34,12 @@ from . import (
     kinds,
     paths,
     replicates,
+    resources,
     results_folder,
     tables,
 )
 from .engine import resolve_device
-from .io import archive_problem, read_yaml, schema_problem
+from .io import archive_problem, nonfinite_problem, read_yaml, schema_problem
 from .plan import make_plan
 
 ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
@@ -105,6 +106,10 @@ def load_config(
         cfg["datasets"] = [dataset]
     for assignment in overrides:
         set_key(cfg, assignment)
+    problem = nonfinite_problem(cfg)
+    if problem:
+        sets = f" with --set {' '.join(overrides)}" if overrides else ""
+        raise ConfigError(f"Invalid config {path}{sets}: {problem}")
     schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
     problem = schema_problem(cfg, schema)
     if problem:
@@ -135,6 +140,9 @@ def run_claim(args: argparse.Namespace) -> int:
         resolve_device(cfg.get("device", "cpu"))
     except RuntimeError as e:
         raise ConfigError(f"{args.config}: {e}") from None
+    warning = resources.size_warning(plan.runs[r] for r in ids)
+    if warning:
+        logging.warning("warning: %s", warning)
     results_folder.mark(paths.RESULTS)
     data_cfg = cfg.get("data", {})
     for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
@@ -175,11 +183,15 @@ def run_claim(args: argparse.Namespace) -> int:
     )
     claim = analysis.load_claims(args.claims)[args.claim]
     ev = analysis.evaluate_claim(table, claim)
-    print(f"{claim['title']}: {ev['verdict']}")
+    print(f"{claim['title']}: {ev['verdict']} (decided by {ev['decided_by_overall']})")
+    for p in ev.get("parts", []):
+        print(f"  source {p['text']}: {p['verdict']} (decided by {p['decided_by']})")
+    for text in ev.get("unevaluated", []):
+        print(f"  could not be evaluated, so the claim is not supported: {text}")
     for h in ev["hypotheses"]:
         f = analysis.fmt_hypothesis(h)
         print(
-            f"  {f['verdict']:<13} {f['text']} ({f['dataset']}): "
+            f"  {f['role']:<9} {f['verdict']:<13} {f['text']} ({f['dataset']}): "
             f"mean d = {f['diff']}, 95 % CI {f['ci']}, p (Holm) {f['p_holm']} (n={f['n']})"
         )
     print(f"table: {paths.claim_table(args.claim)}")
@@ -200,8 +212,6 @@ def show_plan(args: argparse.Namespace) -> int:
 def show_cost(args: argparse.Namespace) -> int:
     """Training FLOPs per claim, counted on the real models, and GPU-hours at an assumed
     sustained rate (small CIFAR nets reach a fraction of a GPU's peak: state the rate you use)."""
-    from . import resources
-
     cfg = load_config(args.config, None, None, args.set)
     plan = make_plan(cfg)
     total = 0.0

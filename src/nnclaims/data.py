@@ -44,6 +44,53 @@ class Arrays:
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+class BadData(ValueError):
+    """A dataset file whose arrays cannot be a classification dataset."""
+
+
+def n_classes(name: str) -> int | None:
+    """The class count a dataset is published with (None: a name nnclaims does not know)."""
+    if name in catalog.EMBEDDED_SHAPES:
+        return catalog.EMBEDDED_SHAPES[name][2]
+    from .downloads import REGISTRY
+
+    return REGISTRY[name].n_classes if name in REGISTRY else None
+
+
+def check_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Raise BadData naming `path` unless its arrays are a dataset every run can train on: 1-D
+    integer labels in [0, classes) as many as examples, the same example shape in train and test,
+    and finite features. A bad label would silently change the class count, and a NaN feature
+    makes every model diverge."""
+    where = f"Dataset file {path}"
+    fix = "delete it and rerun to make it again, or fix the source it came from"
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise BadData(f"{where}: y_{part} must be 1-D integer labels, got {y.dtype} with "
+                          f"shape {y.shape}; {fix}")  # fmt: skip
+        if x.ndim < 2 or x.shape[0] != y.shape[0] or not len(y):
+            raise BadData(f"{where}: x_{part} has shape {x.shape} for {len(y)} labels in "
+                          f"y_{part}; {fix}")  # fmt: skip
+        if not (np.issubdtype(x.dtype, np.floating) or x.dtype == np.uint8):
+            raise BadData(f"{where}: x_{part} is {x.dtype}; features are float or uint8; {fix}")
+        bad = int(np.size(x) - np.isfinite(x).sum()) if x.dtype != np.uint8 else 0
+        if bad:
+            raise BadData(f"{where}: x_{part} holds {bad} NaN or infinite values; {fix}")
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
+        raise BadData(
+            f"{where}: examples of x_train have shape {arrays['x_train'].shape[1:]}, of x_test "
+            f"{arrays['x_test'].shape[1:]}; {fix}"
+        )
+    classes = n_classes(Path(path).stem)
+    for k in ("y_train", "y_test"):
+        lo, hi = int(arrays[k].min()), int(arrays[k].max())
+        if lo < 0 or (classes is not None and hi >= classes):
+            top = classes if classes is not None else "classes"
+            raise BadData(f"{where}: {k} holds label {lo if lo < 0 else hi}, outside [0, {top}) "
+                          f"of {Path(path).stem}; {fix}")  # fmt: skip
+
+
 def make_mnist1d() -> dict[str, np.ndarray]:
     # Imported here: mnist1d pulls in matplotlib and takes ~3 s to import.
     from mnist1d.data import get_dataset_args, make_dataset
@@ -122,6 +169,7 @@ def prepare(
         if name not in downloads.REGISTRY:
             raise ValueError(f"No such dataset: {name!r}. Known: {', '.join(known())}")
         arrays = downloads.load(name, cache_dir, mirror)
+    check_arrays(arrays, out)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -135,8 +183,10 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     z = read_npz(path)
     missing = [k for k in KEYS if k not in z]
     if missing:
-        raise ValueError(f"Dataset file {path} lacks arrays {missing}: delete it and rerun")
-    return {k: z[k] for k in KEYS}
+        raise BadData(f"Dataset file {path} lacks arrays {missing}: delete it and rerun")
+    arrays = {k: z[k] for k in KEYS}
+    check_arrays(arrays, path)
+    return arrays
 
 
 def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

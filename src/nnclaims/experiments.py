@@ -26,7 +26,7 @@ from . import kinds, paths, seeding, weights
 from . import replicates as replicate_store
 from .engine import resolve_device
 from .hparams import RunSpec
-from .io import atomic_path, write_json, write_parquet
+from .io import atomic_path, write_run_files
 from .kinds.classify import run_classify, train_arms  # noqa: F401 (entry points, re-exported)
 from .kinds.common import search_score, validation_split  # noqa: F401
 from .kinds.imp import load_masks, run_control, run_imp, ticket  # noqa: F401
@@ -78,25 +78,22 @@ def _finish(
     data_path=None,
 ):
     trained = df[df["split"] != "val"]
-    write_json(
-        {
-            "run_id": spec.run_id,
-            "hparams": spec.to_dict(),
-            # what was measured, not what the config intended: the rates the models trained at
-            "lr_used": sorted({float(x) for x in trained["lr"].unique()}),
-            "data_sha256": _file_sha256(data_path),
-            "wall_seconds": round(wall, 2),
-            "threads": threads,
-            "device": str(device),
-            "determinism": "torch.use_deterministic_algorithms(True), CPU"
-            if device.type == "cpu"
-            else "deterministic algorithms where CUDA has them (warn_only)",
-            "provenance": stamp(),
-            **(extra or {}),
-        },
-        out_dir / paths.RUN_HPARAMS,
-    )
-    write_parquet(df, out_dir / paths.RUN_METRICS)  # last: its presence means the run finished
+    record = {
+        "run_id": spec.run_id,
+        "hparams": spec.to_dict(),
+        # what was measured, not what the config intended: the rates the models trained at
+        "lr_used": sorted({float(x) for x in trained["lr"].unique()}),
+        "data_sha256": _file_sha256(data_path),
+        "wall_seconds": round(wall, 2),
+        "threads": threads,
+        "device": str(device),
+        "determinism": "torch.use_deterministic_algorithms(True), CPU"
+        if device.type == "cpu"
+        else "deterministic algorithms where CUDA has them (warn_only)",
+        "provenance": stamp(),
+        **(extra or {}),
+    }
+    write_run_files(df, record, out_dir / paths.RUN_METRICS, out_dir / paths.RUN_HPARAMS)
     log.info("run %s done: %d rows", spec.run_id, len(df))
 
 

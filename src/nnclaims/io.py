@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -41,6 +42,19 @@ def _disk_full(path: Path, exc: BaseException) -> OSError | None:
         f"No space left on {path.parent} while writing {path.name}: free some space and rerun; "
         "finished results are untouched (files are written under a temporary name first)",
     )
+
+
+@contextlib.contextmanager
+def full_disk_named(path: str | os.PathLike):
+    """Re-raise an OSError from a full disk inside the block as the message naming `path`'s
+    folder and the fix (a copy or a folder made outside atomic_path fails so too)."""
+    try:
+        yield
+    except OSError as e:
+        full = _disk_full(Path(path), e)
+        if full is None:
+            raise
+        raise full from e
 
 
 @contextlib.contextmanager
@@ -82,17 +96,42 @@ class BadYaml(ValueError):
     """A YAML file that does not parse, or holds no mapping."""
 
 
+def _unique_key_loader():
+    """A safe YAML loader that refuses a key given twice in one mapping: PyYAML keeps the last,
+    so a second `mish:` block or `threshold:` would silently replace the first."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        f"while reading the mapping at line {node.start_mark.line + 1}",
+                        node.start_mark,
+                        f"key {key!r} is given twice (first at line {seen[key] + 1}); "
+                        "keep one of them",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """A YAML mapping; a syntax error or an empty file names the file and the line."""
+    """A YAML mapping; a syntax error, a key given twice or an empty file names the file and the
+    line."""
     import yaml
 
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=_unique_key_loader())  # noqa: S506 (safe)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise BadYaml(f"{path}, {where}: {e.problem or e}. Fix the YAML syntax there.") from e
+        raise BadYaml(f"{path}, {where}: {e.problem or e}. Fix the YAML there.") from e
     except yaml.YAMLError as e:
         raise BadYaml(f"{path}: not valid YAML ({e}). Fix the YAML syntax.") from e
     if not isinstance(doc, dict):
@@ -101,8 +140,53 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
+def nonfinite_problem(doc: Any, where: str = "") -> str | None:
+    """The first number in a config or claims document that is NaN or infinite (`.nan`, `.inf`,
+    1e999), named by its key path, or None. JSON schema bounds are false for NaN, so one walk over
+    every value refuses them all, instead of a check per key."""
+    import math
+
+    items = (
+        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    )
+    for k, v in items:
+        key = f"{where}[{k}]" if isinstance(doc, list) else f"{where}.{k}" if where else str(k)
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{key}: {v} is not a finite number; give a finite value"
+        found = nonfinite_problem(v, key) if isinstance(v, (dict, list)) else None
+        if found:
+            return found
+    return None
+
+
+def _record_sha256(meta: dict[str, Any]) -> str:
+    """SHA-256 of a run record as JSON reads it back, without its own checksum field."""
+    plain = json.loads(json.dumps(meta, default=_jsonable))
+    plain.pop("record_sha256", None)
+    canon = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def write_run_files(
+    df: pd.DataFrame, meta: dict[str, Any], metrics: str | os.PathLike, hparams: str | os.PathLike
+) -> None:
+    """A run's tidy table and its record, each with a checksum in the record (`metrics_sha256`,
+    `record_sha256`), checked when tables are collected: an edited number or lr_used is caught
+    rather than reaching the PDF. The table is written last: its presence means the run ended."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    df.to_parquet(buf, index=False)
+    meta = {**meta, "metrics_sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
+    meta["record_sha256"] = _record_sha256(meta)
+    write_json(meta, hparams)
+    with atomic_path(metrics) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
 def read_run_files(metrics: str | os.PathLike, hparams: str | os.PathLike):
-    """A run's tidy table and hparams.json; a damaged one is a DamagedFile naming it and the fix."""
+    """A run's tidy table and hparams.json; a damaged one, or one changed after its run wrote it
+    (its checksum in the record differs), is a DamagedFile naming it and the fix."""
     import pandas as pd
 
     fix = f"delete {Path(metrics).parent} and rerun to retrain it (other runs are kept)"
@@ -114,6 +198,12 @@ def read_run_files(metrics: str | os.PathLike, hparams: str | os.PathLike):
         meta = json.loads(Path(hparams).read_text())
     except (OSError, ValueError) as e:
         raise DamagedFile(f"{hparams} cannot be read ({type(e).__name__}: {e}); {fix}") from e
+    changed = f"was changed after its run wrote it (its SHA-256 differs from {hparams}'s record)"
+    if "record_sha256" in meta and _record_sha256(meta) != meta["record_sha256"]:
+        raise DamagedFile(f"{hparams} was changed after its run wrote it (record_sha256); {fix}")
+    want = meta.get("metrics_sha256")
+    if want and hashlib.sha256(Path(metrics).read_bytes()).hexdigest() != want:
+        raise DamagedFile(f"{metrics} {changed}; {fix}")
     return df, meta
 
 
@@ -183,9 +273,43 @@ def schema_problem(instance: Any, schema: dict[str, Any]) -> str | None:
 def archive_problem(archive: str | os.PathLike | None) -> str | None:
     """What is wrong with config `seed_archive` (nnclaims.replicates), or None: a folder that is
     not there would silently train what it should have copied (an hour: the lottery trials)."""
-    if archive is None or Path(archive).is_dir():
+    if archive is not None and Path(archive).is_dir():  # every file, before any job copies one
+        return archived_file_problem(archive, sorted(Path(archive).glob("*/*")))
+    if archive is None:
         return None
     return (
         f"seed_archive: {str(archive)!r} is not a folder (from {Path.cwd()}); give the "
         "repository's archive/ folder, or null to train every seed"
     )
+
+
+ARCHIVE_INDEX = "SHA256SUMS"  # the seed archive's index: `sha256sum -c SHA256SUMS` checks it
+
+
+def read_archive_index(archive: str | os.PathLike) -> dict[str, str]:
+    """The seed archive's index: path in the archive → SHA-256 of every archived file."""
+    f = Path(archive) / ARCHIVE_INDEX
+    lines = f.read_text().splitlines() if f.exists() else []
+    return {name: digest for digest, _, name in (line.partition("  ") for line in lines)}
+
+
+def archived_file_problem(archive: str | os.PathLike, files: list[Path]) -> str | None:
+    """The first of `files` (in the seed archive) whose SHA-256 differs from the one the index
+    recorded when `nnclaims archive` wrote it, or that the index lacks; None if all match. An
+    edited seed would otherwise flow into a verdict unnoticed."""
+    import hashlib
+
+    index, where = read_archive_index(archive), Path(archive) / ARCHIVE_INDEX
+    for f in files:
+        name = Path(f).relative_to(archive).as_posix()
+        if name not in index:
+            return (
+                f"seed_archive: {f} is not listed in {where}: only `nnclaims archive` adds seeds "
+                "(archive/README.md); remove the file or archive its seed"
+            )
+        if hashlib.sha256(Path(f).read_bytes()).hexdigest() != index[name]:
+            return (
+                f"seed_archive: {f} was changed after it was archived (its SHA-256 differs from "
+                f"{where}); restore it (git checkout -- {f}) or archive its seed again"
+            )
+    return None

@@ -183,6 +183,7 @@ def make_plan(config: dict[str, Any]) -> Plan:
                 for spec in k.plan(Setup(claim, c, config)):
                     plan.add(claim, spec)
     checks.check_depths(plan)
+    checks.check_size(plan)
     plan.batches = make_batches(plan.runs)
     return plan
 

@@ -99,3 +99,23 @@ def check_depths(plan) -> None:
                     catalog.check_depth(s.model, depth, hw)
                 except ValueError as e:
                     raise ValueError(f"claims.{claim} ({s.model} on {s.dataset}): {e}") from None
+
+
+# A run estimated above this (RATE: a slow core, or one GPU for image models) is refused: a typo
+# such as train.epochs: 1e9 would otherwise start and end in an out-of-memory traceback.
+MAX_RUN_DAYS = 30
+
+
+def check_size(plan) -> None:
+    """Refuse a run whose estimated training time (resources.RATE) exceeds MAX_RUN_DAYS."""
+    for claim, ids in plan.claim_runs.items():
+        for rid in ids:
+            s = plan.runs[rid]
+            days = resources.work(s) / resources.RATE.get(s.model, 300) / 60 / 24
+            if days > MAX_RUN_DAYS:
+                raise ValueError(
+                    f"claims.{claim}: run {rid} ({s.kind}, {len(s.seeds)} seeds × {s.epochs} "
+                    f"epochs) would train for about {days:,.0f} days of a core (more than "
+                    f"{MAX_RUN_DAYS}); lower train.epochs or seeds (`nnclaims cost` estimates "
+                    "each claim's FLOPs)"
+                )

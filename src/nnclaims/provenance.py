@@ -155,6 +155,7 @@ def hardware() -> dict[str, object]:
 
         if torch.cuda.is_available():
             hw["gpu"] = torch.cuda.get_device_name(0)
+        hw["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()  # ATEN_CPU_CAPABILITY
     except ImportError:
         pass
     return hw

@@ -32,7 +32,15 @@ import pandas as pd
 
 from . import kinds, weights
 from .hparams import RunSpec
-from .io import atomic_path, read_npz, write_json, write_parquet
+from .io import (
+    ARCHIVE_INDEX,
+    archived_file_problem,
+    atomic_path,
+    read_archive_index,
+    read_npz,
+    write_json,
+    write_parquet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +145,25 @@ def _copy_seed(src: Store, dst: Store, seed: int, exts, record: dict | None = No
         write_json(record, dst._f(seed, "json"))
 
 
+def verify(archive: str | os.PathLike, files: list[Path]) -> None:
+    """Raise ValueError naming the first archived file that is not as it was archived."""
+    problem = archived_file_problem(archive, files)
+    if problem:
+        raise ValueError(problem)
+
+
+def index_folder(archive: str | os.PathLike, folder: Path) -> None:
+    """Record every file of one archive folder, as it is now, in the archive's index (lines of
+    other folders kept): a later edit of one of them is refused when it would be copied."""
+    index = read_archive_index(archive)
+    index = {n: d for n, d in index.items() if not n.startswith(f"{folder.name}/")}
+    for f in sorted(folder.iterdir()):
+        index[f"{folder.name}/{f.name}"] = hashlib.sha256(f.read_bytes()).hexdigest()
+    lines = [f"{digest}  {name}" for name, digest in sorted(index.items())]
+    with atomic_path(Path(archive) / ARCHIVE_INDEX) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
 def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256: str | None):
     """Copy the seeds `store` lacks from `archive`/<key>/ where they were made from the same data
     (sha256) by the kind's current rows version, their records marked `archived_from`; returns
@@ -146,6 +173,8 @@ def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256
     for s in store.missing(seeds):
         if not src.has(s):
             continue
+        exts = ("json", "parquet", "masks.npz", "safetensors")
+        verify(archive, [src._f(s, e) for e in exts if src._f(s, e).exists()])
         meta = json.loads(src._f(s, "json").read_text())
         if data_sha256 is None or meta.get("data_sha256") != data_sha256:
             stale.append(s)
@@ -154,6 +183,7 @@ def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256
         _copy_seed(src, store, s, ("parquet", "masks.npz", "safetensors"), record=meta)
         copied.append(s)
     if copied and store.search() is None and src.search() is not None:
+        verify(archive, [src.dir / "search.parquet"])
         store.save_search(src.search())
     if stale:
         log.warning(
@@ -187,4 +217,5 @@ def archive_seeds(store: Store, archive: str | os.PathLike, seeds, weights: bool
         _copy_seed(store, dst, s, exts)
     if store.search() is not None:
         dst.save_search(store.search())
+    index_folder(archive, dst.dir)
     return dst.dir

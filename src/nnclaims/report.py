@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, stats
-from .io import atomic_path, write_json
+from .io import atomic_path, full_disk_named, write_json
 from .provenance import code_summary, stamp
 
 VERDICT_ORDER = ("supported", "contradicted", "inconclusive")
@@ -42,28 +42,34 @@ def abstract(
 ) -> str:
     """The abstract: what was tested and the verdicts; `archived`: the seed archive's code
     versions with their seed counts (provenance.code_summary), said where there are any."""
-    by = {v: [c["title"] for c in claims if c["verdict"] == v] for v in VERDICT_ORDER}
     datasets = ", ".join(config.get("datasets", []))
     s = (
         f"We tested {len(claims)} popular claim{'' if len(claims) == 1 else 's'} about neural "
-        f"networks end to end on {datasets}, "
-        f"with {seeds_text(config)} per arm, and decided each by pre-declared paired "
-        f"comparisons with Holm's familywise error control at {stats.ALPHA:g} per claim."
+        f"networks end to end on {datasets}, with {seeds_text(config)} per arm. Each claim is "
+        "decided, for each source, by one primary hypothesis declared before the data (a paired "
+        f"comparison, Holm's familywise error control at {stats.ALPHA:g} within the claim's "
+        "primary tests); its other tests qualify the verdict and never overturn it."
     )
-    parts = [f"{v}: {', '.join(t)}" for v, t in by.items() if t]
-    per_ds = []
-    for c in claims:
+    found = []
+    for c in sorted(claims, key=lambda c: VERDICT_ORDER.index(c["verdict"])):
+        text = {h["id"]: h["text"] for h in c.get("hypotheses", [])}
         vs = c.get("verdicts_by_dataset", {})
-        if vs:
-            per_ds.append(f"{c['title']} ({', '.join(f'{k} {v}' for k, v in vs.items())})")
-    out = s + " Verdicts over all datasets — " + "; ".join(parts) + "."
-    if per_ds:
-        out += " Per dataset: " + "; ".join(per_ds) + "."
+        per_ds = f" ({', '.join(f'{k} {v}' for k, v in vs.items())})" if vs else ""
+        line = f"{c['title']}: {c['verdict']}{per_ds}, by “{text.get(c.get('decided_by'), '')}”"
+        others = c.get("parts", [])[1:]
+        if others:
+            line += "; other sources: " + "; ".join(
+                f"{p['text'].split(':')[0]} {p['verdict']} by “{text.get(p['decided_by'], '')}”"
+                for p in others
+            )
+        found.append(line)
+    out = s + " Verdicts — " + ". ".join(found) + "."
     n = sum(a["runs"] for a in archived or [])
     if n:
         out += (
-            f" {n} seed{'' if n == 1 else 's'} came from the seed archive (trained earlier, "
-            "checked by the test suite) instead of being trained in this run: see Provenance."
+            f" {n} seed{'' if n == 1 else 's'} came from the seed archive (trained earlier; each "
+            "file matched its recorded SHA-256 when copied) instead of being trained in this "
+            "run: see Provenance."
         )
     return out
 
@@ -76,8 +82,10 @@ def archive_note(code: list[dict[str, Any]]) -> str:
         return ""
     return (
         f" {n_copied} of the {n_all} seeds of this claim's runs were copied from the seed "
-        f"archive (archive/, trained by commit {', '.join(commits)}; the test suite retrains "
-        "their first epochs and requires the same numbers), not trained in this run."
+        f"archive (archive/, trained by commit {', '.join(commits)}; every copied file matched "
+        "its SHA-256 in archive/SHA256SUMS, and the test suite retrains seed 0's first two "
+        "epochs, or rounds, of each archived kind and requires the same numbers; the other "
+        "seeds are not retrained), not trained in this run."
     )
 
 
@@ -108,6 +116,11 @@ def build(
     benchmarks: list[str] | None = None,
     runs: list[str] | None = None,
 ) -> Path:
+    with full_disk_named(Path(build_dir) / "report.typ"):  # figures are copied, not atomic
+        return _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs)
+
+
+def _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs) -> Path:
     build_dir = Path(build_dir)
     if build_dir.exists():
         shutil.rmtree(build_dir)

@@ -26,6 +26,23 @@ def runtime_minutes(spec: RunSpec) -> int:
     return 10 + math.ceil(work(spec) / RATE.get(spec.model, 300))
 
 
+# Above this many estimated hours of training (at RATE) a run starts only after a warning that
+# states the estimate: seeds: 10000 is a typo more often than a plan.
+WARN_HOURS = 24
+
+
+def size_warning(runs) -> str | None:
+    """A warning with the estimated training hours of `runs` when they exceed WARN_HOURS."""
+    hours = sum(work(s) / RATE.get(s.model, 300) for s in runs) / 60
+    if hours <= WARN_HOURS:
+        return None
+    return (
+        f"this config trains about {hours:,.0f} hours of one core (or GPU, for image models; "
+        f"estimated at nnclaims.resources.RATE, above the {WARN_HOURS}-hour warning): "
+        "`nnclaims cost` estimates its FLOPs; stop now (Ctrl-C) if that is not what you meant"
+    )
+
+
 def mem_mb(spec: RunSpec) -> int:
     if spec.model in ("mlp", "mlp_res", "cnn"):
         return 4000 if spec.model == "cnn" else 2000

@@ -31,8 +31,11 @@ def _tracked(root: Path) -> list[Path] | None:
 
 
 def _is_ours(folder: Path) -> bool:
-    """A folder a run of nnclaims wrote: the marker, or run records of an earlier version."""
-    return (folder / MARKER).is_file() or any(folder.glob("runs/*/hparams.json"))
+    """A folder a run of nnclaims wrote: the marker, or run records or stored seeds of an
+    earlier version (which wrote no marker)."""
+    if (folder / MARKER).is_file():
+        return True
+    return any(folder.glob("runs/*/hparams.json")) or any(folder.glob("replicates/*/seed_*.json"))
 
 
 def problem(results: str | os.PathLike, root: str | os.PathLike) -> str | None:

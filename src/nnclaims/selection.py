@@ -25,6 +25,32 @@ SPECTRAL = "sines"  # the spectral probe's pseudo-dataset
 # The last-epoch number is kept beside it in the report.
 END_WINDOW = 10
 END_METRICS = ("test_acc",)
+# A dense model whose final test accuracy lies within this many points of chance, or whose
+# training loss never fell below its first epoch's, did not train: it is flagged and counted as
+# a diverged one is (pruned models near chance at extreme sparsity are the measurement itself).
+UNTRAINED_MARGIN = 5.0
+
+
+def untrained(df: pd.DataFrame) -> pd.DataFrame:
+    """The dense models (level 1) that did not train and did not diverge: one row per dataset,
+    arm, size and seed with its final test accuracy (`final`) and `why`."""
+    keys = ["dataset", "arm", "size", "seed"]
+    dense = df[np.isclose(df["level"].astype(float), 1.0)]
+    if "split" in dense:
+        dense = dense[dense["split"] != "val"]
+    acc = dense[dense["metric"] == "test_acc"]
+    if acc.empty:
+        return pd.DataFrame(columns=[*keys, "final", "why"])
+    last = acc.loc[acc.groupby(keys)["epoch"].idxmax()].set_index(keys)["value"]
+    loss = dense[dense["metric"] == "train_loss"].sort_values("epoch")
+    first = loss.groupby(keys)["value"].first()
+    fell = (loss.groupby(keys)["value"].min() < first).reindex(last.index, fill_value=True)
+    chance = last.index.get_level_values("dataset").map(lambda d: CHANCE.get(d, np.nan))
+    near = np.asarray(last <= chance + UNTRAINED_MARGIN)
+    out = pd.DataFrame({"final": last, "near": near, "fell": fell}).reset_index()
+    out = out[np.isfinite(out["final"]) & (out["near"] | ~out["fell"])]
+    out["why"] = np.where(out["near"], "near chance", "loss never fell")
+    return out[[*keys, "final", "why"]].reset_index(drop=True)
 
 
 def _pick(values: np.ndarray, how: Any) -> float:
@@ -111,6 +137,8 @@ def select(
         d = d[d["epoch"] == last]
     elif isinstance(epoch, float) and 0 < epoch < 1:
         d = d[d["epoch"] == _nearest(d["epoch"].to_numpy(), max(1.0, epoch * last))]
+    elif float(epoch) > last:  # the nearest would be the last: another epoch than asked for
+        raise LookupError(f"epoch {epoch} is past arm {arm!r}'s last recorded epoch {last:g}")
     else:
         d = d[d["epoch"] == _nearest(d["epoch"].to_numpy(), float(epoch))]
     if freq is not None:

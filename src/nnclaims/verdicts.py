@@ -1,5 +1,8 @@
 """How a claim is decided: every hypothesis of config/claims.yaml on every dataset that has its
-arms, paired by seed, with Holm's correction over the claim's whole family (nnclaims.stats).
+arms, paired by seed (nnclaims.stats). Each source of a claim (each of its `parts`, or the claim
+when it has none) names one primary hypothesis before the data; the primary's verdict is the
+claim's verdict for that source. The primaries are one Holm family, the other (secondary)
+hypotheses another: a secondary test qualifies the verdict in the report and never overturns it.
 `evaluate_claim` is the one function the notebooks, the report and the CLI call.
 """
 
@@ -12,17 +15,26 @@ import numpy as np
 import pandas as pd
 
 from . import ranking, stats, testtypes
-from .selection import END_METRICS, SPECTRAL, select, select_rows
+from .selection import END_METRICS, SPECTRAL, select, select_rows, untrained
 
 
 def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
-    """True when every seed of the selected arm diverged: it has no trained model to compare."""
+    """True when every seed of the selected arm diverged or did not train (selection.untrained):
+    it has no trained model to compare."""
     keys = {k: sel[k] for k in ("size", "level", "kept") if k in sel}
     try:
         d = select_rows(df, "diverged_epoch", sel["arm"], dataset=dataset, **keys)
     except LookupError:
         return False
-    return bool(len(d)) and bool((d["value"] > 0).all())
+    if not len(d):
+        return False
+    failed = set(d.loc[d["value"] > 0, "seed"])
+    if failed != set(d["seed"]):
+        mine = df[(df["arm"] == sel["arm"]) & (df["dataset"] == dataset)] if dataset else df
+        flat = untrained(mine[mine["arm"] == sel["arm"]])
+        sizes = set(d["size"])
+        failed |= set(flat.loc[flat["size"].isin(sizes), "seed"])
+    return failed >= set(d["seed"])
 
 
 def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None) -> pd.Series:
@@ -163,6 +175,26 @@ def paired_values(
     return out
 
 
+def primary_ids(claim: dict[str, Any]) -> dict[str, str]:
+    """Each source's primary hypothesis: {part id ("" for a claim without parts): hypothesis id},
+    the one marked `primary: true`, else the source's first (config/claims.yaml names them)."""
+    out = {h.get("part", ""): h["id"] for h in claim["hypotheses"] if h.get("primary")}
+    for h in claim["hypotheses"]:
+        out.setdefault(h.get("part", ""), h["id"])
+    return out
+
+
+def evaluate_families(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """evaluate_family over the primary rows and, apart, over the secondary ones (each row's
+    `role`), in the rows' order: each family has its own Holm correction."""
+    out: list[dict[str, Any] | None] = [None] * len(rows)
+    for role in ("primary", "secondary"):
+        idx = [i for i, r in enumerate(rows) if r.get("role", "primary") == role]
+        for i, res in zip(idx, evaluate_family([rows[i] for i in idx])):
+            out[i] = res
+    return out  # type: ignore[return-value]
+
+
 def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Verdicts for one claim's family of tests (all its hypotheses × datasets), with Holm's
     correction across the family (stats.evaluate_family). A comparison in which an arm has no
@@ -190,7 +222,10 @@ def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         if r["untrained"]:
             res["verdict"] = "inconclusive"
-            res["note"] = f"no trained model: every seed of {', '.join(r['untrained'])} diverged"
+            res["note"] = (
+                f"no trained model: every seed of {', '.join(r['untrained'])} diverged or did "
+                "not train"
+            )
             res["seeds_needed"] = res["detectable"] = None
         out.append(res)
     return out
@@ -222,14 +257,17 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
     if "split" in df:
         df = df[(df["split"] != "val") | (df["metric"] == "val_loss")]
     datasets = claim_datasets(df)
-    rows, not_tested = [], []
+    primaries = primary_ids(claim)
+    rows, not_tested, unevaluated = [], [], []
     for h in claim["hypotheses"]:
         wanted = h.get("datasets") or datasets
         test = testtypes.of(h)
         found, why = 0, ""
+        role = "primary" if primaries.get(h.get("part", "")) == h["id"] else "secondary"
         for ds in wanted:
             try:
-                rows.append(hypothesis_values(full if test.whole_table else df, h, ds))
+                row = hypothesis_values(full if test.whole_table else df, h, ds)
+                rows.append({**row, "role": role})
                 found += 1
             except LookupError as e:
                 why = str(e).strip("'\"")
@@ -243,43 +281,59 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
                 ds = ", ".join(h["datasets"])
                 not_tested.append(f"{h['text']} (dataset {ds} not run by this config)")
             elif all("arm" in s for s in sels) and set(arms) <= set(df["arm"]) and why:
-                not_tested.append(f"{h['text']} ({why})")  # the arms ran; something else lacks
+                unevaluated.append(f"{h['text']} ({why})")  # the arms ran; something else lacks
             else:
                 not_tested.append(f"{h['text']} (arms {', '.join(arms)} not run by this config)")
     if not rows:
         raise ValueError(
             "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "
-            + "; ".join(not_tested)
+            + "; ".join(not_tested + unevaluated)
         )
-    results = evaluate_family(rows)
+    results = evaluate_families(rows)
+    # the claim's verdict: its (first) source's primary, per dataset and over the datasets
+    first = next(iter(claim.get("parts") or {"": ""}))
+    main = [r for r in results if r["role"] == "primary" and (r.get("part") or "") == first]
     by_dataset, decided_by = {}, {}
     for ds in datasets:
-        rs = [r for r in results if r["dataset"] in (ds, SPECTRAL)]
+        rs = [r for r in main if r["dataset"] in (ds, SPECTRAL)]
         if rs:
             by_dataset[ds] = stats.combine([r["verdict"] for r in rs])
-            decided_by[ds] = deciding(rs, by_dataset[ds])
-    verdict = stats.combine([r["verdict"] for r in results])
+            decided_by[ds] = rs[0]["id"]
+    verdict = stats.combine([r["verdict"] for r in main]) if main else "inconclusive"
+    if unevaluated:  # a test that ran but could not be evaluated supports nothing
+        by_dataset = {ds: _at_most_open(v) for ds, v in by_dataset.items()}
+        verdict = _at_most_open(verdict)
     return {
         "hypotheses": results,
         "parts": part_verdicts(results, claim.get("parts", {}), datasets),
         "by_dataset": by_dataset,
         "decided_by": decided_by,
         "verdict": verdict,
-        "decided_by_overall": deciding(results, verdict),
+        "decided_by_overall": main[0]["id"] if main else "",
         "not_tested": not_tested,
+        "unevaluated": unevaluated,
         "alpha": stats.ALPHA,
         "family": len(results),
+        "families": {
+            role: sum(r["role"] == role for r in results) for role in ("primary", "secondary")
+        },
     }
+
+
+def _at_most_open(verdict: str) -> str:
+    """A claim's verdict when one of its tests could not be evaluated: a supported claim is
+    not supported on the tests that happened to run (a contradiction found stays one)."""
+    return "inconclusive" if verdict == "supported" else verdict
 
 
 def part_verdicts(
     results: list[dict[str, Any]], parts: dict[str, str], datasets: list[str]
 ) -> list[dict[str, Any]]:
-    """One verdict per part of a blended claim (per dataset and overall), from its own
-    hypotheses' Holm-corrected tests: a source's claim is not hidden under another's."""
+    """One verdict per source of a claim with parts (per dataset and overall): its primary
+    hypothesis's, so that sources predicting opposite outcomes are not blended into one."""
     out = []
     for pid, text in parts.items():
-        rs = [r for r in results if r.get("part") == pid]
+        rs = [r for r in results if r.get("part") == pid and r["role"] == "primary"]
         if not rs:
             continue
         by_ds = {}
@@ -287,23 +341,13 @@ def part_verdicts(
             d = [r for r in rs if r["dataset"] in (ds, SPECTRAL)]
             if d:
                 by_ds[ds] = stats.combine([r["verdict"] for r in d])
-        v = stats.combine([r["verdict"] for r in rs])
         out.append(
             {
                 "part": pid,
                 "text": text,
-                "verdict": v,
+                "verdict": stats.combine([r["verdict"] for r in rs]),
                 "by_dataset": by_ds,
-                "decided_by": deciding(rs, v),
+                "decided_by": rs[0]["id"],
             }
         )
     return out
-
-
-def deciding(rows: list[dict[str, Any]], verdict: str) -> str:
-    """Which hypotheses decided a claim's verdict: the contradicted ones, all (supported), or
-    the open ones (inconclusive)."""
-    if verdict == "supported":
-        return f"all {len(rows)}"
-    want = "contradicted" if verdict == "contradicted" else "inconclusive"
-    return ", ".join(dict.fromkeys(r["id"] for r in rows if r["verdict"] == want))

@@ -52,11 +52,12 @@ for _claim in CLAIMS:
         params:
             claim=_claim,
             fig_dir=lambda w, output: os.path.dirname(output.figures[0]),
+        # every value quoted (:q), and passed raw (-r: a claim named inf stays text, not a float)
         shell:
-            "papermill {input.notebook} {log.notebook} -k python3 --cwd . "
-            "-p table {input.table} -p runs {input.runs} -p claims {input.claims} "
-            "-p claim {params.claim} -p fig_dir {params.fig_dir} -p numbers {output.numbers} "
-            "> {log.stdout} 2>&1"
+            "papermill {input.notebook:q} {log.notebook:q} -k python3 --cwd . "
+            "-r table {input.table:q} -r runs {input.runs:q} -r claims {input.claims:q} "
+            "-r claim {params.claim:q} -r fig_dir {params.fig_dir:q} "
+            "-r numbers {output.numbers:q} > {log.stdout:q} 2>&1"
 
 
 rule metrics:

@@ -19,6 +19,8 @@ except claims.ClaimsError as e:
 except ValueError as e:
     raise WorkflowError(f"Invalid config: {e}") from None
 
+if resources.size_warning(PLAN.runs.values()):
+    logger.warning(f"Warning: {resources.size_warning(PLAN.runs.values())}")
 EMBEDDED = sorted(catalog.EMBEDDED_DATASETS)
 DOWNLOADABLE = sorted(downloads.REGISTRY)
 DATA_CFG = config.get("data", {})

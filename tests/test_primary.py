@@ -1,0 +1,122 @@
+"""Each verdict answers its source: one pre-declared primary hypothesis per source decides the
+claim for it, secondary tests qualify it and never overturn it, each family has its own Holm
+correction, and a model that did not train is flagged and counted as a diverged one is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT
+from statsmodels.stats.multitest import multipletests
+from test_verdicts import _table
+
+from nnclaims import analysis, claims, report
+from nnclaims.testtypes import ClaimsError
+
+
+def _hyp(hid, a, b, direction="greater", threshold=0.0, **kw):
+    return {"id": hid, "text": f"{a} vs {b}", "metric": "test_acc", "a": {"arm": a},
+            "b": {"arm": b}, "direction": direction, "threshold": threshold, **kw}  # fmt: skip
+
+
+SEEDS = np.array([[0.4, -0.3, 0.1, -0.2, 0.0]])
+
+
+@pytest.fixture
+def df():
+    base = np.full((2, 5), 70.0)
+    return _table({
+        "relu": base,
+        "better": base + 3 + SEEDS,  # clearly above relu
+        "worse": base - 3 + SEEDS,   # clearly below relu
+        "same": base + SEEDS,        # no difference
+    })  # fmt: skip
+
+
+def test_a_contradicted_secondary_test_does_not_overturn_a_supported_primary(df):
+    claim = {"hypotheses": [_hyp("main", "better", "relu", primary=True),
+                            _hyp("side", "worse", "relu")]}  # fmt: skip
+    ev = analysis.evaluate_claim(df, claim)
+    res = {r["id"]: r for r in ev["hypotheses"]}
+    assert res["main"]["verdict"] == "supported" and res["side"]["verdict"] == "contradicted"
+    assert ev["verdict"] == "supported" and ev["by_dataset"] == {"digits": "supported"}
+    assert ev["decided_by_overall"] == "main" and res["side"]["role"] == "secondary"
+    # the primary need not come first
+    claim["hypotheses"].reverse()
+    assert analysis.evaluate_claim(df, claim)["verdict"] == "supported"
+
+
+def test_sources_that_predict_opposite_outcomes_get_separate_verdicts(df):
+    claim = {
+        "parts": {"one": "A: better beats relu", "two": "B: better loses to relu"},
+        "hypotheses": [
+            _hyp("a_beats", "better", "relu", part="one"),
+            _hyp("b_loses", "better", "relu", direction="less", part="two"),
+        ],
+    }
+    ev = analysis.evaluate_claim(df, claim)
+    parts = {p["part"]: p for p in ev["parts"]}
+    assert parts["one"]["verdict"] == "supported" and parts["two"]["verdict"] == "contradicted"
+    assert ev["verdict"] == "supported"  # the claim's own line: its first source's
+    rows = analysis.headline(claim, ev)
+    assert [(r["part"], r["verdict"]) for r in rows] == [
+        ("A: better beats relu", "supported"), ("B: better loses to relu", "contradicted")
+    ]  # fmt: skip
+
+
+def test_each_family_has_its_own_holm_correction_as_statsmodels_computes_it(df):
+    hyps = [_hyp("p", "same", "relu", primary=True)]
+    hyps += [_hyp(f"s{i}", a, "relu") for i, a in enumerate(["better", "worse", "same"])]
+    ev = analysis.evaluate_claim(df, {"hypotheses": hyps})
+    rows = ev["hypotheses"]
+    secondary = [r for r in rows if r["role"] == "secondary"]
+    want = multipletests([r["p"] for r in secondary], method="holm")[1]
+    assert np.allclose([r["p_holm"] for r in secondary], want)
+    (primary,) = [r for r in rows if r["role"] == "primary"]
+    assert primary["p_holm"] == pytest.approx(primary["p"])  # a family of one
+    assert ev["families"] == {"primary": 1, "secondary": 3}
+
+
+def test_two_primaries_for_one_source_are_refused(tmp_path):
+    doc = yaml.safe_load((ROOT / "config/claims.yaml").read_text())
+    doc["mish"]["hypotheses"][1]["primary"] = True
+    f = tmp_path / "claims.yaml"
+    f.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    with pytest.raises(ClaimsError, match="mish: two hypotheses of the claim say primary: true"):
+        claims.load(f)
+
+
+def test_the_claims_file_names_a_primary_for_every_claim_and_source():
+    doc = claims.load(ROOT / "config/claims.yaml")
+    for cid, c in doc.items():
+        for part in c.get("parts") or [None]:
+            mine = [h for h in c["hypotheses"] if h.get("part") == part and h.get("primary")]
+            assert len(mine) == 1, (cid, part)
+
+
+def test_the_abstract_names_the_test_behind_each_verdict(df):
+    claim = {"title": "Better", "hypotheses": [_hyp("main", "better", "relu", primary=True)]}
+    ev = analysis.evaluate_claim(df, claim)
+    c = {"title": "Better", "verdict": ev["verdict"], "decided_by": ev["decided_by_overall"],
+         "verdicts_by_dataset": ev["by_dataset"], "parts": [],
+         "hypotheses": [analysis.fmt_hypothesis(r) for r in ev["hypotheses"]]}  # fmt: skip
+    text = report.abstract([c], {"datasets": ["digits"], "seeds": 5})
+    assert "Better: supported (digits supported), by “better vs relu”" in text
+
+
+def test_a_model_that_did_not_train_is_flagged_and_an_arm_of_them_decides_nothing():
+    rng = np.random.default_rng(0)
+    flat = 14.0 + rng.normal(0, 0.5, size=(20, 5))  # x³ at 4 layers: flat near chance
+    good = 60.0 + np.linspace(0, 10, 20)[:, None] + rng.normal(0, 0.5, size=(20, 5))
+    df = _table({"cube": flat, "relu": good})
+    found = analysis.untrained(df)
+    assert sorted(found["seed"]) == [0, 1, 2, 3, 4] and set(found["arm"]) == {"cube"}
+    assert set(found["why"]) == {"near chance"}
+    text = analysis.diverged(df)
+    assert "did not train" in text and "x³ on digits" in text and "5 of 5 seeds" in text
+    ev = analysis.evaluate_claim(df, {"hypotheses": [_hyp("h", "relu", "cube")]})
+    (r,) = ev["hypotheses"]
+    assert r["verdict"] == "inconclusive" and "did not train" in r["note"]
+    # one trained arm beside it: nothing flagged
+    assert analysis.diverged(_table({"relu": good})) == "none"
