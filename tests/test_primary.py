@@ -5,6 +5,7 @@ correction, and a model that did not train is flagged and counted as a diverged 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT
@@ -120,3 +121,33 @@ def test_a_model_that_did_not_train_is_flagged_and_an_arm_of_them_decides_nothin
     assert r["verdict"] == "inconclusive" and "did not train" in r["note"]
     # one trained arm beside it: nothing flagged
     assert analysis.diverged(_table({"relu": good})) == "none"
+
+
+def test_arms_chosen_on_validation_not_the_per_seed_extremes_on_test():
+    """The polynomial test: one arm per side, chosen once by its validation accuracy (at the lr
+    it trained at), then compared on test like any arm. The per-seed max/min on test, which
+    the validation choice replaced, leans toward the extremes."""
+    rng = np.random.default_rng(0)
+    test = {"p1": 61.0, "p2": 60.0, "n1": 62.0, "n2": 63.0}
+    val = {"p1": 58.0, "p2": 59.5, "n1": 64.0, "n2": 62.0}  # p2 best, n2 worst on validation
+    df = _table({a: np.full((2, 5), m) + rng.normal(0, 1.0, (2, 5)) for a, m in test.items()})
+    rows = []
+    for arm, v in val.items():
+        for lr in (0.01, 0.1):  # the candidate the arm did not train at must not count
+            for s in (0, 1):
+                rows.append(dict(dataset="digits", model="mlp", arm=arm, size=2, level=1.0,
+                                 freq=np.nan, seed=s, epoch=2, lr=lr, split="val",
+                                 metric="val_acc", value=v if lr == 0.01 else 99.0))  # fmt: skip
+    df = pd.concat([df.assign(split=df["split"]), pd.DataFrame(rows)], ignore_index=True)
+    h = {"id": "poly", "text": "t", "metric": "test_acc", "direction": "less", "threshold": 0.0,
+         "a": {"arms": ["p1", "p2"], "of": "best_val"},
+         "b": {"arms": ["n1", "n2"], "of": "worst_val"}}  # fmt: skip
+    (r,) = analysis.evaluate_claim(df, {"hypotheses": [h]})["hypotheses"]
+    assert r["note"] == "chosen on validation: a p2, b n2"
+    test_rows = df[(df.metric == "test_acc")].groupby(["arm", "seed"])["value"].mean()
+    want = (test_rows["p2"] - test_rows["n2"]).mean()  # plain pandas: p2 − n2, paired by seed
+    assert r["diff"] == pytest.approx(want)
+    per_seed = h | {"a": {"arms": ["p1", "p2"], "of": "max"}, "b": {"arms": ["n1", "n2"],
+                                                                    "of": "min"}}  # fmt: skip
+    (old,) = analysis.evaluate_claim(df, {"hypotheses": [per_seed]})["hypotheses"]
+    assert old["diff"] > r["diff"]  # the extremes drift toward each other

@@ -1,4 +1,4 @@
-"""#15.3: ranking agreement (Kendall's τ-b with a bootstrap over seeds) as a hypothesis."""
+"""Ranking agreement (Kendall's τ-b within each seed, t-tested over seeds) as a hypothesis."""
 
 from __future__ import annotations
 
@@ -33,19 +33,23 @@ def _two_conditions(shift: np.ndarray, seeds=8, noise=0.5, seed=1):
     return a, b
 
 
-def test_bootstrap_decides_agreement_reversal_and_says_nothing_on_few_seeds():
+def test_per_seed_tau_decides_agreement_reversal_and_says_nothing_on_few_seeds():
     same = np.zeros(6)
     a, b = _two_conditions(same)
-    r = ranking.bootstrap(a, b, 0.5)
-    assert r["mean"] == pytest.approx(1.0) and r["lo"] > 0.5 and r["p"] < 0.01
+    r = ranking.per_seed(a, b, 0.5)
+    want = np.mean([sps.kendalltau(x, y).statistic for x, y in zip(a, b)])  # scipy, per seed
+    assert r["mean"] == pytest.approx(want) and r["lo"] > 0.5 and r["p"] < 0.01
+    assert r["p"] == pytest.approx(
+        sps.ttest_1samp([sps.kendalltau(x, y).statistic for x, y in zip(a, b)], 0.5).pvalue
+    )
     a, b = _two_conditions(-4.0 * np.arange(6))  # tuning reverses the order
-    r = ranking.bootstrap(a, b, 0.5)
+    r = ranking.per_seed(a, b, 0.5)
     assert r["mean"] == pytest.approx(-1.0) and r["hi"] < 0.5 and r["p"] < 0.01
-    a, b = _two_conditions(np.zeros(6), noise=8.0)  # the order drowns in seed noise
-    r = ranking.bootstrap(a, b, 0.5)
-    assert r["lo"] < 0.5 < r["hi"] and r["p"] > 0.05
-    r = ranking.bootstrap(*_two_conditions(same, seeds=3), 0.5)
-    assert np.isnan(r["p"]) and r["n"] == 3  # fewer than MIN_SEEDS: undecided
+    a, b = _two_conditions(np.zeros(6), noise=8.0)  # within a seed the order drowns in noise
+    r = ranking.per_seed(a, b, 0.5)
+    assert r["hi"] < 0.5 and r["p"] < 0.05 and r["mean"] < r["tau_of_means"]
+    r = ranking.per_seed(*_two_conditions(same, seeds=2), 0.5)
+    assert np.isnan(r["p"]) and r["n"] == 2  # fewer than MIN_SEEDS: undecided
 
 
 def _table(a: np.ndarray, b: np.ndarray, arms: list[str]) -> pd.DataFrame:
@@ -74,10 +78,13 @@ def test_a_kendall_hypothesis_is_decided_with_the_claims_family():
     r = {h["id"]: h for h in ev["hypotheses"]}["agree"]
     assert ev["family"] == 2 and r["test"] == "kendall" and r["verdict"] == "supported"
     assert [p["b"] for p in r["arms"]] == arms and [p["a"] for p in r["arms"]][0] == "relu_shared"
-    want = sps.kendalltau(a.mean(0), b.mean(0)).statistic  # τ of the arms' means, by scipy
+    want = np.mean([sps.kendalltau(x, y).statistic for x, y in zip(a, b)])  # scipy, per seed
     assert r["diff"] == pytest.approx(want)
+    assert "τ-b of the mean values 1.00" in r["note"]  # descriptive, beside it
     f = analysis.fmt_hypothesis(r)
-    assert f["ours"] == "τ-b 1.00 over 5 arms" and f["test"].startswith("τ-b > 0.5")
+    assert f["ours"] == f"mean τ-b {want:.2f} over 5 arms" and f["test"].startswith(
+        "mean τ-b > 0.5"
+    )
 
 
 def test_claims_check_names_a_bad_kendall_hypothesis():

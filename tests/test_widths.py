@@ -162,10 +162,11 @@ def test_sweep_tests_on_a_threshold_and_on_a_power_law():
     assert res["past"]["diff"] == pytest.approx(d.mean())
     t = sps.ttest_1samp(d, -1.0, alternative="two-sided")
     assert res["past"]["p"] == pytest.approx(t.pvalue)
-    # a power law (one straight line in log-log) has no knee: not supported
+    # a power law (one straight line in log-log) has no knee: not supported (the test of a
+    # knee against curves without one cannot contradict: its other outcome is inconclusive)
     loss2, acc2, test2 = _curves(step=False)
     r2 = verdicts.evaluate_claim(_sweep_df(loss2, acc2, test2), {"hypotheses": HYPS[:1]})
-    assert r2["hypotheses"][0]["verdict"] == "contradicted"
+    assert r2["hypotheses"][0]["verdict"] == "inconclusive" and r2["hypotheses"][0]["p"] > 0.05
     assert r2["hypotheses"][0]["diff"] == pytest.approx(1.0, abs=0.3)
 
 

@@ -258,6 +258,7 @@ def write_numbers(
             "published": claim.get("published", []),
             "setup": setup,
             "differences": claim.get("differences", ""),
+            "after_results": claim.get("after_results", []),
             "diverged": "none" if df is None else diverged(df),
             "lr_edges": [] if df is None else lr_edges(df),
             "late_stops": [] if df is None else late_stops(df),

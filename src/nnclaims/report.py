@@ -156,6 +156,10 @@ def _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs) -> P
         "provenance": prov,
         "datasets": config.get("datasets", []),
         "seeds": config.get("seeds"),
+        "after_results": [
+            *config.get("after_results", []),
+            *(f"{c['title']}: {x}" for c in claims for x in c.get("after_results", [])),
+        ],
         "alpha": stats.ALPHA,
         "end_window": analysis.END_WINDOW,
         "chance": ", ".join(

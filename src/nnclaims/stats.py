@@ -269,7 +269,7 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     out = []
     for row in rows:
         _check_direction(row["direction"])
-        if "pre" in row:  # decided by another test (ranking.bootstrap): its numbers and p
+        if "pre" in row:  # decided by another test (ranking.per_seed): its numbers and p
             out.append({k: row["pre"][k] for k in ("n", "mean", "sd", "lo", "hi", "p")})
             continue
         d = np.asarray(row["d"], dtype=float).ravel()
@@ -289,6 +289,8 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     for row, r, ph in zip(rows, out, p_holm):
         r["p_holm"] = float(ph)
         r["verdict"] = decide(r["mean"], r["p_holm"], row["direction"], row["threshold"], alpha)
+        if row.get("pre", {}).get("supports_only") and r["verdict"] == "contradicted":
+            r["verdict"] = "inconclusive"  # its p tests one side only (a knee against none)
         r["alpha_test"] = alpha_test
         r["seeds_needed"] = r["detectable"] = None
         if r["verdict"] == "inconclusive" and "pre" not in row:  # t-test power only

@@ -126,10 +126,11 @@ register(
         "nnclaims.verdicts:ranking_values",
         check=_check_ranking,
         side_key="variant",
-        statistic=lambda r, sign: f"τ-b {sign} {r['threshold']:g} (bootstrap)",
-        measured=lambda r: f"τ-b {r['diff']:.2f} over {len(r['arms'])} arms",
-        note="A ranking test (`test: kendall`) gives Kendall's τ-b between the two rankings in "
-        "place of mean d, a 95 % percentile bootstrap interval over seeds in place of the "
-        "t-interval, and the bootstrap's p.",
+        statistic=lambda r, sign: f"mean τ-b {sign} {r['threshold']:g} (t-test over seeds)",
+        measured=lambda r: f"mean τ-b {r['diff']:.2f} over {len(r['arms'])} arms",
+        note="A ranking test (`test: kendall`) gives, in place of mean d, the mean over seeds of "
+        "Kendall's τ-b between the two rankings within a seed, with its t-interval and the "
+        "one-sample t-test's p; the τ-b of the arms' mean values is printed beside it and "
+        "decides nothing.",
     )
 )

@@ -8,13 +8,13 @@ hypotheses another: a secondary test qualifies the verdict in the report and nev
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import ranking, stats, testtypes
+from .labels import label
 from .selection import END_METRICS, SPECTRAL, select, select_rows, untrained
 
 
@@ -43,7 +43,9 @@ def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None
     a − b is a difference in differences, paired by seed; one with `arms` the per-seed min or
     max over them."""
     own = {k: v for k, v in sel.items() if k not in ("minus", "arms", "of")}
-    if "arms" in sel:  # per seed, the lowest or highest of several arms (NaN where one has none)
+    if "arms" in sel and sel["of"] in ("best_val", "worst_val"):  # one arm, chosen on validation
+        v = select(df, metric, dataset=dataset, **own, arm=chosen_on_validation(df, sel, dataset))
+    elif "arms" in sel:  # per seed, the lowest or highest of several arms (NaN where one has none)
         per = pd.DataFrame(
             {x: select(df, metric, dataset=dataset, **own, arm=x) for x in sel["arms"]}
         )
@@ -55,6 +57,27 @@ def side(df: pd.DataFrame, metric: str, sel: dict[str, Any], dataset: str | None
     m = select(df, metric, dataset=dataset, **sel["minus"])
     common = v.index.intersection(m.index)
     return v.loc[common] - m.loc[common]
+
+
+def chosen_on_validation(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> str:
+    """The arm of `sel["arms"]` with the highest (best_val) or lowest (worst_val) validation
+    accuracy: its lr search's val_acc rows at the lr its runs trained at, mean over the tune
+    seeds. The test set chooses nothing. LookupError when an arm has no validation rows."""
+    size = {k: sel[k] for k in ("size",) if k in sel}
+    scores = {}
+    for arm in sel["arms"]:
+        trained = select_rows(df, "test_acc", arm, dataset=dataset, **size)
+        val = df[(df["arm"] == arm) & (df["metric"] == "val_acc")]
+        if dataset is not None:
+            val = val[val["dataset"] == dataset]
+        if "size" in sel:
+            val = val[val["size"] == trained["size"].iloc[0]]
+        val = val[np.isclose(val["lr"], trained["lr"].iloc[0])]
+        if val.empty:
+            raise LookupError(f"arm {arm!r} has no validation accuracy (no lr search) to choose by")
+        scores[arm] = float(val["value"].mean())
+    pick = max if sel["of"] == "best_val" else min
+    return pick(scores, key=scores.get)
 
 
 def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -101,8 +124,7 @@ def ranking_values(
     b = table(h["b"], [y for _, y in pairs])
     seeds = a.dropna().index.intersection(b.dropna().index)
     a, b = a.loc[seeds], b.loc[seeds]
-    seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
-    pre = ranking.bootstrap(a.to_numpy(), b.to_numpy(), h["threshold"], seed)
+    pre = ranking.per_seed(a.to_numpy(), b.to_numpy(), h["threshold"])
     # an arm whose two variants are the same runs (its validated lr is the shared one) agrees
     # by construction: with fewer than 3 arms that differ the rankings say nothing
     same = [y for x, y in pairs if np.array_equal(a[x].to_numpy(), b[y].to_numpy())]
@@ -115,7 +137,10 @@ def ranking_values(
     elif same:
         note = f"{', '.join(same)}: the same runs in both variants"
     if pre["n"] < ranking.MIN_SEEDS:
-        note = f"{pre['n']} seeds: a bootstrap over fewer than {ranking.MIN_SEEDS} decides nothing"
+        note = f"{pre['n']} seeds: a t-test over fewer than {ranking.MIN_SEEDS} decides nothing"
+    if np.isfinite(pre["p"]):  # beside a test that decides: the less noisy description
+        tau = f"τ-b of the mean values {pre['tau_of_means']:.2f} (descriptive)"
+        note = f"{note}; {tau}" if note else tau
     return {
         **common,
         "test": "kendall",
@@ -162,6 +187,13 @@ def paired_values(
             )
         ),
     }
+    picked = [
+        f"{k} {label(chosen_on_validation(df, h[k], dataset))}"
+        for k in ("a", "b")
+        if (h.get(k) or {}).get("of") in ("best_val", "worst_val")
+    ]
+    if picked:
+        out["note"] = f"chosen on validation: {', '.join(picked)}"
     if h["metric"] in END_METRICS and "epoch" not in h["a"]:
 
         def last(sel: dict[str, Any]) -> float:
@@ -266,7 +298,8 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         role = "primary" if primaries.get(h.get("part", "")) == h["id"] else "secondary"
         for ds in wanted:
             try:
-                row = hypothesis_values(full if test.whole_table else df, h, ds)
+                whole = test.whole_table or _chooses_on_validation(h)
+                row = hypothesis_values(full if whole else df, h, ds)
                 rows.append({**row, "role": role})
                 found += 1
             except LookupError as e:
@@ -318,6 +351,11 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
             role: sum(r["role"] == role for r in results) for role in ("primary", "secondary")
         },
     }
+
+
+def _chooses_on_validation(h: dict[str, Any]) -> bool:
+    """A side picks its arm by validation accuracy: it reads the lr search's val_acc rows."""
+    return any((h.get(k) or {}).get("of") in ("best_val", "worst_val") for k in ("a", "b"))
 
 
 def _at_most_open(verdict: str) -> str:

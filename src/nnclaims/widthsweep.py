@@ -15,12 +15,20 @@ then a power law, as digits does), and two long segments would average the fall 
 interval and p are a bootstrap over seeds that places the knee again in every sample (the
 choice is part of what is resampled); p is two-sided, of ratio = threshold, add-one corrected,
 as in nnclaims.ranking. The knee's width, with its bootstrap interval, is the reported
-transition.
+transition. The largest of several ratios exceeds 1 on almost any noisy curve, so the p tests
+the observed ratio against curves without a knee: a power law (a straight line of log loss
+against log2 width) fitted to the seeds' mean curve, plus the seeds' own deviations from their
+mean curve, resampled over seeds (a parametric bootstrap); p is the share of such curves whose
+largest ratio reaches the observed one. A knee test can support a knee (p below the level and
+the ratio above the threshold) but not contradict one: its other outcome is inconclusive.
 
 `test: spread` (does the seeds' disagreement shrink as the net widens?): Spearman's ρ between
-log width and the across-seed SD of the metric per width (−1: it shrinks at every step), with
-the same bootstrap over seeds. A loss is read as log10 loss: its SD is the spread relative to
-the loss (the SD of the loss itself must shrink as the loss nears 0, whatever the seeds do).
+log width and the across-seed SD of the metric per width (−1: it shrinks at every step), with a
+bootstrap interval over seeds (descriptive) and the p of a permutation test over the widths
+(every order of the SDs when there are at most 8 widths): with no trend the SDs of the widths
+are exchangeable. Its threshold is 0. A loss is read as log10 loss: its SD is the spread
+relative to the loss (the SD of the loss itself must shrink as the loss nears 0, whatever the
+seeds do).
 
 `test: past_threshold` (does the metric hold up past the interpolation threshold?): per seed,
 the metric at the widest width minus at the threshold, the narrowest width whose mean fit_acc
@@ -116,9 +124,13 @@ def _ratios(widths, t: np.ndarray) -> np.ndarray:
 def _spearmans(widths, t: np.ndarray) -> np.ndarray:
     """Spearman's ρ between log width and the SD over seeds, per sample: t (samples, seeds,
     widths) → (samples,); NaN where the SD is the same at every width (no ranking)."""
+    return _rho(widths, t.std(axis=-2, ddof=1))
+
+
+def _rho(widths, sd: np.ndarray) -> np.ndarray:
+    """Spearman's ρ between log width and each row of sd (..., widths), as scipy's spearmanr."""
     from scipy import stats as sps
 
-    sd = t.std(axis=-2, ddof=1)
     rx = sps.rankdata(np.log2(np.asarray(widths, float)))
     ry = sps.rankdata(sd, axis=-1)  # ties get their mean rank, as spearmanr does
     rx, ry = rx - rx.mean(), ry - ry.mean(axis=-1, keepdims=True)
@@ -129,8 +141,9 @@ def _spearmans(widths, t: np.ndarray) -> np.ndarray:
 
 def _bootstrap(stats, widths, t: np.ndarray, threshold: float, seed: int) -> dict[str, float]:
     """stats (samples, seeds, widths) → (samples,) over the observed seeds, and over N_BOOT
-    resamples of them: n, mean, sd, lo, hi, p (two-sided, of stat = threshold, add-one
-    corrected)."""
+    resamples of them: n, mean, sd, lo, hi (a percentile interval, descriptive), p (two-sided,
+    of stat = threshold, add-one corrected: miscalibrated at few seeds, so the tests replace
+    it with a p of their own)."""
     n = t.shape[0]
     obs = float(stats(widths, t[None])[0])
     nan = {"n": n, "mean": obs, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
@@ -146,6 +159,43 @@ def _bootstrap(stats, widths, t: np.ndarray, threshold: float, seed: int) -> dic
     lo, hi = np.percentile(boot, [2.5, 97.5])
     p = float(min(1.0, 2 * min(below, above)))
     return {"n": n, "mean": obs, "sd": float(boot.std(ddof=1)), "lo": lo, "hi": hi, "p": p}
+
+
+def knee_null_p(widths, t: np.ndarray, seed: int) -> float:
+    """p of the observed knee ratio against curves without a knee: the power law fitted to the
+    seeds' mean log curve plus the seeds' deviations from it, resampled over seeds and scaled by
+    √(n / (n − 1)) (the spread of a mean of n draws); add-one corrected."""
+    logs = np.log10(np.maximum(t, LOSS_FLOOR))  # (seeds, widths)
+    n = logs.shape[0]
+    obs = knee_fits(widths, logs.mean(0))[0]
+    x = np.log2(np.asarray(widths, float))
+    line = np.polyval(np.polyfit(x, logs.mean(0), 1), x)
+    dev = (logs - logs.mean(0)) * np.sqrt(n / (n - 1))
+    rng = np.random.default_rng(seed)
+    null = line + dev[rng.integers(0, n, (N_BOOT, n))].mean(axis=1)  # (N_BOOT, widths)
+    ratios = knee_fits(widths, null)[0]
+    return float((np.sum(ratios >= obs) + 1) / (N_BOOT + 1))
+
+
+def spread_permutation_p(widths, t: np.ndarray, seed: int) -> float:
+    """Two-sided p of Spearman's ρ between log width and the seeds' SD per width, over every
+    order of the SDs across the widths (N_BOOT random orders beyond 8 widths): exact when, with
+    no trend, the widths' SDs are exchangeable."""
+    import itertools
+
+    sd = t.std(axis=0, ddof=1)
+    m = len(sd)
+    obs = _rho(widths, sd)
+    if not np.isfinite(obs):
+        return np.nan
+    if m <= 8:
+        orders = np.array(list(itertools.permutations(range(m))))
+    else:
+        rng = np.random.default_rng(seed)
+        orders = rng.permuted(np.tile(np.arange(m), (N_BOOT, 1)), axis=1)
+    rhos = _rho(widths, sd[orders])
+    hits = np.sum(np.abs(rhos) >= abs(obs) - 1e-12)
+    return float(hits / len(orders) if m <= 8 else (hits + 1) / (len(orders) + 1))
 
 
 def threshold_width(df: pd.DataFrame, tag: str, dataset: str | None) -> int | None:
@@ -192,7 +242,8 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
         }
     arr = t.to_numpy(float)
     if h["test"] == "knee":
-        pre = _bootstrap(_ratios, widths, arr, h["threshold"], seed)
+        pre = _bootstrap(_ratios, widths, arr, h["threshold"], seed)  # its interval
+        pre = {**pre, "p": knee_null_p(widths, arr, seed + 2), "supports_only": True}
         knee, lo, hi = knee_width_ci(widths, arr, seed + 1)
         w0 = threshold_width(df, tag, dataset)
         note = f"knee at {knee:g} units [{lo:g}, {hi:g}]" + (
@@ -202,7 +253,8 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
     else:
         loss = "loss" in h["metric"]
         arr_s = np.log10(np.maximum(arr, LOSS_FLOOR)) if loss else arr
-        pre = _bootstrap(_spearmans, widths, arr_s, h["threshold"], seed)
+        pre = _bootstrap(_spearmans, widths, arr_s, h["threshold"], seed)  # its interval
+        pre = {**pre, "p": spread_permutation_p(widths, arr_s, seed + 2)}
         sd = arr_s.std(0, ddof=1)
         what = "SD of log10 loss over seeds" if loss else "SD over seeds"
         note = f"{what} {sd[0]:.3g} at {widths[0]:g} units, {sd[-1]:.3g} at {widths[-1]:g}"

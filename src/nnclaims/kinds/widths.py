@@ -103,6 +103,10 @@ def check_sweep_test(where: str, cid: str, h: dict, runs: list) -> None:
         raise ClaimsError(f"{where}: test {test} reads one width sweep: give a: {{variant: tag}}")
     if test == "knee" and not h["metric"].endswith("loss"):
         raise ClaimsError(f"{where}: test knee fits the log of a loss: give a *_loss metric")
+    if test == "spread" and h["threshold"] != 0:
+        raise ClaimsError(
+            f"{where}: test spread is a permutation test of no trend: its threshold is 0"
+        )
     tag = h["a"]["variant"]
     label = f"sweep_{tag}" if tag else "sweep"
     have = [s.arm for s in runs if s.kind == "widths"]
@@ -135,7 +139,7 @@ TESTS = (
     TestType(
         "knee",
         **SWEEP_TEST,
-        statistic=lambda r, sign: f"slope ratio {sign} {r['threshold']:g} (bootstrap)",
+        statistic=lambda r, sign: f"slope ratio {sign} {r['threshold']:g} (against no knee)",
         measured=lambda r: (
             f"{r['note']}; loss {r['a_mean']:.3g} → {r['b_mean']:.3g} "
             f"({r['widths'][0]} → {r['widths'][-1]} units)"
@@ -145,16 +149,20 @@ TESTS = (
         "octave after it over the slope over the octave before it; mean d is the largest such "
         "ratio, at the knee (1: a power law, no threshold; inf: flat before the knee), with a "
         "95 % percentile bootstrap interval over seeds that places the knee again in every "
-        "sample, and the bootstrap's p.",
+        "sample (descriptive). Its p tests the ratio against curves without a knee: the power "
+        "law fitted to the same curve plus the seeds' own deviations, resampled; the largest of "
+        "several ratios exceeds 1 on almost any noisy curve. It can support a knee, not "
+        "contradict one.",
     ),
     TestType(
         "spread",
         **SWEEP_TEST,
-        statistic=lambda r, sign: f"Spearman ρ {sign} {r['threshold']:g} (bootstrap)",
+        statistic=lambda r, sign: f"Spearman ρ {sign} {r['threshold']:g} (permutation)",
         measured=lambda r: r["note"],
         note="A spread test (`test: spread`) gives Spearman's ρ between log width and the "
         "seeds' SD of the metric at each width, of log10 for a loss (the spread relative to the "
-        "loss; −1: it shrinks at every step), with a bootstrap over seeds.",
+        "loss; −1: it shrinks at every step), with a percentile bootstrap interval over seeds "
+        "(descriptive) and the p of a permutation test over the widths' order.",
     ),
     TestType(
         "past_threshold",
