@@ -151,3 +151,49 @@ def test_arms_chosen_on_validation_not_the_per_seed_extremes_on_test():
                                                                     "of": "min"}}  # fmt: skip
     (old,) = analysis.evaluate_claim(df, {"hypotheses": [per_seed]})["hypotheses"]
     assert old["diff"] > r["diff"]  # the extremes drift toward each other
+
+
+def test_the_share_of_seed_pairs_with_a_above_b_and_its_exact_interval():
+    from statsmodels.stats.proportion import proportion_confint
+
+    from nnclaims import stats
+
+    d = np.array([0.4, -0.1, 1.2, 0.3, np.nan, 0.8])
+    k, n, lo, hi = stats.share_above(d)
+    assert (k, n) == (4, 5)
+    assert (lo, hi) == pytest.approx(proportion_confint(4, 5, alpha=0.05, method="beta"))
+    df = _table({"a": np.full((2, 5), 70.0) + SEEDS, "b": np.full((2, 5), 70.0)})
+    (r,) = analysis.evaluate_claim(df, {"hypotheses": [_hyp("h", "a", "b")]})["hypotheses"]
+    assert "P(a > b) 2/5 seeds [0.05, 0.85]" in analysis.fmt_hypothesis(r)["note"]
+
+
+def test_a_hypothesis_changed_after_its_data_is_listed_from_git(tmp_path):
+    """Each claim's hypotheses now, against config/claims.yaml at the commit that trained the
+    oldest seed the claim reads: a changed margin and an added hypothesis are named; an
+    unchanged one is not."""
+    import subprocess
+
+    from nnclaims import frozen
+
+    def git(*args):
+        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"}  # fmt: skip
+        return subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+    doc = {"c": {"title": "C", "hypotheses": [_hyp("kept", "a", "b"), _hyp("moved", "a", "b")]}}
+    (tmp_path / "config").mkdir()
+    f = tmp_path / "config/claims.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "declared")
+    trained = git("rev-parse", "HEAD")
+    doc["c"]["hypotheses"][1]["threshold"] = -5.0  # a laxer margin, after the data
+    doc["c"]["hypotheses"].append(_hyp("new", "a", "b", direction="less"))
+    f.write_text(yaml.safe_dump(doc))
+    git("commit", "-q", "-am", "after the data")
+    found = frozen.changed_since(doc, {"c": {trained}}, cwd=str(tmp_path))
+    assert len(found) == 2
+    assert "“a vs b” changed (threshold) after commit" in found[0]
+    assert found[1].endswith(f"added after commit {trained[:7]} trained the oldest seed it reads")

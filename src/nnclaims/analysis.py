@@ -133,6 +133,11 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         power = (
             f"{need} seeds" if need is not None else "more than 1000 seeds"
         ) + f" (now detects {gap} ≥ {r['detectable']:.{digits}f})"
+    above = r.get("share_above")
+    if above and above[1]:
+        k, n, lo, hi = above
+        p_ab = f"P(a > b) {k}/{n} seeds [{lo:.2f}, {hi:.2f}]"
+        r = {**r, "note": f"{r.get('note', '')}; {p_ab}" if r.get("note") else p_ab}
     return {
         "id": r["id"],
         "text": r["text"],

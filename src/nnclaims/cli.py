@@ -173,6 +173,7 @@ def run_claim(args: argparse.Namespace) -> int:
             replicates=paths.REPLICATES,
             keep_weights=cfg.get("keep_weights", True),
             archive=cfg.get("seed_archive"),
+            config=cfg,
         )
     table = tables.collect(
         args.claim,

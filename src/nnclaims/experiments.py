@@ -32,7 +32,7 @@ from .kinds.common import search_score, validation_split  # noqa: F401
 from .kinds.imp import load_masks, run_control, run_imp, ticket  # noqa: F401
 from .kinds.search import candidate_sets, run_search, set_name  # noqa: F401
 from .kinds.spectral import run_spectral  # noqa: F401
-from .provenance import git_state, stamp
+from .provenance import declared, git_state, stamp
 from .tidy import COLUMNS
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ def run(
     keep_weights: bool = True,
     inputs: dict[str, str | os.PathLike] | None = None,
     archive: str | os.PathLike | None = None,
+    config: dict | None = None,
 ) -> pd.DataFrame:
     """Run `spec`, writing hparams.json, metrics.parquet (and masks.npz for IMP) into out_dir,
     and its final weights (weights.safetensors, nnclaims.weights) unless keep_weights is off.
@@ -217,6 +218,7 @@ def run(
     extra = _weights_note(out_dir)
     if store is not None:
         extra["replicates"] = store.meta(spec.seeds)
+    extra = {**(extra or {}), "declared": declared(config)}
     _finish(spec, out_dir, df, time.perf_counter() - t0, threads, dev, extra, data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return df
@@ -232,6 +234,7 @@ def run_batch(
     replicates: str | os.PathLike | None = None,
     keep_weights: bool = True,
     archive: str | os.PathLike | None = None,
+    config: dict | None = None,
 ) -> list[pd.DataFrame]:
     """Several classification runs that differ only in their arm, trained as one stack (one
     process, one lr search); each run's directory is written as if it had run alone, and its
@@ -274,6 +277,7 @@ def run_batch(
         extra = {"trained_with": batch, **_weights_note(Path(out))}
         if stores[i] is not None:
             extra["replicates"] = stores[i].meta(spec.seeds)
+        extra = {**(extra or {}), "declared": declared(config)}
         _finish(spec, Path(out), dfs[i], wall / len(specs), threads, dev, extra, data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return dfs

@@ -161,6 +161,20 @@ def hardware() -> dict[str, object]:
     return hw
 
 
+def declared(config: dict | None, claims_file: str = "config/claims.yaml") -> dict[str, object]:
+    """What the run was declared under: SHA-256 of the claims file and of the config in effect
+    (None where not known), so that a hypothesis changed after the run is visible."""
+    import json
+
+    f = Path(claims_file)
+    return {
+        "claims_sha256": hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None,
+        "config_sha256": None
+        if config is None
+        else hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),
+    }
+
+
 def stamp(cwd: str | None = None) -> dict[str, object]:
     return {
         "git": git_state(cwd),

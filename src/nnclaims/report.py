@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import analysis, stats
+from . import analysis, frozen, stats
+from .claims import load as claims_doc
 from .io import atomic_path, full_disk_named, write_json
 from .provenance import code_summary, stamp
 
@@ -117,10 +118,10 @@ def build(
     runs: list[str] | None = None,
 ) -> Path:
     with full_disk_named(Path(build_dir) / "report.typ"):  # figures are copied, not atomic
-        return _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs)
+        return _build(template, numbers, claims_file, config, build_dir, out_pdf, benchmarks, runs)
 
 
-def _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs) -> Path:
+def _build(template, numbers, claims_file, config, build_dir, out_pdf, benchmarks, runs) -> Path:
     build_dir = Path(build_dir)
     if build_dir.exists():
         shutil.rmtree(build_dir)
@@ -148,6 +149,8 @@ def _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs) -> P
     for c in claims:  # each claim's setup says which of its seeds were not trained in this run
         c["setup"] = c.get("setup", "") + archive_note(per_claim.get(c["claim"], []))
     prov["runs_code"] = code_summary([g for gs in seen.values() for g in gs], prov["git"])
+    trained = {cid: {g["commit"] for g in gs if g.get("commit")} for cid, gs in per_claim.items()}
+    declared_late = frozen.changed_since(claims_doc(claims_file), trained)
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
         "abstract": abstract(claims, config, prov["runs_code"].get("archived")),
@@ -156,6 +159,7 @@ def _build(template, numbers, config, build_dir, out_pdf, benchmarks, runs) -> P
         "provenance": prov,
         "datasets": config.get("datasets", []),
         "seeds": config.get("seeds"),
+        "declared_late": declared_late,
         "after_results": [
             *config.get("after_results", []),
             *(f"{c['title']}: {x}" for c in claims for x in c.get("after_results", [])),

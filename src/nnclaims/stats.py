@@ -298,3 +298,16 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
             r["seeds_needed"] = seeds_needed(effect, r["sd"], alpha_test)
             r["detectable"] = detectable_effect(r["n"], r["sd"], alpha_test)
     return out
+
+
+def share_above(d: np.ndarray, level: float = 0.95) -> tuple[int, int, float, float]:
+    """How many paired seeds have a > b (d > 0) of those with a value, and the exact
+    (Clopper-Pearson) interval of that probability: (k, n, lo, hi). Descriptive: P(A > B) for
+    one seed pair, beside the mean difference."""
+    d = np.asarray(d, float)
+    d = d[np.isfinite(d)]
+    k, n = int((d > 0).sum()), len(d)
+    if n == 0:
+        return 0, 0, np.nan, np.nan
+    ci = sps.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return k, n, float(ci.low), float(ci.high)

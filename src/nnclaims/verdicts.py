@@ -179,6 +179,7 @@ def paired_values(
         **common,
         # a pair with no value (a best epoch of a model that diverged at once) decides nothing
         "d": d[np.isfinite(d)],
+        "share_above": None if b is None else stats.share_above(d),
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
         "untrained": list(

@@ -19,4 +19,5 @@ experiments.run(
     # from the config, not a param: switching it changes no number, so it reruns no job
     keep_weights=sm.config.get("keep_weights", True),
     archive=sm.config.get("seed_archive"),  # the same numbers trained earlier: as keep_weights
+    config=sm.config,  # its hash is recorded: what the run was declared under
 )
