@@ -93,8 +93,10 @@ def select(
     frequencies. metric "best_epoch": the epoch of lowest validation loss (the early-stopping
     iteration; runs with early_stop_val only). metric "epochs_to_loss": the first epoch whose
     training loss is ≤ `loss` (never: the run's epochs + 1, a censored value that favours no
-    arm). levels [lo, hi]: the per-seed mean over every IMP level run with lo ≤ fraction
-    remaining ≤ hi (a comparison across levels, #19.1).
+    arm). metric "loss_auc": the mean training loss over the epochs up to `epoch` (a fraction of
+    the run, an epoch, or the whole run), the area under the curve: a speed at epoch resolution
+    no coarser than the curve. levels [lo, hi]: the per-seed mean over every IMP level run with
+    lo ≤ fraction remaining ≤ hi (a comparison across levels).
     """
     if levels is not None:
         d = select_rows(df, "diverged_epoch", arm, size, None, dataset)
@@ -113,6 +115,17 @@ def select(
         never = float(d["epoch"].max()) + 1
         hit = d[d["value"] <= loss].groupby("seed")["epoch"].min()
         return hit.reindex(sorted(d["seed"].unique())).fillna(never).astype(float)
+    if metric == "loss_auc":  # the area under the training-loss curve up to `epoch`
+        d = select_rows(df, "train_loss", arm, size, level, dataset)
+        last = float(d["epoch"].max())
+        if epoch in (None, "last", "end"):
+            upto = last
+        elif isinstance(epoch, float) and 0 < epoch < 1:
+            upto = max(1.0, round(epoch * last))
+        else:
+            upto = float(epoch)
+        d = d[d["epoch"] <= upto]  # a diverged epoch's NaN loss leaves that seed NaN: no value
+        return d.groupby("seed")["value"].apply(lambda v: v.mean(skipna=False)).sort_index()
     if metric == "best_epoch":  # read on the validation part, never on test (#19.7)
         d = select_rows(df, "val_loss", arm, size, level, dataset)
         best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
