@@ -167,7 +167,7 @@ def test_every_hypothesis_in_claims_file_has_a_source_and_known_selectors():
         "loss",
         "minus",
     }
-    keys |= {"variant", "with", "without"}
+    keys |= {"variant", "with", "without", "trained"}
     for cid, c in claims.items():
         assert sum(bool(h.get("headline")) for h in c["hypotheses"]) <= 1, cid
         for h in c["hypotheses"]:

@@ -197,3 +197,21 @@ def test_a_hypothesis_changed_after_its_data_is_listed_from_git(tmp_path):
     assert len(found) == 2
     assert "“a vs b” changed (threshold) after commit" in found[0]
     assert found[1].endswith(f"added after commit {trained[:7]} trained the oldest seed it reads")
+
+
+def test_loss_auc_is_the_mean_training_loss_up_to_an_epoch():
+    rng = np.random.default_rng(3)
+    rows = []
+    for arm in ("hat", "relu"):
+        for s in range(4):
+            for e in range(1, 21):
+                rows.append(dict(dataset="digits", model="mlp", arm=arm, size=2, level=1.0,
+                                 freq=np.nan, seed=s, epoch=e, lr=0.01, split="train",
+                                 metric="train_loss", value=float(rng.random())))  # fmt: skip
+    df = pd.DataFrame(rows)
+    got = analysis.select(df, "loss_auc", "hat", dataset="digits", epoch=0.1)
+    h = df[(df.arm == "hat") & (df.epoch <= 2)]  # 10 % of 20 epochs: epochs 1-2
+    assert got.to_numpy() == pytest.approx(h.groupby("seed")["value"].mean().to_numpy())
+    whole = analysis.select(df, "loss_auc", "hat", dataset="digits", epoch="last")
+    want = df[df.arm == "hat"].groupby("seed")["value"].mean().to_numpy()
+    assert whole.to_numpy() == pytest.approx(want)

@@ -264,3 +264,26 @@ def test_claims_check_names_a_bad_search_hypothesis():
     bad["mish"]["hypotheses"][0]["a"] = {"with": "raw_x"}
     with pytest.raises(claims.ClaimsError, match="selects searched functions"):
         claims.check(bad, cfg, p)
+
+
+def test_a_rank_test_among_the_functions_that_trained_leaves_the_failures_out():
+    """Functions of two units that diverged (NaN) or sat at chance: counted as failures in the
+    plain test (which then mostly counts them), left out with `trained: true`."""
+    df = _search_table(0.0)
+    two = df["arm"].map(lambda a: searchspace.features(a[5:])["units"] == 2).to_numpy()
+    idx = np.flatnonzero(two)[:10]
+    df.loc[idx[:5], "value"] = np.nan  # diverged
+    df.loc[idx[5:], "value"] = 12.0  # within 5 points of chance
+    base = {"id": "simple", "text": "t", "test": "ranksum", "metric": "val_acc",
+            "direction": "greater", "threshold": 0.5}  # fmt: skip
+    plain = {**base, "a": {"with": "units1"}, "b": {"with": "units2"}}
+    r = verdicts.evaluate_hypothesis(df, plain, "d")
+    assert "(0 and 10 of them did not train)" in r["note"] and r["diff"] > 0.55
+    kept = {**base, "a": {"with": "units1", "trained": True},
+            "b": {"with": "units2", "trained": True}}  # fmt: skip
+    r2 = verdicts.evaluate_hypothesis(df, kept, "d")
+    assert r2["n"] == r["n"] - 10 and abs(r2["diff"] - 0.5) < abs(r["diff"] - 0.5)
+    s = searchtrends.scores(df, "d")
+    want = s[~s.index.isin([a[5:] for a in df.loc[idx, "arm"]])]  # plain pandas: drop the ten
+    units = np.array([searchspace.features(f)["units"] for f in want.index])
+    assert r2["diff"] == pytest.approx(searchtrends.auc(want[units == 1], want[units == 2]))

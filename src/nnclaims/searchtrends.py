@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import kinds, searchspace
+from .selection import UNTRAINED_MARGIN
 
 N_BOOT = 4999
 CAND = "cand:"
@@ -41,11 +42,31 @@ def scores(df: pd.DataFrame, dataset: str | None, chance: float = 10.0) -> pd.Se
     return v
 
 
-def group(s: pd.Series, sel: dict[str, Any]) -> np.ndarray:
-    """The scores of the functions a side selects: {with: f} or {without: f}."""
+def _mask(s: pd.Series, sel: dict[str, Any]) -> np.ndarray:
     feat = sel.get("with", sel.get("without"))
     has = np.array([searchspace.has_feature(f, feat) for f in s.index], dtype=bool)
-    return s.to_numpy()[has if "with" in sel else ~has]
+    return has if "with" in sel else ~has
+
+
+def failed(df: pd.DataFrame, dataset: str | None, chance: float = 10.0) -> pd.Series:
+    """Per sampled function (as `scores` indexes them): True where it diverged (no validation
+    accuracy) or scored within UNTRAINED_MARGIN points of chance: it did not train."""
+    c = df[df["arm"].str.startswith(CAND) & (df["metric"] == "val_acc")]
+    if dataset is not None:
+        c = c[c["dataset"] == dataset]
+    v = c.groupby("arm", sort=False)["value"].apply(lambda x: x.mean(skipna=False))
+    out = v.isna() | (v <= chance + UNTRAINED_MARGIN)
+    out.index = [a[len(CAND) :] for a in out.index]
+    return out
+
+
+def group(s: pd.Series, sel: dict[str, Any], fails: pd.Series | None = None) -> np.ndarray:
+    """The scores of the functions a side selects: {with: f} or {without: f}; with `trained:
+    true`, only those that trained (`fails`: searchtrends.failed)."""
+    keep = _mask(s, sel)
+    if sel.get("trained") and fails is not None:
+        keep &= ~fails.reindex(s.index).to_numpy(bool)
+    return s.to_numpy()[keep]
 
 
 def auc(a: np.ndarray, b: np.ndarray) -> float:
@@ -110,8 +131,8 @@ def enrichment(has: np.ndarray, top: np.ndarray) -> dict[str, float]:
 def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dict) -> dict:
     """A `test: ranksum` or `test: enrichment` hypothesis on one dataset (the row of
     verdicts.hypothesis_values); a_mean / b_mean are the groups' median scores."""
-    s = scores(df, dataset)
-    a, b = group(s, h["a"]), group(s, h["b"])
+    s, fails = scores(df, dataset), failed(df, dataset)
+    a, b = group(s, h["a"], fails), group(s, h["b"], fails)
     if h["test"] == "enrichment":
         feat = h["a"].get("with", h["a"].get("without"))
         has = np.array([searchspace.has_feature(f, feat) for f in s.index], dtype=bool)
@@ -124,6 +145,10 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
         seed = zlib.crc32(f"{h['id']}/{dataset}".encode())  # the same resamples on every rebuild
         pre = ranksum(a, b, seed)
         note = f"{len(a)} vs {len(b)} sampled functions"
+        if not h["a"].get("trained"):  # how much of the comparison is a count of failures
+            na = int(fails.reindex(s.index).to_numpy(bool)[_mask(s, h["a"])].sum())
+            nb = int(fails.reindex(s.index).to_numpy(bool)[_mask(s, h["b"])].sum())
+            note += f" ({na} and {nb} of them did not train)"
     if not np.isfinite(pre["p"]):
         note += " (too few to test)"
     return {
