@@ -273,10 +273,10 @@ def schema_problem(instance: Any, schema: dict[str, Any]) -> str | None:
 def archive_problem(archive: str | os.PathLike | None) -> str | None:
     """What is wrong with config `seed_archive` (nnclaims.replicates), or None: a folder that is
     not there would silently train what it should have copied (an hour: the lottery trials)."""
-    if archive is not None and Path(archive).is_dir():  # every file, before any job copies one
-        return archived_file_problem(archive, sorted(Path(archive).glob("*/*")))
     if archive is None:
         return None
+    if Path(archive).is_dir():  # every file, before any job copies one
+        return archived_file_problem(archive, sorted(Path(archive).glob("*/*")))
     return (
         f"seed_archive: {str(archive)!r} is not a folder (from {Path.cwd()}); give the "
         "repository's archive/ folder, or null to train every seed"
@@ -297,8 +297,6 @@ def archived_file_problem(archive: str | os.PathLike, files: list[Path]) -> str 
     """The first of `files` (in the seed archive) whose SHA-256 differs from the one the index
     recorded when `nnclaims archive` wrote it, or that the index lacks; None if all match. An
     edited seed would otherwise flow into a verdict unnoticed."""
-    import hashlib
-
     index, where = read_archive_index(archive), Path(archive) / ARCHIVE_INDEX
     for f in files:
         name = Path(f).relative_to(archive).as_posix()

@@ -30,8 +30,8 @@ def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bo
         return False
     failed = set(d.loc[d["value"] > 0, "seed"])
     if failed != set(d["seed"]):
-        mine = df[(df["arm"] == sel["arm"]) & (df["dataset"] == dataset)] if dataset else df
-        flat = untrained(mine[mine["arm"] == sel["arm"]])
+        mine = df[df["arm"] == sel["arm"]]
+        flat = untrained(mine[mine["dataset"] == dataset] if dataset else mine)
         sizes = set(d["size"])
         failed |= set(flat.loc[flat["size"].isin(sizes), "seed"])
     return failed >= set(d["seed"])
@@ -109,8 +109,8 @@ def ranking_values(
 ) -> dict[str, Any]:
     """A `test: kendall` hypothesis on one dataset: τ-b between the rankings of the arms of
     variant a.variant and of the same activations in variant b.variant ("" is the claim's own
-    arms) by their mean over the seeds both have, bootstrapped over those seeds
-    (nnclaims.ranking); `arms` lists each pair's two means."""
+    arms) within each seed both have, its mean t-tested over those seeds (nnclaims.ranking);
+    `arms` lists each pair's two means."""
     arms = list(dict.fromkeys(df.loc[df["dataset"] == dataset, "arm"]))
     pairs = ranking.variant_pairs(arms, h["a"]["variant"], h["b"]["variant"])
     if len(pairs) < 3:
