@@ -132,6 +132,7 @@ def test_the_knee_test_finds_a_real_knee():
     bend = np.where(x < 5, -0.05 * x, -0.05 * 5 - 0.8 * (x - 5))  # flat, then a steep fall
     t = 10.0 ** (bend + rng.normal(0, 0.02, (5, len(x))))
     assert widthsweep.knee_null_p(WIDTHS, t, 0) < 0.01
+    assert np.isnan(widthsweep.knee_null_p(WIDTHS, t[:2], 0))  # two seeds decide nothing
 
 
 def test_the_spread_test_at_no_trend():

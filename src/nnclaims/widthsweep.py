@@ -167,6 +167,8 @@ def knee_null_p(widths, t: np.ndarray, seed: int) -> float:
     √(n / (n − 1)) (the spread of a mean of n draws); add-one corrected."""
     logs = np.log10(np.maximum(t, LOSS_FLOOR))  # (seeds, widths)
     n = logs.shape[0]
+    if n < 3:  # as the interval: fewer seeds give no spread to resample
+        return np.nan
     obs = knee_fits(widths, logs.mean(0))[0]
     x = np.log2(np.asarray(widths, float))
     line = np.polyval(np.polyfit(x, logs.mean(0), 1), x)
