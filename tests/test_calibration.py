@@ -172,3 +172,58 @@ def test_the_past_threshold_test_at_its_margin():
         row = widthsweep.values(_sweep_rows(acc, widths), h, "digits", common)
         hits += decided([row])
     assert hits / reps <= limit(reps)
+
+
+def _equicorrelated(rng, reps, seeds, rho, mean=0.0):
+    """d of `seeds` resplits of one pool: equicorrelated with correlation rho (Nadeau & Bengio's
+    model of resampled test sets: rho = n_test / (n_test + n_train))."""
+    shared = rng.normal(0, np.sqrt(rho), (reps, 1))
+    return mean + shared + rng.normal(0, np.sqrt(1 - rho), (reps, seeds))
+
+
+@pytest.mark.parametrize("seeds", [5, 8])
+def test_the_corrected_resampled_t_at_its_margin_where_test_sets_overlap(seeds):
+    """Digits' seeds resplit 1797 images 1437 / 360: their differences are correlated. The
+    plain t decides far above 5 % there; the corrected one (overlap 360 / 1437) does not."""
+    rng = np.random.default_rng(seeds)
+    reps, overlap = 4000, 360 / 1437
+    d = _equicorrelated(rng, reps, seeds, overlap / (1 + overlap))
+    corrected = np.mean([stats.paired_p(x, 0.0, overlap) < ALPHA for x in d])
+    plain = np.mean([stats.paired_p(x, 0.0) < ALPHA for x in d])
+    assert corrected <= limit(reps)
+    assert plain > 2 * limit(reps)  # the correction is needed: the plain test is not calibrated
+
+
+@pytest.mark.parametrize("seeds,overlap", [(5, 0.0), (8, 0.0), (8, 360 / 1437)])
+def test_the_equivalence_test_at_its_margin(seeds, overlap):
+    """TOST: at a true difference of exactly the margin, "equivalent" at most 5 % of the time,
+    through evaluate_family (in a family with its t-test)."""
+    rng = np.random.default_rng(seeds)
+    reps, margin = 2000, 0.5
+    d = (_equicorrelated(rng, reps, seeds, overlap / (1 + overlap)) if overlap
+         else rng.normal(0, 1, (reps, seeds))) + margin  # fmt: skip
+    row = {"direction": "greater", "threshold": 0.0, "equivalence": margin, "overlap": overlap}
+    eq = sum(stats.evaluate_family([{**row, "d": x}])[0]["verdict"] == "equivalent" for x in d)
+    assert eq / reps <= limit(reps)
+    # and it can decide: at a true difference of 0 with 40 seeds, nearly always equivalent
+    d0 = rng.normal(0, 1, (200, 40)) * 0.5
+    eq0 = sum(stats.evaluate_family([{**row, "overlap": 0.0, "d": x}])[0]["verdict"]
+              == "equivalent" for x in d0)  # fmt: skip
+    assert eq0 / 200 > 0.8
+
+
+def test_the_peak_test_at_its_null_boundary():
+    """The intersection-union peak test when one dip is real (−3 points) and the other is not
+    there (0): a dip is supported at most 5 % of the time."""
+    rng = np.random.default_rng(11)
+    reps, seeds = 2000, 5
+    widths = [8, 11, 16, 23, 32, 45, 64]
+    hits = 0
+    for _ in range(reps):
+        t = pd.DataFrame(rng.normal(0, 1, (seeds, len(widths))) + 60, columns=widths)
+        t[45] -= 3.0  # the threshold (45) dips below its wider neighbour only
+        t[11] -= 3.0  # ... the narrower width (11, four steps down) sits as low as the threshold
+        row = widthsweep._peak(t, 45)
+        v = stats.evaluate_family([{"pre": row["pre"], "direction": "less", "threshold": 0.0}])
+        hits += v[0]["verdict"] == "supported"
+    assert hits / reps <= limit(reps)

@@ -203,19 +203,20 @@ def test_a_bad_dataset_file_is_refused_naming_it(tmp_path, edit, message):
 
 
 def test_a_bad_dataset_file_makes_the_cli_exit_2(tmp_path):
+    """A seed's own draw (results/data/digits/draw_0.npz) with a label outside digits' 10."""
     results = tmp_path / "res"
-    arrays = data.get_maker("digits")()
+    arrays = data.DRAWS["digits"](0)
     arrays["y_train"][0] = 11
-    (results / "data").mkdir(parents=True)
+    (results / "data" / "digits").mkdir(parents=True)
     results_folder.mark(results)
-    np.savez(results / "data" / "digits.npz", **arrays)
+    np.savez(results / "data" / "digits" / "draw_0.npz", **arrays)
     r = subprocess.run(
         [sys.executable, "-m", "nnclaims.cli", "run-claim", "mish", "--dataset", "digits",
          "--set", f"results={results}", "--seeds", "2", "--set", "train.epochs=1"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert r.returncode == 2, r.stderr[-2000:]
-    assert "digits.npz: y_train holds label 11" in r.stderr
+    assert "draw_0.npz: y_train holds label 11" in r.stderr and "outside [0, 10)" in r.stderr
 
 
 def test_a_notebook_path_outside_the_notebooks_folder_or_with_shell_in_it_is_refused(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nnclaims import engine
-from nnclaims.data import linear_toy
+from nnclaims.data import Draws, linear_toy
 from nnclaims.models import StackedCNN, StackedMLP
 
 OTHERS = ["relu", "swish", "hat", "gelu", "elu", "tanh", "sin", "swish_beta", "softplus"]
@@ -27,7 +27,7 @@ def _fingerprint(h: dict, model, i: int) -> bytes:
 
 def _train(cls, seeds, acts, lrs, width, depth, data, per_model_lr):
     act = acts if len({tuple(a) for a in acts}) > 1 else acts[0]
-    m = cls(seeds, data.x_train.shape[1], depth, width, 4, act)
+    m = cls(seeds, 40, depth, width, 4, act)
     lr = lrs if per_model_lr else lrs[0]
     h = engine.train_classifier(m, data, 2, 30, lr)
     return h, m
@@ -58,3 +58,25 @@ def test_model_is_bitwise_the_same_alone_and_in_any_stack(cls, width, depth, per
     assert _fingerprint(h40, m40, 17) == alone
     # and the check can fail: a different seed in the same place gives other bytes
     assert _fingerprint(h40, m40, 16) != alone
+
+
+@pytest.mark.parametrize("cls,width", [(StackedMLP, 37), (StackedCNN, 7)], ids=["mlp", "cnn"])
+def test_a_model_on_its_own_draw_is_bitwise_the_same_alone_and_in_a_stack_of_other_draws(
+    cls, width
+):
+    """Per-seed draws (data.Draws): model k gathers its batches from, and is scored on, its data
+    seed's draw; alone, or among models on other draws, it gives the same bytes, and the bytes
+    of a model trained on the one shared draw (data.Arrays) of its seed's data."""
+    draws = Draws({s: linear_toy(n=300, d=40, classes=4, seed=s) for s in (3, 5, 7, 9)})
+    h1, m1 = _train(cls, [3], [["swish"]], [0.01], width, 2, draws, False)
+    alone = _fingerprint(h1, m1, 0)
+    shared, ms = _train(cls, [3], [["swish"]], [0.01], width, 2, draws[3], False)
+    assert _fingerprint(shared, ms, 0) == alone
+    h4, m4 = _train(cls, [5, 3, 7, 9], [["relu"], ["swish"], ["tanh"], ["gelu"]], [0.01] * 4,
+                    width, 2, draws, False)  # fmt: skip
+    assert _fingerprint(h4, m4, 1) == alone
+    # the draw matters: the same seed and arm on data seed 5's draw gives other bytes
+    other = cls([3], 40, 2, width, 4, ["swish"])
+    other.data_seeds = [5]
+    h5 = engine.train_classifier(other, draws, 2, 30, 0.01)
+    assert _fingerprint(h5, other, 0) != alone

@@ -13,7 +13,8 @@ from nnclaims import analysis, claims, hparams, kinds, testtypes
 
 def test_every_kind_module_is_found_and_registered():
     assert set(kinds.KINDS) == {
-        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery"
+        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery",
+        "crossed",
     }  # fmt: skip
     for name, kind in kinds.KINDS.items():
         assert kind.name == name and kind.doc
@@ -91,7 +92,8 @@ def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
 def test_every_test_type_is_known_by_name_with_its_kinds_own():
     known = testtypes.known()
     assert list(known)[:2] == ["paired", "kendall"]
-    assert {t.name for t in kinds.get("widths").tests} == {"knee", "spread", "past_threshold"}
+    widths = {t.name for t in kinds.get("widths").tests}
+    assert widths == {"knee", "spread", "past_threshold", "peak"}
     assert {"ranksum", "enrichment"} <= set(known)
     for t in known.values():  # each one's function exists where it says
         module, function = t.values.split(":")

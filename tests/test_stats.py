@@ -288,3 +288,29 @@ def test_evaluate_family_edges():
         [{"d": np.array([2.0, 2.0, 2.0]), "direction": "less", "threshold": 1.0}]
     )
     assert r["p"] == 0.0 and r["verdict"] == "contradicted"  # zero spread, off the threshold
+
+
+def test_tost_p_equals_statsmodels_ttost_paired():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, b = rng.normal(0.3, 1, 8), rng.normal(0, 1, 8)
+        margin = float(rng.uniform(0.2, 2))
+        ref = ttost_paired(a, b, -margin, margin)[0]
+        assert stats.tost_p(a - b, margin) == pytest.approx(float(ref), rel=1e-9)
+
+
+def test_the_corrected_resampled_t_follows_nadeau_and_bengio():
+    """t = mean / (sd·√(1/n + n_test/n_train)) on n − 1 df, computed here by hand; overlap 0 is
+    scipy's one-sample t."""
+    from scipy import stats as sps
+
+    d = np.array([0.4, -0.1, 0.9, 0.3, 0.5, 0.2, -0.3, 0.6])
+    t = d.mean() / (d.std(ddof=1) * np.sqrt(1 / 8 + 360 / 1437))
+    assert stats.paired_p(d, 0.0, 360 / 1437) == pytest.approx(2 * sps.t.sf(abs(t), 7))
+    assert stats.paired_p(d, 0.0) == pytest.approx(sps.ttest_1samp(d, 0.0).pvalue)
+    m, lo, hi = stats.mean_ci(d, overlap=360 / 1437)
+    assert hi - m == pytest.approx(
+        sps.t.ppf(0.975, 7) * d.std(ddof=1) * np.sqrt(1 / 8 + 360 / 1437)
+    )

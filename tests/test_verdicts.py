@@ -84,18 +84,18 @@ def test_holm_inside_a_claim_and_the_opening_table_names_both_verdicts():
     values = {"relu": base, "m": marginal, "clear": base - np.array([[9, 10, 11, 10, 9.5]])}
     for i in range(6):
         values[f"tie{i}"] = base + np.array([[0.5, -0.5, 0.2, -0.2, 0.0]]) * (i + 1)
-    df = _table(values)
+    df = _table(values, dataset="mnist1d")  # independent test sets: the plain t
     hyps = [_hyp(0, "clear", "relu"), _hyp(1, "m", "relu")]
     hyps += [_hyp(i + 2, f"tie{i}", "relu") for i in range(6)]
     claim = {"hypotheses": hyps}
-    alone = analysis.evaluate_hypothesis(df, hyps[1], "digits")
+    alone = analysis.evaluate_hypothesis(df, hyps[1], "mnist1d")
     assert alone["hi"] < 0 and alone["verdict"] == "contradicted"  # its own interval
     ev = analysis.evaluate_claim(df, claim)
     res = {r["id"]: r for r in ev["hypotheses"]}
     assert ev["family"] == 8
     assert res["h1"]["verdict"] == "inconclusive" and res["h1"]["p_holm"] > 0.05
     assert res["h0"]["verdict"] == "contradicted"
-    assert ev["verdict"] == "contradicted" and ev["decided_by"]["digits"] == "h0"
+    assert ev["verdict"] == "contradicted" and ev["decided_by"]["mnist1d"] == "h0"
     # power for the open test: seeds that would decide it, and what n = 5 detects now
     f = analysis.fmt_hypothesis(res["h1"])
     assert res["h1"]["seeds_needed"] > seeds and "seeds" in f["to_decide"]
@@ -107,7 +107,7 @@ def test_holm_inside_a_claim_and_the_opening_table_names_both_verdicts():
     ev = analysis.evaluate_claim(df, claim)
     res = {r["id"]: r for r in ev["hypotheses"]}
     assert res["h0"]["verdict"] == "contradicted" and res["h0"]["role"] == "secondary"
-    assert ev["verdict"] == "inconclusive" and ev["decided_by"]["digits"] == "h2"
+    assert ev["verdict"] == "inconclusive" and ev["decided_by"]["mnist1d"] == "h2"
     (row,) = analysis.headline(claim, ev)
     assert row["verdict"] == "inconclusive" and row["hypothesis"] == hyps[2]["text"]
 

@@ -45,11 +45,16 @@ from .verdicts import (  # noqa: F401
 )
 
 
-def load_claims(path: str | os.PathLike) -> dict[str, Any]:
-    """config/claims.yaml, checked against its schema (nnclaims.claims)."""
+def load_claims(path: str | os.PathLike, alpha: float | None = None) -> dict[str, Any]:
+    """config/claims.yaml, checked against its schema (nnclaims.claims); `alpha`: the familywise
+    level of each claim's Holm families (default stats.ALPHA; config `familywise: report`
+    divides it by the number of claims)."""
     from . import claims
 
-    return claims.load(path)
+    doc = claims.load(path)
+    if alpha is not None:
+        doc = {cid: {**c, "alpha": float(alpha)} for cid, c in doc.items()}
+    return doc
 
 
 def load_runs(path: str | os.PathLike) -> list[dict[str, Any]]:

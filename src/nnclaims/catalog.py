@@ -48,6 +48,11 @@ EMBEDDED_SHAPES = {
     "sines": ((1,), 200, 1),
 }
 EMBEDDED_DATASETS = ("mnist1d", "digits")  # made by nnclaims.data, no download
+ALPHA = 0.05  # familywise error level of each claim's Holm families (nnclaims.stats)
+DRAWABLE = ("mnist1d", "digits")  # a draw of their own per data seed (nnclaims.data.DRAWS)
+# n_test / n_train of a dataset whose seeds' draws resplit one pool, so that their test sets
+# overlap: its paired t-tests use Nadeau & Bengio's corrected resampled t (nnclaims.stats.se)
+RESPLIT_OVERLAP = {"digits": 360 / 1437}
 
 
 def check_depth(name: str, depth: int, hw: int | None = None) -> None:

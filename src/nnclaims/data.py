@@ -5,6 +5,11 @@ Embedded (no download):
   published arguments (4000 train / 1000 test, length 40, seed 42): ~3 s.
 - `digits` is scikit-learn's bundled 8×8 digits (UCI optdigits test set, 1797 images), split
   1437 / 360 by a fixed permutation, pixels scaled from 0..16 to [0, 1].
+Per-seed draws: each run seed of an embedded dataset trains and is tested on its own draw
+(`draw`): MNIST-1D generated anew by the package's generator with the published arguments and
+the seed's own generator seed; digits split anew (stratified, 1437 / 360) from its 1797 images.
+The dataset file above is the published draw (MNIST-1D seed 42), used by runs that replicate a
+source's own recipe on it (`data_draw: fixed`).
 Downloaded (nnclaims.downloads, pinned hashes): cifar10, cifar100, mnist, fashion_mnist, kept
 as uint8 images (N, C, H, W) and standardised per channel with training-set statistics on load.
 """
@@ -39,6 +44,65 @@ class Arrays:
     @property
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+@dataclass
+class PerModel:
+    """A stack's data with one draw per model: the distinct draws' tensors stacked on a first
+    axis (G draws), and `index` (K,), the draw of each model."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    index: torch.Tensor
+
+
+@dataclass
+class Draws:
+    """One dataset's per-seed draws: data seed → Arrays, all of one shape. Every arm of a seed
+    trains on its draw, so comparisons stay paired; in a stack, model k trains and is scored
+    on the draw of its data seed (its run seed unless a kind says otherwise)."""
+
+    by_seed: dict[int, Arrays]
+    name: str = ""
+
+    @property
+    def n_classes(self) -> int:
+        return max(a.n_classes for a in self.by_seed.values())
+
+    @property
+    def first(self) -> Arrays:
+        """One draw, for shapes and dtypes (every draw has the same)."""
+        return next(iter(self.by_seed.values()))
+
+    def __getitem__(self, seed: int) -> Arrays:
+        if seed not in self.by_seed:
+            raise KeyError(
+                f"No draw of {self.name or 'the dataset'} for data seed {seed} (loaded: "
+                f"{sorted(self.by_seed)}): the kind must list it in its data seeds"
+            )
+        return self.by_seed[seed]
+
+    def map(self, fn: Callable[[int, Arrays], Arrays]) -> Draws:
+        return Draws({s: fn(s, a) for s, a in self.by_seed.items()}, self.name)
+
+    def per_model(self, seeds: list[int]) -> PerModel:
+        keys = list(dict.fromkeys(seeds))
+        parts = [self[s] for s in keys]
+        val = parts[0].x_val is not None
+
+        def stack(name):
+            return (
+                torch.stack([getattr(p, name) for p in parts]) if val or "val" not in name else None
+            )
+
+        return PerModel(
+            *(stack(n) for n in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")),
+            index=torch.tensor([keys.index(s) for s in seeds]),
+        )
 
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -82,26 +146,39 @@ def check_arrays(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None
             f"{where}: examples of x_train have shape {arrays['x_train'].shape[1:]}, of x_test "
             f"{arrays['x_test'].shape[1:]}; {fix}"
         )
-    classes = n_classes(Path(path).stem)
+    name = Path(path).stem  # a draw (mnist1d/draw_3.npz) has its dataset's classes
+    classes = n_classes(Path(path).parent.name if name.startswith("draw_") else name)
     for k in ("y_train", "y_test"):
         lo, hi = int(arrays[k].min()), int(arrays[k].max())
         if lo < 0 or (classes is not None and hi >= classes):
             top = classes if classes is not None else "classes"
             raise BadData(f"{where}: {k} holds label {lo if lo < 0 else hi}, outside [0, {top}) "
-                          f"of {Path(path).stem}; {fix}")  # fmt: skip
+                          f"of {name}; {fix}")  # fmt: skip
 
 
-def make_mnist1d() -> dict[str, np.ndarray]:
+def make_mnist1d(seed: int | None = None) -> dict[str, np.ndarray]:
+    """The published draw (the package's seed 42), or the draw of generator seed `seed`."""
     # Imported here: mnist1d pulls in matplotlib and takes ~3 s to import.
     from mnist1d.data import get_dataset_args, make_dataset
 
-    d = make_dataset(get_dataset_args())  # generated locally; get_dataset() would download
+    args = get_dataset_args()
+    if seed is not None:
+        args.seed = seed
+    # the package seeds numpy's global generator: keep the caller's state as it was
+    state = np.random.get_state()
+    try:
+        d = make_dataset(args)  # generated locally; get_dataset() would download
+    finally:
+        np.random.set_state(state)
     return {
         "x_train": d["x"].astype(np.float32),
         "y_train": d["y"].astype(np.int64),
         "x_test": d["x_test"].astype(np.float32),
         "y_test": d["y_test"].astype(np.int64),
     }
+
+
+DIGITS_TEST = 360  # 1437 / 360: 80 % train
 
 
 def make_digits() -> dict[str, np.ndarray]:
@@ -111,7 +188,7 @@ def make_digits() -> dict[str, np.ndarray]:
     perm = np.random.default_rng(42).permutation(len(d.target))
     x = (d.data[perm] / 16.0).astype(np.float32)
     y = d.target[perm].astype(np.int64)
-    n_train = 1437  # 80 %
+    n_train = len(y) - DIGITS_TEST
     return {
         "x_train": x[:n_train],
         "y_train": y[:n_train],
@@ -120,11 +197,51 @@ def make_digits() -> dict[str, np.ndarray]:
     }
 
 
+def draw_seed(seed: int) -> int:
+    """The generator seed of run seed `seed`'s data draw (its own stream, "data"; 32 bits, as
+    numpy's legacy seeding, which the mnist1d package uses, takes)."""
+    from . import seeding
+
+    return seeding.derive_seed(seed, "data") % 2**32
+
+
+def _draw_mnist1d(seed: int) -> dict[str, np.ndarray]:
+    return make_mnist1d(draw_seed(seed))
+
+
+def _draw_digits(seed: int) -> dict[str, np.ndarray]:
+    """The 1797 images (scikit-learn's order) split anew, stratified by class, 1437 / 360 as the
+    published split; test sets of different seeds overlap (their t-tests are corrected)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x, y = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=DIGITS_TEST, stratify=y, random_state=draw_seed(seed)
+    )
+    return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+
+
+# Datasets whose every run seed gets a draw of its own, and whether the draws' test sets are
+# independent (generated) or overlap (resplit from one pool: Nadeau & Bengio's corrected t)
+DRAWS: dict[str, Callable[[int], dict[str, np.ndarray]]] = {
+    "mnist1d": _draw_mnist1d,
+    "digits": _draw_digits,
+}
+RESAMPLED = {"digits"}
+
+
+def can_draw(name: str) -> bool:
+    return name in DRAWS
+
+
 DATASETS: dict[str, Callable[[], dict[str, np.ndarray]]] = {
     "mnist1d": make_mnist1d,
     "digits": make_digits,
 }
 catalog.agree("nnclaims.data", DATASETS, catalog.EMBEDDED_DATASETS)
+catalog.agree("nnclaims.data draws", DRAWS, catalog.DRAWABLE)
 
 
 def known() -> list[str]:
@@ -212,20 +329,56 @@ def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
     )
 
 
-def noisy(arrays: Arrays, share: float) -> Arrays:
+def noisy(arrays: Arrays | Draws, share: float, seed: int = 0) -> Arrays | Draws:
     """The training labels with `share` of them replaced by a uniform draw over the classes (a
-    draw may repeat the true label), as the MNIST-1D double-descent notebook does; one fixed
-    draw per dataset (stream "label_noise"), the same for every seed and arm. Test untouched."""
+    draw may repeat the true label), as the MNIST-1D double-descent notebook does; stream
+    "label_noise" of the data seed (per-seed draws: each its own; a fixed draw: seed 0's, the
+    same for every seed), shared by every arm of a seed. Test untouched."""
     if not share:
         return arrays
+    if isinstance(arrays, Draws):
+        return arrays.map(lambda s, a: noisy(a, share, s))
     from . import seeding
 
-    g = seeding.generator(0, "label_noise")
+    g = seeding.generator(seed, "label_noise")
     n = arrays.y_train.shape[0]
     hit = torch.rand(n, generator=g) < share
     draw = torch.randint(0, arrays.n_classes, (n,), generator=g)
     y = torch.where(hit, draw, arrays.y_train)
     return Arrays(arrays.x_train, y, arrays.x_test, arrays.y_test, arrays.x_val, arrays.y_val)
+
+
+def draw_file(data_path: str | os.PathLike, seed: int) -> Path:
+    """Where data seed `seed`'s draw of the dataset in `data_path` is kept: beside it, in a
+    folder of the dataset's name (results/data/mnist1d/draw_3.npz)."""
+    p = Path(data_path)
+    return p.parent / p.stem / f"draw_{seed}.npz"
+
+
+def make_draw(name: str, seed: int, out: str | os.PathLike) -> str:
+    """Make data seed `seed`'s draw of embedded dataset `name` into `out`; returns its checksum."""
+    if name not in DRAWS:
+        raise ValueError(f"Dataset {name!r} has no per-seed draws; those that do: {sorted(DRAWS)}")
+    arrays = DRAWS[name](seed)
+    check_arrays(arrays, out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return checksum(arrays)
+
+
+def load_draws(data_path: str | os.PathLike, seeds, dtype=torch.float32) -> Draws:
+    """The draws of data seeds `seeds` of the dataset in `data_path`, each from its file
+    (draw_file), made there first where it is missing (a library call outside the workflow)."""
+    name = Path(data_path).stem
+    out = {}
+    for s in dict.fromkeys(int(x) for x in seeds):
+        f = draw_file(data_path, s)
+        if not f.exists():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            make_draw(name, s, f)
+        out[s] = load_arrays(f, dtype)
+    return Draws(out, name)
 
 
 def linear_toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0) -> Arrays:

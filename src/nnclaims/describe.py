@@ -102,4 +102,35 @@ def describe_setup(runs: list[dict[str, Any]]) -> str:
         text = kind.describe(mine) if mine and kind.describe is not None else None
         if text:  # a kind may have nothing to add for these runs
             parts.append(text)
-    return "; ".join(parts) + "."
+    varies = seed_varies(cls)
+    return "; ".join(parts) + "." + (f" {varies}" if varies else "")
+
+
+DRAW_TEXT = {
+    "mnist1d": "MNIST-1D generated anew",
+    "digits": "digits resplit from its 1797 images (stratified; test sets overlap, so its "
+    "t-tests are corrected)",
+}
+
+
+def seed_varies(runs: list[dict[str, Any]]) -> str:
+    """What a seed varies in these runs, from their hyperparameters: always the init and batch
+    order; the data draw (with its validation split and label noise) where the runs draw per
+    seed; never the lr an arm picked (tuned once per arm, on tuning seeds)."""
+    if not runs:
+        return ""
+    own = list(dict.fromkeys(r["dataset"] for r in runs if r.get("data_draw") == "seed"))
+    fixed = list(dict.fromkeys(r["dataset"] for r in runs if r.get("data_draw") != "seed"))
+    out = "A seed varies the init and the batch order"
+    if own:
+        out += ", and its own data draw (" + "; ".join(DRAW_TEXT.get(d, d) for d in own)
+        out += ") with its validation split and label noise"
+    if fixed:
+        out += f"; on {', '.join(fixed)}, some runs (the source's own recipe) use one fixed draw"
+    tuned = [r for r in runs if r.get("lr_grid")]
+    if tuned:
+        out += (
+            "; the lr is picked once per arm on tuning seeds disjoint from the evaluation seeds, "
+            "so the lr pick is not a source of seed variance"
+        )
+    return out + "."

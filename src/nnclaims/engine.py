@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from . import loop_state, progress, seeding
 from .allocator import keep_freed_memory
-from .data import Arrays  # what the engine trains on (engine.Arrays: the same class)
+from .data import Arrays, Draws  # what the engine trains on (engine.Arrays: the same class)
 from .models import Stacked
 from .optim import make_optimizer
 
@@ -60,20 +60,25 @@ def evaluate(
     y: torch.Tensor,
     chunk: int | None = None,
     precision: str = "fp32",
+    per_model: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-model (loss, accuracy in %) on one shared set, in eval mode (BN running statistics,
-    no dropout); `chunk` examples at a time where the set would not fit at once; `precision`
-    as in training (autocast)."""
+    """Per-model (loss, accuracy in %) on one shared set, or with `per_model` on each model's
+    own set (x (K, N, ...), y (K, N)), in eval mode (BN running statistics, no dropout);
+    `chunk` examples at a time where the set would not fit at once; `precision` as in
+    training (autocast)."""
     was_training = model.training
     model.eval()
-    k, n = model.n_models, x.shape[0]
+    k, n = model.n_models, x.shape[1 if per_model else 0]
     chunk = n if chunk is None else chunk
     loss_sum = torch.zeros(k, dtype=torch.float64, device=x.device)
     correct = torch.zeros(k, dtype=torch.float64, device=x.device)
     for a in range(0, n, chunk):
-        xb, yb = x[a : a + chunk], y[a : a + chunk]
-        logits = _logits(model, xb.unsqueeze(0).expand(k, *xb.shape), precision)
-        yk = yb.unsqueeze(0).expand(k, -1)
+        if per_model:
+            xk, yk = x[:, a : a + chunk], y[:, a : a + chunk]
+        else:
+            xb, yb = x[a : a + chunk], y[a : a + chunk]
+            xk, yk = xb.unsqueeze(0).expand(k, *xb.shape), yb.unsqueeze(0).expand(k, -1)
+        logits = _logits(model, xk, precision)
         loss_sum += F.cross_entropy(logits, yk, reduction="none").double().sum(dim=1)
         # max(1).indices: the same first-maximum index as argmax(1), 5× faster on this layout
         correct += (logits.max(1).indices == yk).double().sum(dim=1)
@@ -102,6 +107,24 @@ def augment_crop_flip(x: torch.Tensor, gens: Sequence[torch.Generator], pad: int
     return out.permute(0, 1, 4, 2, 3).contiguous()
 
 
+def data_seeds(model: Stacked) -> list[int]:
+    """Each model's data seed: the draw it trains on (a kind may set `model.data_seeds`, as the
+    crossed design does; otherwise its run seed)."""
+    return list(getattr(model, "data_seeds", None) or model.seeds)
+
+
+def evaluate_on(model: Stacked, data: Arrays | Draws, part: str, device, precision="fp32"):
+    """Per-model (loss, accuracy in %) on `part` ("train", "test", "val") of `data`: the shared
+    set, or each model's own draw's."""
+    if isinstance(data, Draws):
+        pm = data.per_model(data_seeds(model))
+        x, y = getattr(pm, f"x_{part}"), getattr(pm, f"y_{part}")
+        return evaluate(model, x[pm.index].to(device), y[pm.index].to(device), None, precision,
+                        per_model=True)  # fmt: skip
+    x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
+    return evaluate(model, x.to(device), y.to(device), None, precision)
+
+
 def resolve_device(device: str) -> torch.device:
     """auto → CUDA when present, else CPU; asking for cuda without one is an error."""
     if device == "auto":
@@ -115,7 +138,7 @@ def resolve_device(device: str) -> torch.device:
 
 def train_classifier(
     model: Stacked,
-    data: Arrays,
+    data: Arrays | Draws,
     epochs: int,
     batch_size: int,
     lr: float | Sequence[float],
@@ -141,6 +164,8 @@ def train_classifier(
     `precision`: fp32, or bf16 (the forward pass autocast to bfloat16; weights, optimizer and
     loss in float32): for image models on a GPU, where bfloat16 runs on tensor cores.
     `compile`: none, or the torch.compile mode of the image stack's forward pass.
+    `data`: one set every model shares, or per-seed draws (data.Draws): model k then draws its
+    batches from, and is scored on, the draw of its data seed (`data_seeds`).
     Returns per-epoch arrays of shape (epochs, K): train_loss (mean over the epoch's batches),
     test_loss, test_acc, and val_loss when `data` has a validation part; and `diverged_epoch`
     (K,), 0 where a model never diverged.
@@ -150,7 +175,10 @@ def train_classifier(
     """
     keep_freed_memory()
     k = model.n_models
-    n = data.x_train.shape[0]
+    own = isinstance(data, Draws)
+    if own:
+        data = data.per_model(data_seeds(model))
+    n = data.x_train.shape[1 if own else 0]
     steps = n // batch_size  # drop the last partial batch so every model sees equal batches
     if steps == 0:
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n})")
@@ -163,6 +191,13 @@ def train_classifier(
     x_train, y_train = data.x_train.to(dev), data.y_train.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
     val = None if data.x_val is None else (data.x_val.to(dev), data.y_val.to(dev))
+    offset = None
+    if own:  # one flat training set of all draws; each model's own sets to score it on
+        index = data.index.to(dev)
+        offset = (index * n)[:, None]  # draw g's examples are rows g·n … g·n + n − 1
+        x_train, y_train = x_train.flatten(0, 1), y_train.flatten(0, 1)
+        x_test, y_test = x_test[index], y_test[index]
+        val = None if val is None else (val[0][index], val[1][index])
     images = x_train.dim() == 4
     eval_chunk = 1000 if images else None
     after_step = getattr(model, "after_step", None)  # image stacks re-zero pruned weights
@@ -188,7 +223,8 @@ def train_classifier(
         running = torch.zeros(k, dtype=torch.float64, device=dev)
         model.train()
         for step in range(steps):
-            idx = perm[:, step * batch_size : (step + 1) * batch_size].reshape(-1)
+            idx = perm[:, step * batch_size : (step + 1) * batch_size]
+            idx = (idx if offset is None else idx + offset).reshape(-1)
             # index_select on the flat index: 3.5× faster than x_train[idx] with idx (K, B)
             xb = x_train.index_select(0, idx).view(k, batch_size, *x_train.shape[1:])
             yb = y_train.index_select(0, idx).view(k, batch_size)
@@ -208,13 +244,13 @@ def train_classifier(
         scored = epoch % eval_every == 0 or epoch == epochs
         dead = div.dead
         if scored:
-            test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk, precision)
+            test_loss, test_acc = evaluate(model, x_test, y_test, eval_chunk, precision, own)
             # a diverged model has NaN weights, and max(1) would call all its predictions class
             # 0: it has no accuracy from its diverged epoch on (scored at chance by the analysis)
             test_loss[dead], test_acc[dead] = np.nan, np.nan
             row.update(test_loss=test_loss, test_acc=test_acc)
         if val is not None and scored:  # the early-stopping signal: never the test set (#19.7)
-            row["val_loss"] = evaluate(model, *val, eval_chunk, precision)[0]
+            row["val_loss"] = evaluate(model, *val, eval_chunk, precision, own)[0]
             row["val_loss"][dead] = np.nan
         for m, v in row.items():
             hist[m][epoch - 1] = v

@@ -67,6 +67,17 @@ def _file_sha256(path) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _draws_record(spec: RunSpec, data_path) -> dict:
+    """Which data each seed was tested on: the file's one draw, or each data seed's own draw
+    (the sha256 of its file, where it was made)."""
+    if spec.data_draw != "seed" or data_path is None:
+        return {"data_draw": "fixed"}
+    seeds = dict.fromkeys(kinds.get(spec.kind).data_seeds(spec))
+    files = {s: datamod.draw_file(data_path, s) for s in seeds}
+    return {"data_draw": "seed", "draw_sha256": {str(s): _file_sha256(f) for s, f in files.items()
+                                                  if f.exists()}}  # fmt: skip
+
+
 def _finish(
     spec: RunSpec,
     out_dir: Path,
@@ -84,6 +95,7 @@ def _finish(
         # what was measured, not what the config intended: the rates the models trained at
         "lr_used": sorted({float(x) for x in trained["lr"].unique()}),
         "data_sha256": _file_sha256(data_path),
+        **_draws_record(spec, data_path),
         "wall_seconds": round(wall, 2),
         "threads": threads,
         "device": str(device),
@@ -199,9 +211,7 @@ def run(
         job = kinds.Job(
             device=dev,
             ckpt_dir=ckpt_dir,
-            arrays=datamod.noisy(datamod.load_arrays(data_path), spec.label_noise)
-            if kind.needs_data
-            else None,
+            arrays=load_data([dataclasses.replace(spec, seeds=tuple(todo))], data_path),
             trunk_masks=None if trunk_masks is None else Path(trunk_masks),
             inputs={k: Path(v) for k, v in inputs.items()},
             mask_seeds=list(spec.seeds),
@@ -222,6 +232,21 @@ def run(
     _finish(spec, out_dir, df, time.perf_counter() - t0, threads, dev, extra, data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return df
+
+
+def load_data(specs: list[RunSpec], data_path):
+    """What runs of one setup (their seeds to train) read: the dataset file's one draw, or with
+    `data_draw: seed` the draw of every data seed their kind reads (Kind.data_seeds), with
+    label noise drawn per data seed; None for a kind that makes its own data."""
+    spec, kind = specs[0], kinds.get(specs[0].kind)
+    if not kind.needs_data:
+        return None
+    if spec.data_draw == "seed":
+        seeds = [s for sp in specs for s in kinds.get(sp.kind).data_seeds(sp)]
+        arrays = datamod.load_draws(data_path, seeds)
+    else:
+        arrays = datamod.load_arrays(data_path)
+    return datamod.noisy(arrays, spec.label_noise)
 
 
 def run_batch(
@@ -257,7 +282,9 @@ def run_batch(
     if need:
         trained = train_arms(
             [specs[i] for i in need],
-            datamod.noisy(datamod.load_arrays(data_path), specs[0].label_noise),
+            load_data(
+                [dataclasses.replace(specs[i], seeds=tuple(todo[i])) for i in need], data_path
+            ),
             ckpt_dir,
             seeds_per_spec=[todo[i] for i in need],
             searched=[searched[i] for i in need],

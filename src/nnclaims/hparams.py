@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .catalog import IMAGE_MODELS
+from .catalog import DRAWABLE, IMAGE_MODELS
 
+DATA_DRAWS = ("fixed", "seed")
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16")
 RECIPES = ("plain", "airbench")
@@ -35,6 +36,10 @@ class RunSpec:
     # data
     dataset: str = "mnist1d"  # embedded default: generated, no download
     label_noise: float = 0.0  # share of training labels replaced by a uniform draw (data.noisy)
+    # fixed: every seed trains on the dataset file's one draw; seed: each data seed on its own
+    # draw (data.DRAWS), its own validation split and label noise (the plan's default where the
+    # dataset has draws)
+    data_draw: str = "fixed"
     # model
     model: str = "mlp"
     depth: int = 2  # hidden layers; MNIST-1D's MLP baseline has 2
@@ -59,6 +64,9 @@ class RunSpec:
     lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
     lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
     tune_seeds: int = 3  # seeds per candidate lr (and per searched set)
+    # with lr_grid: every arm trains at the rate this activation validates (one shared rate,
+    # chosen by a rule stated before the results), not at its own
+    lr_from: str = ""
     val_fraction: float = 0.2  # share of the training set held out
     # the kind's own (nnclaims.kinds: Kind.params), those not at their defaults, sorted
     params: tuple[tuple[str, Any], ...] = ()
@@ -104,6 +112,17 @@ class RunSpec:
         )
 
     def _check(self) -> None:
+        if self.data_draw not in DATA_DRAWS:
+            raise ValueError(
+                f"No such data_draw: {self.data_draw!r}. Known: {', '.join(DATA_DRAWS)}"
+            )
+        if self.data_draw == "seed" and self.dataset not in DRAWABLE:
+            raise ValueError(
+                f"data_draw: seed needs a dataset with per-seed draws ({', '.join(DRAWABLE)}); "
+                f"{self.dataset} has one fixed split: set data_draw: fixed"
+            )
+        if self.lr_from and not self.lr_grid:
+            raise ValueError(f"lr_from {self.lr_from!r} picks a rate from lr_grid: give one")
         if self.lr_search not in ("grid", "walk"):
             raise ValueError(f"No such lr search: {self.lr_search!r}. Known: grid, walk")
         if not 0.0 <= self.label_noise < 1.0:

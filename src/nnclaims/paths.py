@@ -44,6 +44,11 @@ def dataset_file(name: str) -> Path:
     return DATA / f"{name}.npz"
 
 
+def draw_file(name: str, seed: int) -> Path:
+    """Data seed `seed`'s own draw of embedded dataset `name` (nnclaims.data.draw_file)."""
+    return DATA / name / f"draw_{seed}.npz"
+
+
 def run_dir(run_id: str) -> Path:
     return RUNS / run_id
 

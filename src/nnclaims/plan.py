@@ -6,7 +6,7 @@ arm is an activation name or the name of a mix defined under `mixes`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import catalog, kinds
@@ -35,6 +35,8 @@ TRAIN_KEYS = (
     "recipe",
     "stacking",
     "compile",
+    "data_draw",
+    "lr_from",
 )
 
 
@@ -51,6 +53,8 @@ class Plan:
         return None
 
     def add(self, claim: str, spec: RunSpec) -> str:
+        if not kinds.get(spec.kind).needs_data and spec.data_draw != "fixed":
+            spec = replace(spec, data_draw="fixed")  # it makes its own data
         rid = spec.run_id
         self.runs[rid] = spec
         ids = self.claim_runs.setdefault(claim, [])
@@ -99,7 +103,7 @@ def _train_kwargs(config: dict[str, Any], claim_cfg: dict[str, Any]) -> dict[str
 def _fixed_lr(kw: dict[str, Any]) -> dict[str, Any]:
     """Training settings without an lr search (the run trains at `lr`; how it would search is
     no part of the run, nor of its id)."""
-    return {**{k: v for k, v in kw.items() if k != "lr_search"}, "lr_grid": ()}
+    return {**{k: v for k, v in kw.items() if k not in ("lr_search", "lr_from")}, "lr_grid": ()}
 
 
 def _variants(c: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,6 +174,7 @@ def make_plan(config: dict[str, Any]) -> Plan:
             for dataset in v.get("datasets", config["datasets"]):
                 kw = _train_kwargs(config, v)
                 kw["dataset"] = dataset
+                kw.setdefault("data_draw", "seed" if dataset in catalog.DRAWABLE else "fixed")
                 n = config.get("dataset_seeds", {}).get(dataset, config["seeds"])
                 kw["seeds"] = tuple(range(int(n)))
                 checks.check_image_settings(kw, claim)

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import catalog, kinds, resources
 from .catalog import STACKED_MODELS
+from .kinds import TUNE_SEED_BASE
 
 
 def design(c: dict[str, Any]) -> str:
@@ -64,6 +65,15 @@ def check_settings(config: dict[str, Any]) -> None:
     for where, x in lrs:
         if x is not None and not (math.isfinite(float(x)) and float(x) > 0):
             raise ValueError(f"{where}: learning rate {x} is not a positive finite number")
+    counts = {"seeds": config["seeds"], **{f"dataset_seeds.{d}": n for d, n in
+                                            config.get("dataset_seeds", {}).items()}}  # fmt: skip
+    for where, n in counts.items():
+        if int(n) > TUNE_SEED_BASE:
+            raise ValueError(
+                f"{where}: {n} seeds would reach the tuning seeds ({TUNE_SEED_BASE} and up), "
+                f"which must stay disjoint from the evaluation seeds; ask for at most "
+                f"{TUNE_SEED_BASE}"
+            )
     for cid, c in claims.items():
         _check_claim(cid, c, config)
 

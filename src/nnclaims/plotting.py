@@ -23,6 +23,13 @@ def setup_style() -> None:
 
 
 _CB = sns.color_palette("colorblind", 10)  # Okabe–Ito-like, safe for colour-blind readers
+# a verdict's colour in every figure (colour-blind safe: Dark2)
+VERDICT_COLORS = {
+    "supported": "#1b9e77",
+    "contradicted": "#d95f02",
+    "equivalent": "#e6ab02",
+    "inconclusive": "#7570b3",
+}
 ARM_COLORS = {
     "relu": _CB[0],
     "swish": _CB[1],

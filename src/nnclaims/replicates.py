@@ -55,7 +55,8 @@ def key(spec: RunSpec) -> str:
 
 
 def reusable(spec: RunSpec) -> bool:
-    return not kinds.get(spec.kind).needs_data or spec.model in REUSABLE_MODELS
+    kind = kinds.get(spec.kind)
+    return kind.replicable and (not kind.needs_data or spec.model in REUSABLE_MODELS)
 
 
 class Store:

@@ -22,7 +22,7 @@ from .claims import load as claims_doc
 from .io import atomic_path, full_disk_named, write_json
 from .provenance import code_summary, stamp
 
-VERDICT_ORDER = ("supported", "contradicted", "inconclusive")
+VERDICT_ORDER = ("supported", "contradicted", "equivalent", "inconclusive")
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -165,6 +165,9 @@ def _build(template, numbers, claims_file, config, build_dir, out_pdf, benchmark
             *(f"{c['title']}: {x}" for c in claims for x in c.get("after_results", [])),
         ],
         "alpha": stats.ALPHA,
+        # each claim's level: ALPHA, or ALPHA / claims for one report-wide level
+        "familywise": config.get("familywise", "claim"),
+        "claim_alpha": stats.ALPHA / (len(claims) if config.get("familywise") == "report" else 1),
         "end_window": analysis.END_WINDOW,
         "chance": ", ".join(
             f"{ds} {analysis.CHANCE[ds]:g} %"

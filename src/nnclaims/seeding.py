@@ -19,6 +19,7 @@ STREAMS = (
     "search",
     "actsearch",
     "label_noise",
+    "data",
 )
 
 

@@ -41,8 +41,10 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
-VERDICTS = ("supported", "contradicted", "inconclusive")
-ALPHA = 0.05  # familywise error rate per claim (Holm across all its hypotheses × datasets)
+from . import catalog
+
+VERDICTS = ("supported", "contradicted", "equivalent", "inconclusive")
+ALPHA = catalog.ALPHA  # familywise error rate per claim (Holm across its hypotheses × datasets)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ class Comparison:
     verdict: str
 
 
-def mean_ci(d: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided t confidence interval of the mean; NaN bounds for n < 2."""
+def mean_ci(d: np.ndarray, level: float = 0.95, overlap: float = 0.0) -> tuple[float, float, float]:
+    """Mean and two-sided t confidence interval of the mean; NaN bounds for n < 2. `overlap`:
+    n_test / n_train of seeds whose test sets are resplit from one pool (`se`)."""
     d = np.asarray(d, dtype=float)
     n = len(d)
     if n == 0:
@@ -63,8 +66,17 @@ def mean_ci(d: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     m = float(d.mean())
     if n < 2:
         return m, np.nan, np.nan
-    half = float(sps.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    half = float(sps.t.ppf(0.5 + level / 2, n - 1) * se(d, overlap))
     return m, m - half, m + half
+
+
+def se(d: np.ndarray, overlap: float = 0.0) -> float:
+    """Standard error of mean(d) over n seeds: sd·√(1/n), or where the seeds' test sets are
+    resplit from one pool (digits), Nadeau & Bengio's (2003) corrected resampled t's
+    sd·√(1/n + n_test/n_train) (`overlap` = n_test / n_train): resplits share examples, so their
+    differences are correlated and the plain 1/n understates the variance."""
+    d = np.asarray(d, dtype=float)
+    return float(d.std(ddof=1) * np.sqrt(1 / len(d) + overlap))
 
 
 def verdict(lo: float, hi: float, direction: str, threshold: float) -> str:
@@ -88,11 +100,14 @@ def compare_paired(
 
 
 def combine(verdicts: list[str]) -> str:
-    """A claim with several parts: contradicted if any part is, supported only if all are."""
+    """Several verdicts of one test (its datasets): contradicted if any is; supported, or
+    equivalent, only if all are; inconclusive otherwise (a mix of supported and equivalent
+    included: no one answer)."""
     if any(v == "contradicted" for v in verdicts):
         return "contradicted"
-    if verdicts and all(v == "supported" for v in verdicts):
-        return "supported"
+    for v in ("supported", "equivalent"):
+        if verdicts and all(x == v for x in verdicts):
+            return v
     return "inconclusive"
 
 
@@ -106,8 +121,9 @@ def _check_level(name: str, value: float) -> None:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
 
 
-def paired_p(d: np.ndarray, threshold: float) -> float:
-    """Two-sided p of the one-sample t-test of mean(d) == threshold (scipy.stats.ttest_1samp).
+def paired_p(d: np.ndarray, threshold: float, overlap: float = 0.0) -> float:
+    """Two-sided p of the one-sample t-test of mean(d) == threshold (scipy.stats.ttest_1samp;
+    with `overlap`, the corrected resampled t of `se`, n − 1 degrees of freedom).
 
     NaN for fewer than two pairs or non-finite d. With zero spread the t statistic is 0/0 or
     ±inf: if every d equals the threshold there is nothing to decide and the p is NaN; if every
@@ -118,10 +134,31 @@ def paired_p(d: np.ndarray, threshold: float) -> float:
         return np.nan
     if d.min() == d.max():
         return np.nan if d[0] == threshold else 0.0
+    if overlap:
+        t = (d.mean() - threshold) / se(d, overlap)
+        return float(2 * sps.t.sf(abs(t), len(d) - 1))
     with warnings.catch_warnings():
         # nearly constant d: scipy warns of precision loss but the p it returns is still usable
         warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
         return float(sps.ttest_1samp(d, threshold).pvalue)
+
+
+def tost_p(d: np.ndarray, margin: float, overlap: float = 0.0) -> float:
+    """p of the two one-sided t-tests (Schuirmann's TOST) that mean(d) lies inside
+    (−margin, margin): the larger of the p of H0 mean ≤ −margin and of H0 mean ≥ margin, each
+    one-sided, n − 1 degrees of freedom (statsmodels' ttost_paired; with `overlap`, the
+    corrected se). Small p: the difference is smaller than the margin both ways (equivalent).
+    NaN for fewer than two pairs, non-finite d or a margin ≤ 0."""
+    d = np.asarray(d, dtype=float).ravel()
+    if len(d) < 2 or not np.all(np.isfinite(d)) or not margin > 0:
+        return np.nan
+    s = se(d, overlap)
+    m = d.mean()
+    if s == 0:
+        return 0.0 if abs(m) < margin else 1.0
+    p_low = sps.t.sf((m + margin) / s, len(d) - 1)  # H0: mean ≤ −margin
+    p_high = sps.t.cdf((m - margin) / s, len(d) - 1)  # H0: mean ≥ margin
+    return float(max(p_low, p_high))
 
 
 def holm(pvalues: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
@@ -167,11 +204,14 @@ def decide(
     return "supported" if above == (direction == "greater") else "contradicted"
 
 
-def _power(n: np.ndarray | float, delta: float, alpha: float) -> np.ndarray | float:
-    """Power of the two-sided one-sample t-test at level alpha, n pairs, standardised effect."""
+def _power(
+    n: np.ndarray | float, delta: float, alpha: float, overlap: float = 0.0
+) -> np.ndarray | float:
+    """Power of the two-sided one-sample t-test at level alpha, n pairs, standardised effect
+    (with `overlap`, of the corrected resampled t: its se does not fall below sd·√overlap)."""
     df = np.asarray(n, dtype=float) - 1
     crit = sps.t.isf(alpha / 2, df)
-    nc = abs(delta) * np.sqrt(df + 1)
+    nc = abs(delta) / np.sqrt(1 / (df + 1) + overlap)
     upper = sps.nct.sf(crit, df, nc)
     if np.any(np.isnan(upper)):
         upper = np.where(np.isnan(upper), 1 - sps.nct.cdf(crit, df, nc), upper)
@@ -185,7 +225,12 @@ def _power(n: np.ndarray | float, delta: float, alpha: float) -> np.ndarray | fl
 
 
 def seeds_needed(
-    effect: float, sd: float, alpha: float, power: float = 0.8, max_n: int = 1000
+    effect: float,
+    sd: float,
+    alpha: float,
+    power: float = 0.8,
+    max_n: int = 1000,
+    overlap: float = 0.0,
 ) -> int | None:
     """Smallest number of paired seeds n ≥ 2 giving the two-sided t-test `power` at `alpha`.
 
@@ -200,20 +245,22 @@ def seeds_needed(
         return None
     delta = abs(effect) / sd
     lo, hi = 2, int(max_n)
-    if hi < lo or _power(hi, delta, alpha) < power:
+    if hi < lo or _power(hi, delta, alpha, overlap) < power:
         return None
-    if _power(lo, delta, alpha) >= power:
+    if _power(lo, delta, alpha, overlap) >= power:
         return lo
     while hi - lo > 1:  # power rises with n: bisect, keeping power(lo) < power ≤ power(hi)
         mid = (lo + hi) // 2
-        if _power(mid, delta, alpha) >= power:
+        if _power(mid, delta, alpha, overlap) >= power:
             hi = mid
         else:
             lo = mid
     return hi
 
 
-def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> float:
+def detectable_effect(
+    n: int, sd: float, alpha: float, power: float = 0.8, overlap: float = 0.0
+) -> float:
     """Smallest |mean − threshold| the two-sided t-test at `alpha` detects with `power` at n pairs.
 
     Solves power(n, effect / sd) = power for the effect (scipy.optimize.brentq on the
@@ -231,7 +278,7 @@ def detectable_effect(n: int, sd: float, alpha: float, power: float = 0.8) -> fl
         return 0.0
 
     def gap(delta: float) -> float:
-        return float(_power(n, delta, alpha)) - power
+        return float(_power(n, delta, alpha, overlap)) - power
 
     hi = 1.0
     while gap(hi) < 0:
@@ -245,7 +292,10 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
 
     Each row has `d` (the paired differences), `direction` and `threshold`, or instead of `d`
     `pre`: another test's n, mean, sd, lo, hi and p (a ranking's bootstrap). The rows are the
-    claim's family: Holm adjusts their p-values together (m = len(rows)). Returns per row a
+    claim's family: Holm adjusts their p-values together (m = len(rows), plus one for each row
+    with `equivalence`, a margin: its TOST p (`tost_p`) is a member of the family too; a row
+    whose t-test is not decided but whose TOST is is "equivalent"). `overlap` (n_test / n_train)
+    gives the corrected resampled t of resplit seeds (`se`). Returns per row a
     dict with
       n, mean, sd        of d (sd with ddof=1, NaN for n < 2);
       lo, hi             the unadjusted 95 % t-interval of the mean (`mean_ci`), for reporting;
@@ -265,7 +315,6 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     m = len(rows)
     if m == 0:
         return []
-    alpha_test = alpha / m
     out = []
     for row in rows:
         _check_direction(row["direction"])
@@ -273,7 +322,8 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
             out.append({k: row["pre"][k] for k in ("n", "mean", "sd", "lo", "hi", "p")})
             continue
         d = np.asarray(row["d"], dtype=float).ravel()
-        mean, lo, hi = mean_ci(d)
+        ov = row.get("overlap", 0.0)
+        mean, lo, hi = mean_ci(d, overlap=ov)
         sd = float(d.std(ddof=1)) if len(d) >= 2 else np.nan
         out.append(
             {
@@ -282,21 +332,31 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
                 "sd": sd,
                 "lo": lo,
                 "hi": hi,
-                "p": paired_p(d, row["threshold"]),
+                "p": paired_p(d, row["threshold"], ov),
             }
         )
-    p_holm = holm(np.array([r["p"] for r in out]), alpha)
-    for row, r, ph in zip(rows, out, p_holm):
+        if row.get("equivalence"):
+            out[-1]["p_equiv"] = tost_p(d, row["equivalence"], ov)
+    # the equivalence tests are members of the family too: m counts them
+    equiv = [i for i, r in enumerate(out) if "p_equiv" in r]
+    p_all = holm(np.array([r["p"] for r in out] + [out[i]["p_equiv"] for i in equiv]), alpha)
+    m_all = len(p_all)
+    for i, ph in zip(equiv, p_all[len(out) :]):
+        out[i]["p_equiv_holm"] = float(ph)
+    for row, r, ph in zip(rows, out, p_all):
         r["p_holm"] = float(ph)
         r["verdict"] = decide(r["mean"], r["p_holm"], row["direction"], row["threshold"], alpha)
         if row.get("pre", {}).get("supports_only") and r["verdict"] == "contradicted":
             r["verdict"] = "inconclusive"  # its p tests one side only (a knee against none)
-        r["alpha_test"] = alpha_test
+        if r["verdict"] == "inconclusive" and r.get("p_equiv_holm", 1.0) < alpha:
+            r["verdict"] = "equivalent"  # within ±margin both ways: no practical difference
+        r["alpha_test"] = alpha / m_all
         r["seeds_needed"] = r["detectable"] = None
         if r["verdict"] == "inconclusive" and "pre" not in row:  # t-test power only
+            ov = row.get("overlap", 0.0)
             effect = abs(r["mean"] - row["threshold"]) if np.isfinite(r["mean"]) else np.nan
-            r["seeds_needed"] = seeds_needed(effect, r["sd"], alpha_test)
-            r["detectable"] = detectable_effect(r["n"], r["sd"], alpha_test)
+            r["seeds_needed"] = seeds_needed(effect, r["sd"], r["alpha_test"], overlap=ov)
+            r["detectable"] = detectable_effect(r["n"], r["sd"], r["alpha_test"], overlap=ov)
     return out
 
 

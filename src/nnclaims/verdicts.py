@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ranking, stats, testtypes
+from . import catalog, ranking, stats, testtypes
 from .labels import label
 from .selection import END_METRICS, SPECTRAL, select, select_rows, untrained
 
@@ -101,6 +101,10 @@ def _common(h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
         "direction": h["direction"],
         "threshold": h["threshold"],
         "metric": h["metric"],
+        # the seeds' test sets overlap (resplits of one pool): the corrected resampled t
+        "overlap": catalog.RESPLIT_OVERLAP.get(dataset, 0.0),
+        # the margin of no practical difference on this dataset (TOST), where declared
+        "equivalence": (h.get("equivalence") or {}).get(dataset),
     }
 
 
@@ -182,6 +186,9 @@ def paired_values(
         "share_above": None if b is None else stats.share_above(d),
         "a_mean": float(a.mean()),
         "b_mean": None if b is None else float(b.mean()),
+        # the arm of a side that names one plainly (the tuning-budget table reads its search)
+        "arm_a": _plain_arm(h["a"]),
+        "arm_b": _plain_arm(h.get("b")),
         "untrained": list(
             dict.fromkeys(
                 s["arm"] for s in _arms(h["a"]) + _arms(h.get("b")) if _untrained(df, s, dataset)
@@ -208,6 +215,11 @@ def paired_values(
     return out
 
 
+def _plain_arm(sel: dict[str, Any] | None) -> str | None:
+    plain = sel is not None and "arm" in sel and not {"minus", "of", "arms"} & set(sel)
+    return sel["arm"] if plain else None
+
+
 def primary_ids(claim: dict[str, Any]) -> dict[str, str]:
     """Each source's primary hypothesis: {part id ("" for a claim without parts): hypothesis id},
     the one marked `primary: true`, else the source's first (config/claims.yaml names them)."""
@@ -217,18 +229,20 @@ def primary_ids(claim: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def evaluate_families(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def evaluate_families(
+    rows: list[dict[str, Any]], alpha: float = stats.ALPHA
+) -> list[dict[str, Any]]:
     """evaluate_family over the primary rows and, apart, over the secondary ones (each row's
-    `role`), in the rows' order: each family has its own Holm correction."""
+    `role`), in the rows' order: each family has its own Holm correction at `alpha`."""
     out: list[dict[str, Any] | None] = [None] * len(rows)
     for role in ("primary", "secondary"):
         idx = [i for i, r in enumerate(rows) if r.get("role", "primary") == role]
-        for i, res in zip(idx, evaluate_family([rows[i] for i in idx])):
+        for i, res in zip(idx, evaluate_family([rows[i] for i in idx], alpha)):
             out[i] = res
     return out  # type: ignore[return-value]
 
 
-def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def evaluate_family(rows: list[dict[str, Any]], alpha: float = stats.ALPHA) -> list[dict[str, Any]]:
     """Verdicts for one claim's family of tests (all its hypotheses × datasets), with Holm's
     correction across the family (stats.evaluate_family). A comparison in which an arm has no
     trained model (every seed diverged) decides nothing: inconclusive, and it says so."""
@@ -237,13 +251,19 @@ def evaluate_family(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             **({"pre": r["pre"]} if "pre" in r else {"d": r["d"]}),
             "direction": r["direction"],
             "threshold": r["threshold"],
+            **(
+                {}
+                if "pre" in r
+                else {"overlap": r.get("overlap", 0.0), "equivalence": r.get("equivalence")}
+            ),  # fmt: skip
         }
         for r in rows
     ]
     out = []
-    for r, st in zip(rows, stats.evaluate_family(stat_rows)):
+    for r, st in zip(rows, stats.evaluate_family(stat_rows, alpha)):
         res = {k: v for k, v in r.items() if k not in ("d", "pre")}
         res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
+        res.update({k: st[k] for k in ("p_equiv", "p_equiv_holm") if k in st})
         res.update(
             {
                 "diff": st["mean"],
@@ -323,7 +343,8 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
             "No hypothesis of this claim in config/claims.yaml matches the runs of the config: "
             + "; ".join(not_tested + unevaluated)
         )
-    results = evaluate_families(rows)
+    alpha = float(claim.get("alpha", stats.ALPHA))
+    results = evaluate_families(rows, alpha)
     # the claim's verdict: its (first) source's primary, per dataset and over the datasets
     first = next(iter(claim.get("parts") or {"": ""}))
     main = [r for r in results if r["role"] == "primary" and (r.get("part") or "") == first]
@@ -346,7 +367,7 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         "decided_by_overall": main[0]["id"] if main else "",
         "not_tested": not_tested,
         "unevaluated": unevaluated,
-        "alpha": stats.ALPHA,
+        "alpha": alpha,
         "family": len(results),
         "families": {
             role: sum(r["role"] == role for r in results) for role in ("primary", "secondary")

@@ -34,6 +34,12 @@ seeds do).
 the metric at the widest width minus at the threshold, the narrowest width whose mean fit_acc
 reaches INTERPOLATES % (read off the training set: the test set chooses nothing); a paired
 t-test against the threshold, like any arm comparison.
+
+`test: peak` (deep double descent: does test accuracy dip at the interpolation threshold?): per
+seed, the metric at the threshold minus at PEAK_STEPS widths narrower (a quarter of the width on
+a √2 grid), and minus at the widest width; both must be below 0. An intersection-union test:
+each difference's paired t-test, the larger mean and the larger p decide (level ≤ α whatever
+the other difference is).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ N_BOOT = 1999
 INTERPOLATES = 99.0  # % training accuracy (noisy labels included) at which a width fits its set
 WINDOW = 3  # widths on each side of a knee, the knee shared (one octave on a √2 grid)
 LOSS_FLOOR = 1e-8  # log10 of a loss that reached 0 in float32
+PEAK_STEPS = 4  # the peak test's narrower width: this many widths below the threshold
 
 
 def sweep_arms(df: pd.DataFrame, tag: str, dataset: str | None) -> dict[int, str]:
@@ -242,6 +249,8 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
             "threshold_width": w0,
             "note": note,
         }
+    if h["test"] == "peak":
+        return {**out, **_peak(t, threshold_width(df, tag, dataset))}
     arr = t.to_numpy(float)
     if h["test"] == "knee":
         pre = _bootstrap(_ratios, widths, arr, h["threshold"], seed)  # its interval
@@ -266,6 +275,35 @@ def values(df: pd.DataFrame, h: dict[str, Any], dataset: str | None, common: dic
         "a_mean": float(arr[:, 0].mean()),
         "b_mean": float(arr[:, -1].mean()),
         "note": note,
+    }
+
+
+def _peak(t: pd.DataFrame, w0: int | None) -> dict[str, Any]:
+    """The peak test's row: the intersection-union of (threshold − narrower) < 0 and
+    (threshold − widest) < 0, per seed."""
+    from . import stats
+
+    widths = list(t.columns)
+    i0 = None if w0 is None else widths.index(w0)
+    if i0 is None or i0 == 0 or i0 == len(widths) - 1:
+        why = "no width reached" if i0 is None else "the narrowest or widest width reached"
+        empty = {"n": 0, "mean": np.nan, "sd": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan}
+        return {"pre": empty, "a_mean": np.nan, "b_mean": None,
+                "note": f"{why} {INTERPOLATES:g} % training accuracy: no peak to test"}  # fmt: skip
+    narrow, wide = widths[max(0, i0 - PEAK_STEPS)], widths[-1]
+    diffs = [(t[w0] - t[w]).to_numpy(float) for w in (narrow, wide)]
+    means = [float(d.mean()) for d in diffs]
+    k = int(np.argmax(means))  # the difference nearer to no dip decides
+    mean, lo, hi = stats.mean_ci(diffs[k])
+    p = max(stats.paired_p(d, 0.0) for d in diffs)
+    pre = {"n": len(diffs[k]), "mean": mean, "sd": float(diffs[k].std(ddof=1)), "lo": lo,
+           "hi": hi, "p": p}  # fmt: skip
+    return {
+        "pre": pre,
+        "a_mean": float(t[w0].mean()),
+        "b_mean": float(t[[narrow, wide]].mean().mean()),
+        "note": f"at the threshold ({w0} units) minus at {narrow} units {means[0]:+.1f}, minus at "
+        f"{wide} units {means[1]:+.1f}; the larger decides",
     }
 
 

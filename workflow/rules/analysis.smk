@@ -51,12 +51,13 @@ for _claim in CLAIMS:
             "../../envs/analysis.yaml"
         params:
             claim=_claim,
+            alpha=CLAIM_ALPHA,
             fig_dir=lambda w, output: os.path.dirname(output.figures[0]),
         # every value quoted (:q), and passed raw (-r: a claim named inf stays text, not a float)
         shell:
             "papermill {input.notebook:q} {log.notebook:q} -k python3 --cwd . "
             "-r table {input.table:q} -r runs {input.runs:q} -r claims {input.claims:q} "
-            "-r claim {params.claim:q} -r fig_dir {params.fig_dir:q} "
+            "-r claim {params.claim:q} -r alpha {params.alpha} -r fig_dir {params.fig_dir:q} "
             "-r numbers {output.numbers:q} > {log.stdout:q} 2>&1"
 
 

@@ -23,10 +23,15 @@ if resources.size_warning(PLAN.runs.values()):
     logger.warning(f"Warning: {resources.size_warning(PLAN.runs.values())}")
 EMBEDDED = sorted(catalog.EMBEDDED_DATASETS)
 DOWNLOADABLE = sorted(downloads.REGISTRY)
+DRAWABLE = sorted(catalog.DRAWABLE)
 DATA_CFG = config.get("data", {})
 DEVICE = config.get("device", "cpu")
 RUNS = PLAN.runs
 CLAIMS = list(PLAN.claim_runs)
+# each claim's familywise level: 0.05, or over the whole report 0.05 / claims (config: familywise)
+CLAIM_ALPHA = catalog.ALPHA / (
+    len(CLAIMS) if config.get("familywise") == "report" else 1
+)
 REPORT_PDF = str(paths.REPORT_PDF)
 RUN_ID = r"[a-z]+_[0-9a-f]{12}"
 _BATCHED = {r for ids in PLAN.batches.values() for r in ids}
@@ -74,9 +79,17 @@ def train_inputs(wildcards):
     inputs = {}
     if kind.needs_data:
         inputs["data"] = str(paths.dataset_file(spec.dataset))
+        inputs["draws"] = draw_files([spec])
     for name, (what, run) in kind.inputs(spec).items():
         inputs[name] = str(paths.run_file(what, run))
     return inputs
+
+
+def draw_files(specs):
+    """The per-seed draws runs read (data_draw: seed): each data seed of their kinds."""
+    seeds = {s: sp.dataset for sp in specs if sp.data_draw == "seed"
+             for s in kinds.get(sp.kind).data_seeds(sp)}  # fmt: skip
+    return [str(paths.draw_file(d, s)) for s, d in sorted(seeds.items())]
 
 
 def train_priority(wildcards):

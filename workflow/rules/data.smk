@@ -18,6 +18,24 @@ rule data:
         "../scripts/make_data.py"
 
 
+rule draw:
+    """One data seed's own draw of an embedded dataset (MNIST-1D generated with that seed,
+    digits split anew): what runs with data_draw: seed train and are tested on."""
+    output:
+        str(paths.DATA / "{dataset}" / "draw_{seed}.npz"),
+    log:
+        str(paths.LOGS / "data" / "{dataset}_draw_{seed}.log"),
+    wildcard_constraints:
+        dataset="|".join(DRAWABLE),
+        seed=r"\d+",
+    priority: 20  # as rule data: before any training
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    script:
+        "../scripts/make_draw.py"
+
+
 rule download:
     """Fetch a dataset at its pinned hash (pooch; data.cache_dir, data.mirror) and parse it."""
     output:

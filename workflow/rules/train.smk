@@ -53,6 +53,7 @@ for _bid, _ids in PLAN.batches.items():
             f"train_{_bid}"
         input:
             data=str(paths.dataset_file(RUNS[_ids[0]].dataset)),
+            draws=draw_files([RUNS[r] for r in _ids]),
         output:
             metrics=[str(paths.run_metrics(r)) for r in _ids],
             hparams=[str(paths.run_hparams(r)) for r in _ids],

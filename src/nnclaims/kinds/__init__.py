@@ -55,6 +55,22 @@ def lr_trials(spec: RunSpec) -> float:
     return rates * min(spec.tune_seeds, len(spec.seeds)) * (1 - spec.val_fraction)
 
 
+TUNE_SEED_BASE = 10_000  # run seeds lie below it (nnclaims.plan_checks): tuning never sees them
+
+
+def tune_seeds(spec: RunSpec) -> list[int]:
+    """The seeds of an lr or set search: TUNE_SEED_BASE + 0 .. tune_seeds − 1, disjoint from
+    the seeds that evaluate (their inits, batch orders and data draws are others), and the same
+    whatever seeds the run has, so that a run with more seeds reuses its search."""
+    return [TUNE_SEED_BASE + i for i in range(spec.tune_seeds)]
+
+
+def run_and_tune_seeds(spec: RunSpec) -> list[int]:
+    """The data seeds of a run that trains its seeds and, with an lr grid, its tuning seeds:
+    the default `data_seeds` of a kind."""
+    return [*spec.seeds, *(tune_seeds(spec) if spec.lr_grid else [])]
+
+
 def model_epochs(spec: RunSpec) -> float:
     """Model-epochs of a run that trains its seeds once (its lr search's trials included): the
     default cost of a kind."""
@@ -83,6 +99,8 @@ class Kind:
     row_arms: Callable[[RunSpec], list[str]] = lambda spec: [spec.arm]
     sizes: Callable[[RunSpec], tuple[int, ...]] = lambda spec: (spec.depth,)
     needs_data: bool = True  # False: it makes its own data (the spectral probe)
+    # the data seeds whose draws its runs read (data_draw: seed): its run seeds and searches'
+    data_seeds: Callable[[RunSpec], list[int]] = run_and_tune_seeds
     batched: bool = False  # runs differing only in their arm may train as one stack
     # the workflow: other runs' files it reads ({input name: (file, run id)}), files it writes
     # beside its metrics and hparams, and its jobs' priority
@@ -104,6 +122,8 @@ class Kind:
     tests: tuple[TestType, ...] = ()
     # random streams of its own (nnclaims.seeding.derive_seed(seed, name))
     streams: tuple[str, ...] = ()
+    # False: its seeds are not stored for reuse (a run whose models are not one per seed)
+    replicable: bool = True
     # raise it when its rows gain a metric: seeds stored with fewer rows train again rather
     # than being reused without it (nnclaims.replicates)
     rows_version: int = 1

@@ -21,7 +21,7 @@ from .. import searchspace
 from ..hparams import RunSpec
 from ..lazy import lazy
 from ..testtypes import ClaimsError, TestType
-from . import Job, Kind, lr_trials
+from . import TUNE_SEED_BASE, Job, Kind, lr_trials, run_and_tune_seeds
 
 if TYPE_CHECKING:
     from ..plan import Setup
@@ -32,7 +32,7 @@ common, classify = lazy("nnclaims.kinds.common"), lazy("nnclaims.kinds.classify"
 
 log = logging.getLogger(__name__)
 CPU = "cpu"
-SEARCH_SEED = 10_000  # disjoint from the seeds that evaluate the found functions (#19.4)
+SEARCH_SEED = TUNE_SEED_BASE  # disjoint from the seeds that evaluate the found functions
 CAND, REF = "cand:", "ref:"  # arm prefixes: a sampled candidate, a reference (ReLU, Swish)
 
 
@@ -215,6 +215,7 @@ KIND = Kind(
     plan=plan,
     order=10,
     row_arms=lambda spec: [f"found{i + 1}" for i in range(spec.keep)],
+    data_seeds=lambda spec: [*run_and_tune_seeds(spec), SEARCH_SEED],
     priority=5,  # an activation search, then its best functions as arms: start early
     work=work,
     describe=describe,

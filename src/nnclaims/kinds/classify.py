@@ -129,8 +129,25 @@ def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
         lr: common.search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid
     }
     best = max(grid, key=lambda lr: score[lr])  # max keeps the first (smaller) on ties
-    log.info("%s lr search %s: best %g", spec.arm, {k: round(v, 2) for k, v in score.items()}, best)
+    scores = ", ".join(f"{k:g}: {v:.2f}" for k, v in score.items())
+    log.info("%s lr search {%s}: best %g", spec.arm, scores, best)
     return float(best)
+
+
+def shared_rate(specs: list[RunSpec], tuned, arrays, ckpt_dir, device):
+    """`lr_from`: one rate for every arm, the one the reference activation validates (its own
+    lr search, as any arm's); each run keeps that search's validation rows (they chose its
+    rate), under its own arm. A stored search (replicates) is reused."""
+    base = specs[0]
+    stored = next((t for t in tuned if t is not None), None)
+    if stored is None:
+        ref = dataclasses.replace(
+            base, arm=base.lr_from, activation=(base.lr_from,), layer_acts=(), lr_from=""
+        )
+        stored = tune_lrs([ref], arrays, ckpt_dir, device)[0]
+    lr = pick_lr(base, stored, 100.0 / arrays.n_classes)
+    log.info("shared rate: %g, the rate %s validates", lr, base.lr_from)
+    return [stored.assign(arm=sp.arm) for sp in specs], [lr] * len(specs)
 
 
 def train_arms(
@@ -154,7 +171,9 @@ def train_arms(
     seeds_per_spec = seeds_per_spec or [list(sp.seeds) for sp in specs]
     tuned: list[pd.DataFrame | None] = list(searched or [None] * len(specs))
     lrs = [base.lr] * len(specs)
-    if base.lr_grid:
+    if base.lr_grid and base.lr_from:
+        tuned, lrs = shared_rate(specs, tuned, arrays, ckpt_dir, device)
+    elif base.lr_grid:
         todo = [i for i, t in enumerate(tuned) if t is None]
         if todo:
             for i, f in zip(todo, tune_lrs([specs[i] for i in todo], arrays, ckpt_dir, device)):

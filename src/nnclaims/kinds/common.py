@@ -8,12 +8,12 @@ import torch
 
 from .. import airbench, seeding, vision
 from .. import checkpoint as ckpt
-from ..data import Arrays
+from ..data import Arrays, Draws
 from ..engine import train_classifier
 from ..hparams import RunSpec
 from ..models import Stacked, get_model
 from ..vmapstack import VmapStack
-from . import get
+from . import TUNE_SEED_BASE, get, tune_seeds  # noqa: F401 (the kinds read them here)
 
 
 def stack(
@@ -51,7 +51,7 @@ def stack(
 
 def d_in(arrays):
     """Input size for the MLP/CNN stacks, one example's shape for the image models."""
-    x = arrays.x_train
+    x = (arrays.first if isinstance(arrays, Draws) else arrays).x_train
     return x.shape[1] if x.dim() == 2 else tuple(x.shape[1:])
 
 
@@ -109,30 +109,29 @@ def train(
     )
 
 
-def validation_split(arrays, fraction: float):
-    """(train part, validation part) of the training set, by one fixed permutation (the same for
-    every arm and seed, so candidates are compared on the same examples); test is untouched."""
+def validation_split(arrays, fraction: float, seed: int = 0):
+    """(train part, validation part) of the training set by a permutation of the data seed's
+    stream "split", the same for every arm of a seed so candidates are compared on the same
+    examples (per-seed draws: each its own; a fixed draw: seed 0's); test is untouched."""
+    if isinstance(arrays, Draws):
+        return arrays.map(lambda s, a: validation_split(a, fraction, s))
     n = arrays.x_train.shape[0]
     n_val = int(round(n * fraction))
     if not 0 < n_val < n:
         raise ValueError(f"val_fraction {fraction} leaves no validation or no training examples")
-    perm = torch.randperm(n, generator=seeding.generator(0, "split"))
+    perm = torch.randperm(n, generator=seeding.generator(seed, "split"))
     tr, va = perm[n_val:], perm[:n_val]
     return Arrays(arrays.x_train[tr], arrays.y_train[tr], arrays.x_train[va], arrays.y_train[va])
 
 
-def with_validation(arrays, fraction: float):
+def with_validation(arrays, fraction: float, seed: int = 0):
     """The training set less the validation part of `validation_split`, with that part kept as
     the validation set (evaluated every epoch: the early-stopping signal); test is untouched."""
-    part = validation_split(arrays, fraction)  # its "test" is the validation part
+    if isinstance(arrays, Draws):
+        return arrays.map(lambda s, a: with_validation(a, fraction, s))
+    part = validation_split(arrays, fraction, seed)  # its "test" is the validation part
     x_val, y_val = part.x_test, part.y_test
     return Arrays(part.x_train, part.y_train, arrays.x_test, arrays.y_test, x_val, y_val)
-
-
-def tune_seeds(spec: RunSpec) -> list[int]:
-    """The seeds of an lr or set search: 0 .. tune_seeds − 1, whatever seeds the run has, so
-    that a run with more seeds reuses its search."""
-    return list(range(spec.tune_seeds))
 
 
 def search_score(val_acc: np.ndarray, chance: float) -> float:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..catalog import STACKED_MODELS, n_sets
 from ..hparams import RunSpec
 from ..lazy import lazy
-from . import Job, Kind
+from . import Job, Kind, tune_seeds
 
 if TYPE_CHECKING:
     from ..plan import Setup
@@ -41,13 +41,11 @@ def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
     return out
 
 
-SEARCH_SEED_BASE = 10_000
-"""The set search's models use seeds SEARCH_SEED_BASE + i: never a seed of the runs that
-evaluate the chosen sets, so their numbers do not reuse the search's θ0 (winner's curse, #19.4)."""
-
-
 def search_seeds(spec: RunSpec) -> list[int]:
-    return [SEARCH_SEED_BASE + s for s in common.tune_seeds(spec)]
+    """The set search's seeds: the tuning seeds (kinds.common.tune_seeds), never a seed of the
+    runs that evaluate the chosen sets, so their numbers do not reuse the search's θ0 or data
+    (winner's curse)."""
+    return common.tune_seeds(spec)
 
 
 def set_name(s: tuple[str, ...]) -> str:
@@ -216,6 +214,7 @@ KIND = Kind(
     check=check,
     row_arms=lambda spec: [f"best_set{i + 1}" for i in range(spec.keep)],
     sizes=lambda spec: (spec.depth, spec.large_depth),
+    data_seeds=lambda spec: [*spec.seeds, *tune_seeds(spec)],
     # the claim's last runs to finish when started late (a core idled ~60 s at the end)
     priority=5,
     work=work,

@@ -45,8 +45,7 @@ def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
     labels = [x for x in row_arms(spec) for _ in range(k)]  # w<width>[_<tag>]
     seeds = list(spec.seeds) * len(spec.widths)
     df = tidy.from_history(spec, hist, seeds, np.ones(len(seeds)), labels)
-    x, y = a.x_train.to(job.device), a.y_train.to(job.device)
-    loss, acc = engine.evaluate(model, x, y)
+    loss, acc = engine.evaluate_on(model, a, "train", job.device)
     dead = hist["diverged_epoch"] > 0
     loss[dead], acc[dead] = np.nan, np.nan  # a diverged model fits nothing: a failure
     where = {"dataset": spec.dataset, "model": spec.model, "size": spec.depth, "level": 1.0,
@@ -103,6 +102,8 @@ def check_sweep_test(where: str, cid: str, h: dict, runs: list) -> None:
         raise ClaimsError(f"{where}: test {test} reads one width sweep: give a: {{variant: tag}}")
     if test == "knee" and not h["metric"].endswith("loss"):
         raise ClaimsError(f"{where}: test knee fits the log of a loss: give a *_loss metric")
+    if test == "peak" and (h["threshold"] != 0 or h["direction"] != "less"):
+        raise ClaimsError(f"{where}: test peak asks for a dip below 0: direction less, threshold 0")
     if test == "spread" and h["threshold"] != 0:
         raise ClaimsError(
             f"{where}: test spread is a permutation test of no trend: its threshold is 0"
@@ -171,6 +172,16 @@ TESTS = (
         note="A past-threshold test (`test: past_threshold`) compares, per seed, the widest "
         "width with the interpolation threshold (the narrowest width whose mean training "
         "accuracy reaches 99 %; read off the training set), as a paired t-test.",
+    ),
+    TestType(
+        "peak",
+        **SWEEP_TEST,
+        measured=lambda r: r["note"],
+        note="A peak test (`test: peak`) asks whether test accuracy dips at the interpolation "
+        "threshold (deep double descent): per seed, the accuracy there minus that at a quarter "
+        "of its width, and minus that at the widest width; both must be below 0. Each "
+        "difference gets a paired t-test; mean d and its interval are those of the difference "
+        "nearer to no dip, the p the larger of the two (an intersection-union test).",
     ),
 )
 

@@ -1,0 +1,85 @@
+"""Each seed its own data: per-seed draws (nnclaims.data.DRAWS), disjoint tuning seeds, and the
+records a run keeps of what it was tested on."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT
+
+from nnclaims import data, experiments, kinds
+from nnclaims.hparams import RunSpec
+from nnclaims.plan import make_plan
+
+
+def test_an_mnist1d_draw_is_the_packages_own_generator_at_the_seeds_generator_seed():
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.seed = data.draw_seed(3)
+    ref = make_dataset(args)
+    mine = data.DRAWS["mnist1d"](3)
+    assert np.array_equal(mine["x_train"], ref["x"].astype(np.float32))
+    assert np.array_equal(mine["y_test"], ref["y_test"])
+    other = data.DRAWS["mnist1d"](4)
+    assert other["x_train"].shape == (4000, 40) and not np.array_equal(
+        other["x_train"], mine["x_train"]
+    )
+    # the published draw (package seed 42) stays the dataset file's
+    ref42 = make_dataset(get_dataset_args())["x_test"].astype(np.float32)
+    assert np.array_equal(data.make_mnist1d()["x_test"], ref42)
+
+
+def test_a_digits_draw_is_a_stratified_resplit_of_all_1797_images():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    a, b = data.DRAWS["digits"](0), data.DRAWS["digits"](1)
+    for x in (a, b):
+        assert len(x["y_train"]) == 1437 and len(x["y_test"]) == 360
+        pool = np.concatenate([x["x_train"], x["x_test"]]) * 16
+        assert sorted(map(bytes, pool.astype(np.uint8))) == sorted(
+            map(bytes, d.data.astype(np.uint8))
+        )
+        share = np.bincount(x["y_test"], minlength=10) / 360
+        assert np.abs(share - np.bincount(d.target) / 1797).max() < 0.005  # stratified
+    assert not np.array_equal(a["y_test"], b["y_test"])
+
+
+def test_tuning_seeds_are_disjoint_from_evaluation_seeds_in_every_planned_run():
+    plan = make_plan(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    searched = 0
+    for spec in plan.runs.values():
+        tune = set(kinds.tune_seeds(spec))
+        assert not tune & set(spec.seeds), spec.run_id
+        searched += bool(spec.lr_grid) or spec.kind == "search"
+    assert searched > 20
+
+
+def test_a_run_tunes_on_tuning_seeds_and_records_each_seeds_draw(tmp_path):
+    spec = RunSpec("classify", "relu", ("relu",), dataset="digits", epochs=2, seeds=(0, 1),
+                   lr_grid=(0.003, 0.01), tune_seeds=2, data_draw="seed")  # fmt: skip
+    path = tmp_path / "data" / "digits.npz"
+    path.parent.mkdir()
+    data.prepare("digits", path)
+    df = experiments.run(spec, tmp_path / "run", path, keep_weights=False)
+    val = df[df["split"] == "val"]
+    assert set(val["seed"]) == {10_000, 10_001}  # the lr search's models: never seed 0 or 1
+    assert set(df[df["split"] == "test"]["seed"]) == {0, 1}
+    rec = json.loads((tmp_path / "run" / "hparams.json").read_text())
+    assert rec["data_draw"] == "seed"
+    assert set(rec["draw_sha256"]) == {"0", "1", "10000", "10001"}
+    assert (tmp_path / "data" / "digits" / "draw_10001.npz").exists()
+
+
+def test_too_many_seeds_would_reach_the_tuning_seeds():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["seeds"] = 20_000
+    with pytest.raises(ValueError, match="tuning seeds"):
+        make_plan(config)
+
+
+def test_seed_draws_need_a_dataset_that_has_them():
+    with pytest.raises(ValueError, match="data_draw: fixed"):
+        RunSpec("classify", "relu", ("relu",), dataset="cifar10", data_draw="seed")
