@@ -70,7 +70,7 @@ include: "workflow/rules/report.smk"
 
 
 # Every run's files are targets too: Snakemake rebuilds a deleted intermediate only when a
-# target needs it, so without them a deleted run file left a stale table and PDF (#18.5).
+# target needs it, so without them a deleted run file left a stale table and PDF.
 rule all:
     default_target: True
     input:

@@ -7,10 +7,10 @@
 2. The experiment code with device=cuda: classification with an lr search, IMP and its reinit
    control on the MLP, a CNN run, and one SGD + augmentation step of every image architecture.
 3. Throughput of the engine on the GPU (float32), for scale against the CPU benchmark; with
-   --paper, one epoch of each paper-profile architecture in fp32 and in bf16 (`precision`, #17),
+   --paper, one epoch of each paper-profile architecture in fp32 and in bf16 (`precision`),
    with the sustained TFLOP/s of each (for `nnclaims cost`); with --fast, one airbench94 training
    (10 epochs, bf16 and fp32) on CIFAR-shaped random images, and the fast image profile's
-   training time projected from it (config/cifar_fast.yaml, #17).
+   training time projected from it (config/cifar_fast.yaml).
 Prints one line per check and ends with `cuda_check: all passed` or exits non-zero.
 """
 
@@ -143,8 +143,8 @@ PAPER_SETUPS = [
     ("vgg_he", 4, 256, "sgd", False),
     ("conv", 2, 60, "adam", False),
 ]
-# how the K seeds of a run train (#17 part 2): stacking, precision, compile mode. The first is
-# the README table's path (session 11's measurement).
+# how the K seeds of a run train: stacking, precision, compile mode. The first is
+# the README table's path.
 PAPER_MODES = [
     ("loop", "fp32", "none"),
     ("loop", "bf16", "none"),
@@ -344,7 +344,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, help="a dataset .npz (default: a generated toy set)")
     ap.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
-    ap.add_argument("--paper", action="store_true", help="also time the paper models (#17)")
+    ap.add_argument("--paper", action="store_true", help="also time the paper models")
     ap.add_argument("--fast", action="store_true", help="also time airbench94 (the fast profile)")
     ap.add_argument("--skip-checks", action="store_true", help="only the timings asked for")
     ap.add_argument(

@@ -1,4 +1,4 @@
-"""The fast image profile's network and recipe (nnclaims.airbench, #17) against the airbench
+"""The fast image profile's network and recipe (nnclaims.airbench) against the airbench
 package's own code (tests/airbench_reference.py), on tiny random images on the CPU; and the
 profile's plan (config/cifar_fast.yaml)."""
 

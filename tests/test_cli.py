@@ -38,7 +38,7 @@ def test_plan_and_bad_config(project):
 
 
 def test_cli_errors_are_one_line_with_documented_exit_codes(project):
-    """#16.3: bad input exits 2 with one message and no traceback; --version; --help names
+    """bad input exits 2 with one message and no traceback; --version; --help names
     every option."""
     cases = {
         ("plan", "--config", "missing.yaml"): "no config file missing.yaml",
@@ -71,7 +71,7 @@ def test_cli_errors_are_one_line_with_documented_exit_codes(project):
 
 
 def test_dotted_overrides_and_running_from_a_subfolder(project):
-    """#16.3: --set reaches a nested key (snakemake --config cannot: train={epochs: 5} replaces
+    """--set reaches a nested key (snakemake --config cannot: train={epochs: 5} replaces
     all of train); a file named from a subfolder is found there."""
     r = cli(project, "plan", "--config", "config/test.yaml", "--set", "train.depth=3",
             "--set", "seeds=2", "--set", "dataset_seeds.digits=2")  # fmt: skip

@@ -1,4 +1,4 @@
-"""config/README.md is generated from the config schema (#16.6) and covers every key in use."""
+"""config/README.md is generated from the config schema and covers every key in use."""
 
 import pytest
 import yaml

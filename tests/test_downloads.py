@@ -256,7 +256,7 @@ def test_snakemake_download_rule_refuses_a_mismatched_file(mirror, project, tmp_
 
 
 def test_a_file_mirror_is_read_like_a_server(mirror, tmp_path):
-    """A cluster's shared file system as data.mirror (#18.7): pooch has no file:// downloader."""
+    """A cluster's shared file system as data.mirror: pooch has no file:// downloader."""
     _, registry, truth, root = mirror
     arrays = downloads.load("mnist", tmp_path / "cache", root.as_uri(), registry)
     for k, v in truth["mnist"].items():

@@ -89,7 +89,7 @@ def test_hypothesis_skips_datasets_without_its_arms_and_lists_untested_ones():
 
 
 def test_a_side_over_several_arms_takes_their_per_seed_min_or_max():
-    """#15.4: "every polynomial arm below every non-polynomial arm" as the best of one group
+    """ "every polynomial arm below every non-polynomial arm" as the best of one group
     against the worst of the other, per seed (numpy's min/max over the arms as the reference)."""
     poly = {"identity": [30, 31, 29, 30], "square": [35, 33, 34, 36]}
     other = {"relu": [60, 61, 62, 60], "hat": [45, 50, 44, 46]}
@@ -133,7 +133,7 @@ def test_spectral_hypothesis_counts_for_every_dataset():
 
 
 def test_best_epoch_is_the_epoch_of_lowest_validation_loss_never_test():
-    """#19.7: the early-stopping epoch reads the validation loss, as Frankle & Carbin's did;
+    """the early-stopping epoch reads the validation loss, as Frankle & Carbin's did;
     a test loss with its minimum elsewhere does not move it."""
     r = []
     for e, losses in enumerate([[3, 3], [1, 2], [2, 1]], start=1):
@@ -258,9 +258,9 @@ def test_set_search_draws_distinct_sets_and_transfers_the_best():
     assert set(df[df.metric == "val_acc"].arm) == {f"cand:{experiments.set_name(c)}" for c in cands}
     final = df[df.metric == "test_acc"]
     assert set(final.arm) == {"best_set1", "best_set2"} and set(final["size"]) == {2, 4}
-    # #19.3: a set has two or more distinct functions (relu+relu is a plain network)
+    # a set has two or more distinct functions (relu+relu is a plain network)
     assert all(len(set(c)) >= 2 for c in cands)
-    # #19.4: the search's models use seeds disjoint from those evaluating the chosen sets
+    # the search's models use seeds disjoint from those evaluating the chosen sets
     search_seeds = set(df[df.metric == "val_acc"].seed)
     assert search_seeds and not search_seeds & set(final.seed)
     with pytest.raises(ValueError, match="only 2 sets"):  # relu+tanh, tanh+relu

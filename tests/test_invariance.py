@@ -1,4 +1,4 @@
-"""A model's float32 trajectory does not depend on its stack (#13.1).
+"""A model's float32 trajectory does not depend on its stack.
 
 Trained alone, in a stack of 3 and in a stack of 40 mixed arms (other seeds, activations and
 learning rates around it), the same model must give identical bytes: losses, accuracies and

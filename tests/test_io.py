@@ -24,7 +24,7 @@ def test_an_existing_file_is_replaced_only_when_the_new_one_is_complete(tmp_path
 
 
 def test_a_truncated_npz_names_the_file_and_the_fix(tmp_path):
-    """Dataset and masks files (#18.7): not a bare BadZipFile."""
+    """Dataset and masks files: not a bare BadZipFile."""
     import numpy as np
 
     from nnclaims import data, experiments
@@ -70,7 +70,7 @@ def test_a_full_disk_says_no_space_and_keeps_the_finished_file(full_disk):
 
 
 def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
-    """#18.5: collect said only `ArrowInvalid: … Parquet magic bytes not found`."""
+    """collect said only `ArrowInvalid: … Parquet magic bytes not found`."""
     import json
 
     from nnclaims import tables
@@ -86,7 +86,7 @@ def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
 
 
 def test_snakemake_config_text_numbers_become_numbers():
-    """#16.3: `snakemake --config 'train={epochs: 5}'` passes '5' (text) and the schema refused
+    """`snakemake --config 'train={epochs: 5}'` passes '5' (text) and the schema refused
     it; numbers and booleans written as text are numbers again, names and paths stay text."""
     from nnclaims.io import numbers_from_text
 

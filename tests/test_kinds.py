@@ -43,7 +43,7 @@ def test_row_arms_name_the_labels_a_kind_writes():
 
 
 def test_a_kinds_own_hyperparameters_read_as_fields_and_keep_old_ids():
-    """#14: `widths` moved from RunSpec into the widths kind; a run's id hashes it beside the
+    """`widths` moved from RunSpec into the widths kind; a run's id hashes it beside the
     common fields as before, so the run keeps its id (pinned: the id the old RunSpec gave it)."""
     sweep = hparams.RunSpec("widths", "sweep", ("relu",), widths=(2, 4), epochs=3, seeds=(0,))
     assert sweep.widths == (2, 4) and sweep.params == (("widths", (2, 4)),)
@@ -67,7 +67,7 @@ def test_another_kinds_hyperparameter_is_refused_by_name():
 
 
 def test_a_run_directory_from_before_the_kinds_owned_their_hyperparameters_still_loads():
-    """hparams.json written before #14 lists every kind's fields at their old defaults."""
+    """An old hparams.json lists every kind's fields, at their old defaults, as RunSpec's own."""
     old = {**hparams.RunSpec("classify", "relu", ("relu",)).to_dict(), **hparams.LEGACY}
     assert (
         "freqs" in old
@@ -79,7 +79,7 @@ def test_a_run_directory_from_before_the_kinds_owned_their_hyperparameters_still
 
 
 def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
-    """A submit host plans with Snakemake alone (#16.5): kind modules name those lazily."""
+    """A submit host plans with Snakemake alone: kind modules name those lazily."""
     code = (
         "import sys; import nnclaims.plan, nnclaims.kinds, nnclaims.resources, "
         "nnclaims.describe, nnclaims.claims; "

@@ -1,4 +1,4 @@
-"""Kind "lottery" (#19.1) against the MNIST-1D repository's own lottery-ticket code: its
+"""Kind "lottery" against the MNIST-1D repository's own lottery-ticket code: its
 SparseLinear / SparseMLP, get_mask and find_lottery_ticket (notebooks/lottery-tickets.ipynb) and
 its train_model loop (notebooks/train.py), copied below with float64 layers. From the same θ0
 every round's test loss and accuracy agree; a different sparsity schedule does not."""

@@ -1,4 +1,4 @@
-"""#14: a new experiment kind is one new module plus YAML. In a copy of the project, a kind that
+"""a new experiment kind is one new module plus YAML. In a copy of the project, a kind that
 trains one arm at several fixed learning rates is added as src/nnclaims/kinds/lrsweep.py, its
 config block in the schema (config/README.md regenerated from it), a claim using it in the
 config and its entry in config/claims.yaml; nothing else changes, and Snakemake takes it from

@@ -75,7 +75,7 @@ def test_default_run_ids_are_pinned():
 
 
 def test_a_claim_needs_no_name_known_to_the_code():
-    """#14: the design comes from a claim's keys (arms, sizes, rounds), not from its name."""
+    """the design comes from a claim's keys (arms, sizes, rounds), not from its name."""
     cfg = load("test.yaml")
     cfg["claims"] = {
         "any_compare": cfg["claims"]["mixed_scaling"],

@@ -96,14 +96,19 @@ def test_the_claims_file_names_a_primary_for_every_claim_and_source():
             assert len(mine) == 1, (cid, part)
 
 
-def test_the_abstract_names_the_test_behind_each_verdict(df):
+def test_the_abstract_names_the_test_behind_each_verdict_and_its_estimate(df):
     claim = {"title": "Better", "hypotheses": [_hyp("main", "better", "relu", primary=True)]}
     ev = analysis.evaluate_claim(df, claim)
     c = {"title": "Better", "verdict": ev["verdict"], "decided_by": ev["decided_by_overall"],
          "verdicts_by_dataset": ev["by_dataset"], "parts": [],
          "hypotheses": [analysis.fmt_hypothesis(r) for r in ev["hypotheses"]]}  # fmt: skip
     text = report.abstract([c], {"datasets": ["digits"], "seeds": 5})
-    assert "Better: supported (digits supported), by “better vs relu”" in text
+    (row,) = analysis.headline(claim, ev)
+    c["headline"] = row and [row]
+    text = report.abstract([c], {"datasets": ["digits"], "seeds": 5})
+    est = f"digits {row['estimate']:+.2f} [{row['lo']:.2f}, {row['hi']:.2f}] points"
+    assert f"Better supported (by better vs relu: {est})" in text
+    assert "Of the claims, 1 supported" in text
 
 
 def test_a_model_that_did_not_train_is_flagged_and_an_arm_of_them_decides_nothing():

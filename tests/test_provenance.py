@@ -1,4 +1,4 @@
-"""Runs know their code (#13.9): hparams.json records commit, dirty flag with a diff hash, the
+"""Runs know their code: hparams.json records commit, dirty flag with a diff hash, the
 dataset's checksum and the learning rates used; the report summarises the runs' code versions
 and `nnclaims stale` finds (and removes) runs made by other code."""
 

@@ -56,7 +56,7 @@ def test_imp_reaches_the_asked_sparsity_and_resets_to_theta0(tmp_path):
     for _ in range(3):
         keep = [round(k * (1 - r)) for k, r in zip(keep, [0.2, 0.2, 0.1])]
     assert np.isclose(levels[-1], sum(keep) / sum(n))
-    # every round's rows count the weights left, by hand from the layer sizes (#19.1)
+    # every round's rows count the weights left, by hand from the layer sizes
     kept = df[df.metric == "weights_kept"].groupby("level")["value"].agg(["min", "max", "size"])
     assert kept.loc[1.0, "min"] == sum(n) and kept.loc[levels[-1], "max"] == sum(keep)
     assert (kept["min"] == kept["max"]).all() and (kept["size"] == 2).all()  # per seed, equal

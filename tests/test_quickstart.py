@@ -1,4 +1,4 @@
-"""The README's quick start, run as written (#16.1): its bash block is read from README.md (not
+"""The README's quick start, run as written: its bash block is read from README.md (not
 copied here), the clone line clones this repository, command 1 runs in a fresh venv on the tiny
 config and must end in the PDF, and `.ci/run` must run command 2."""
 

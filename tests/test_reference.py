@@ -229,7 +229,7 @@ class MLPBase(nn.Module):
 
 
 def test_mlp_res_in_data_order_is_the_mnist1d_repository_recipe():
-    """#19.5: model mlp_res with shuffle: false against the repository's own MLPBase trained by
+    """model mlp_res with shuffle: false against the repository's own MLPBase trained by
     its train.py loop (batch i = examples [i·B, (i+1)·B) mod N, Adam, one step per batch):
     the per-epoch losses and the final weights agree; shuffled batches do not."""
     data = linear_toy(n=300, d=D_IN, classes=CLASSES, dtype=F64, seed=2)

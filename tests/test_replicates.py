@@ -1,4 +1,4 @@
-"""Seeds are replicates (#13.7): raising `seeds` trains only the new seeds and reuses the
+"""Seeds are replicates: raising `seeds` trains only the new seeds and reuses the
 finished ones bit for bit; lowering reuses a subset. Checked for every run kind against runs
 trained from scratch in a fresh store (bitwise: a model's numbers do not depend on its stack)."""
 
@@ -103,7 +103,7 @@ def test_every_run_kind_reuses_its_seeds_bitwise(tmp_path, digits, kind):
 
 
 def test_a_seed_stored_before_its_kind_gained_a_metric_trains_again(tmp_path, digits):
-    """An IMP seed stored without weights_kept rows (rows_version 1, before #19.1) is not
+    """An IMP seed stored without weights_kept rows (rows_version 1) is not
     reused: it trains again, and the run's rows have the metric."""
     spec = RunSpec("imp", "imp", ("relu",), prune_rounds=1, seeds=(0, 1), **SMALL)
     store = tmp_path / "replicates"

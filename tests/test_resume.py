@@ -74,7 +74,7 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
 
 
 def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monkeypatch):
-    """#18.6: a VGG (dropout, from the global generator) killed right after round 0's checkpoint.
+    """a VGG (dropout, from the global generator) killed right after round 0's checkpoint.
     The restarted process reseeds the generator; round 1 must still continue round 0's stream."""
     npz = tiny_images(tmp_path / "imgs.npz")
     spec = RunSpec(

@@ -1,4 +1,4 @@
-"""The activation search (#15.1): its space against numpy, its features, its rank test against
+"""The activation search: its space against numpy, its features, its rank test against
 scikit-learn and scipy, and the kind end to end against a classification run of a function."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Each claim tested as its source meant it (#19): a difference in differences for the mixed
+"""Each claim tested as its source meant it: a difference in differences for the mixed
 sets, per-source verdicts for the blended hat claim, early stopping on validation, searched sets
 of two or more functions that fit the network, the MNIST-1D repository's sanity recipe, and the
 report's flag for a learning rate at the edge of its grid. Statistics against scipy."""
@@ -100,7 +100,7 @@ def test_claims_check_reads_the_minus_selector_and_the_parts():
 
 
 def test_a_blended_claim_gets_one_verdict_per_source():
-    """#19.2: hat much worse (one source) and hat better (another) cannot both hold; each part
+    """hat much worse (one source) and hat better (another) cannot both hold; each part
     is decided by its own hypotheses, so the supported one is not hidden under "contradicted"."""
     rng = np.random.default_rng(0)
     rows = _rows("hat", 2, 50 + rng.normal(0, 1, 8)) + _rows("relu", 2, 65 + rng.normal(0, 1, 8))
@@ -121,7 +121,7 @@ def test_a_blended_claim_gets_one_verdict_per_source():
 
 
 def test_validation_loss_is_recorded_on_the_held_out_part_and_test_is_untouched():
-    """#19.7: a run with a validation part records, per epoch, the loss of its models on that
+    """a run with a validation part records, per epoch, the loss of its models on that
     part (checked against F.cross_entropy on the final models); training never sees it."""
     d = linear_toy(n=400, d=10, classes=3, seed=1)
     n_val = 80
@@ -208,7 +208,7 @@ def test_the_report_flags_an_arm_whose_lr_is_at_the_edge_of_its_grid():
 
 
 def test_levels_selector_is_the_per_seed_mean_over_the_levels_in_range():
-    """#19.1: ticket vs control across levels, not at one: per seed, the mean of the end metric
+    """ticket vs control across levels, not at one: per seed, the mean of the end metric
     over every level in [lo, hi]; levels outside the range are left out."""
     rows = []
     vals = {0.8: [60, 62], 0.5: [58, 61], 0.2: [50, 57], 1.0: [99, 99]}
@@ -248,7 +248,7 @@ def _imp_table() -> pd.DataFrame:
 
 
 def test_a_level_by_weights_kept_and_accuracy_at_the_early_stopping_iteration():
-    """#19.1: `kept` picks the level whose count of weights left is nearest; `epoch: early`
+    """`kept` picks the level whose count of weights left is nearest; `epoch: early`
     reads each model at its own epoch of lowest validation loss (never test)."""
     df = _imp_table()
     at = lambda **k: analysis.select(df, "test_acc", "imp", dataset="mnist1d", **k).tolist()  # noqa: E731
@@ -272,7 +272,7 @@ def test_a_level_by_weights_kept_and_accuracy_at_the_early_stopping_iteration():
 
 
 def test_the_report_flags_models_whose_lowest_validation_loss_is_at_the_end():
-    """#19.1: a group whose mean best epoch is in the last 10 % of training may still be
+    """a group whose mean best epoch is in the last 10 % of training may still be
     improving; the report names it (10 % level, best at epochs 4 and 2 of 4: mean 3 ≤ 3.6)."""
     df = _imp_table()
     assert analysis.late_stops(df) == ["IMP ticket on mnist1d at 50.0 % of weights: epoch 4 of 4"]

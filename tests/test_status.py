@@ -1,4 +1,4 @@
-"""A run you can watch (#16.2): a training job logs a tqdm bar per epoch, and `nnclaims status`
+"""A run you can watch: a training job logs a tqdm bar per epoch, and `nnclaims status`
 shows its phase, epoch, loss and ETA while it runs (read from the job's progress.json, without
 touching the job), a finished run with its wall time, the runs still waiting, and a job whose
 process died (kill -9) as stopped."""

@@ -1,4 +1,4 @@
-"""The DAG on a submit host with Snakemake alone (#16.5): a fresh venv holding only Snakemake
+"""The DAG on a submit host with Snakemake alone: a fresh venv holding only Snakemake
 (at the version installed here) plans the default, test and paper configs and lints the
 workflow from a checkout whose library is not installed, with no torch, numpy or pandas."""
 

@@ -1,4 +1,4 @@
-"""Verdicts a referee accepts (#13): divergence scored honestly, a stable end metric, Holm's
+"""Verdicts a referee accepts: divergence scored honestly, a stable end metric, Holm's
 familywise control inside claims, the opening table's two verdicts, power for open tests."""
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def test_engine_float64_run_is_unchanged_by_nan_scoring():
 
 
 def test_best_epoch_of_models_that_diverged_at_once_is_missing_not_a_crash():
-    """#18.1: every sparse model diverged in epoch 1 made idxmin raise on all-NaN groups and
+    """every sparse model diverged in epoch 1 made idxmin raise on all-NaN groups and
     killed the report; such a model has no best epoch, and the comparison says so."""
     rows = []
     for arm, loss in (("imp", np.nan), ("dense", 1.0)):

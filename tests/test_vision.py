@@ -103,7 +103,7 @@ BF16_ARCHS = [a for a in ARCHS if a[:2] in ONE_EACH]
 
 @pytest.mark.parametrize("name,depth,shape", BF16_ARCHS)
 def test_bf16_autocast_trains_like_fp32_within_tolerance_and_keeps_fp32_weights(name, depth, shape):
-    """precision bf16 (#17): the forward pass in bfloat16, weights, optimizer state and loss in
+    """precision bf16: the forward pass in bfloat16, weights, optimizer state and loss in
     float32. Four SGD steps (lr 0.003, momentum 0.9) from the same init, batches and dropout
     draws end near the fp32 run: the training loss within 2 % each epoch (measured ≤ 1.1 %), the
     test loss within 10 % (measured ≤ 0.13 %, but 6.1 % for VGG-HE, whose eval-mode BatchNorm
@@ -193,7 +193,7 @@ def _paper_dry_run(project, *args):
     ],
 )
 def test_an_image_depth_the_model_cannot_build_stops_the_plan(project, claim, change, message):
-    """#18.4: named before any job, not in a job after the download and round 0."""
+    """named before any job, not in a job after the download and round 0."""
     cfg = yaml.safe_load((project / "config/paper.yaml").read_text())
     c = cfg["claims"][claim]
     for k, v in change.items():

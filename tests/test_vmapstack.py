@@ -1,4 +1,4 @@
-"""`train.stacking: vmap` (#17 part 2): the K image models as one vmapped model train like K
+"""`train.stacking: vmap`: the K image models as one vmapped model train like K
 plain modules, each with its own optimizer, up to floating-point order."""
 
 import numpy as np
@@ -191,7 +191,7 @@ def test_every_activation_maps_under_vmap_as_in_the_loop(act):
 
 
 def test_the_gpu_benchmarks_paper_modes_run_on_the_cpu(capsys, monkeypatch, tmp_path):
-    """benchmarks/cuda_check.py --paper is what a GPU session runs to time #17 part 2: its
+    """benchmarks/cuda_check.py --paper is what a GPU session runs to time the image stacks: its
     timing and its GPU-hour projection run here on a tiny setup, so a GPU's time is not spent
     finding a broken script."""
     import sys

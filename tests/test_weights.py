@@ -1,4 +1,4 @@
-"""Kept models (#16.4): each run's final weights in safetensors, loaded by one call, give back the
+"""Kept models: each run's final weights in safetensors, loaded by one call, give back the
 test accuracy the run recorded while it trained, for runs alone, in a batch of arms (a trainable
 β among them), assembled from stored seeds, and for IMP tickets and their sparse controls."""
 

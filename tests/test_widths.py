@@ -1,4 +1,4 @@
-"""The width sweep (#15.5): its stack against plain torch, its noisy labels, its tests against
+"""The width sweep: its stack against plain torch, its noisy labels, its tests against
 hand-made curves and scipy, and the claims check's errors."""
 
 import copy

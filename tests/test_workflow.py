@@ -47,10 +47,10 @@ def test_dry_run_of_the_default_config_lists_every_stage():
         ("epochz: 3", "Additional properties are not allowed ('epochz' was unexpected)"),
         ("seeds: 0", "0 is less than the minimum of 2"),
         ("seeds: 1", "1 is less than the minimum of 2"),  # a paired test needs two seeds
-        # #18.3: a mix or set named like an activation would silently replace it
+        # a mix or set named like an activation would silently replace it
         ("mixes: {relu: [swish, tanh]}", "mixes.relu: an activation is called 'relu'"),
         ("sets: {swish: [abs, relu]}", "sets.swish: an activation is called 'swish'"),
-        # #18.4: relations the schema cannot state, checked before any job
+        # relations the schema cannot state, checked before any job
         ("claims: {hat: {spectral: {freqs: [5, 100]}}}", "[100] at or above n_points / 2 = 100"),
         ("claims: {hat: {spectral: {amplitudes: [1, 2]}}}", "2 amplitudes for 10 freqs"),
         ("claims: {sparse_vs_dense: {rewind: 60}}", "rewind: epoch 60 is past the 50 epochs"),
@@ -98,7 +98,7 @@ def test_a_config_error_is_one_line_naming_the_key(project):
 
 
 def test_a_nested_key_can_be_set_with_snakemake_config(project):
-    """#16.3: `--config 'train={epochs: 5}'` failed the schema ('5' is not of type 'integer');
+    """`--config 'train={epochs: 5}'` failed the schema ('5' is not of type 'integer');
     the other train keys stay as the config file has them (Snakemake merges nested keys)."""
     r = snakemake(project, "-n", "--configfile", "config/test.yaml", "--config",
                   "train={epochs: 5, lr: 1e-3}")  # fmt: skip
@@ -123,7 +123,7 @@ def test_unknown_arm_stops_before_any_job(project):
     ],
 )
 def test_broken_claims_yaml_names_file_and_line(project, text, message):
-    """#18.7: not a bare WorkflowError, nor a crash in a notebook after training."""
+    """not a bare WorkflowError, nor a crash in a notebook after training."""
     (project / "config" / "claims.yaml").write_text(text)
     r = snakemake(project, "-n")
     assert r.returncode != 0
@@ -136,7 +136,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     pypdf = pytest.importorskip("pypdf")
     r = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    out = project / "results" / "test"  # config/test.yaml's own folder (#14)
+    out = project / "results" / "test"  # config/test.yaml's own folder
     assert not (project / "results" / "report.pdf").exists()  # the default run's is not touched
     pdf = out / "report.pdf"
     assert pdf.stat().st_size > 10_000
@@ -145,13 +145,25 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert nums["title"] in text
-        assert nums["verdict"] in ("supported", "contradicted", "inconclusive")
+        assert nums["verdict"] in ("supported", "contradicted", "equivalent", "inconclusive")
         first_value = nums["table"]["rows"][0][1]
         assert first_value in text, (claim, first_value)  # a measured number reaches the PDF
         for fig in nums["figures"]:
             assert (project / fig["file"]).stat().st_size > 5_000
         assert (out / "notebooks" / f"{claim}.ipynb").exists()
     assert "Verdicts" in text and "Provenance" in text and "Time per stage" in text
+    # page 1: the abstract names every claim with its primary test's estimate, and the summary
+    # figure (every claim's primary rows, drawn from the numbers above) sits on it
+    page1 = " ".join(pypdf.PdfReader(pdf).pages[0].extract_text().split())
+    assert "Figure 1: Every claim's primary test" in page1
+    assert not re.findall(r"\b[a-z]+_[a-z_]+\b", page1.split("Abstract.")[1]), "an identifier"
+    for claim in CLAIMS:
+        nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
+        assert nums["title"] in page1 and all("estimate" in r for r in nums["headline"])
+    assert (out / "figures" / "summary.png").stat().st_size > 20_000
+    refs = text.split("References")[-1]
+    assert all(json.loads((out / "numbers" / f"{c}.json").read_text())["source"][:30] in refs
+               for c in CLAIMS)  # fmt: skip
     # the opening table has each claim on both datasets; the sanity check is printed
     for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
@@ -194,7 +206,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     # a second run has nothing to do: outputs are complete and up to date
     r2 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in r2.stdout + r2.stderr
-    # #18.5: a deleted run file is rebuilt, and so is everything that read it
+    # a deleted run file is rebuilt, and so is everything that read it
     run = next((out / "runs").glob("spectral_*"))
     (run / "hparams.json").unlink()
     r4 = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=600)
@@ -209,7 +221,7 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     (out / "notebooks" / "swish_vs_relu.ipynb").unlink()
     r5 = snakemake(project, "-n", "--configfile", "config/test.yaml")
     assert "analyse_swish_vs_relu" in r5.stdout + r5.stderr and "rule train:" not in r5.stdout
-    # #14: one function decides a claim: the CLI prints the PDF's verdicts, number for number
+    # one function decides a claim: the CLI prints the PDF's verdicts, number for number
     for claim in CLAIMS:
         nums = json.loads((out / "numbers" / f"{claim}.json").read_text())
         assert_cli_prints_the_verdicts(project, claim, nums, "config/test.yaml")
@@ -267,7 +279,7 @@ claims:
 
 @pytest.mark.slow
 def test_a_claim_added_as_yaml_only_reaches_the_pdf(project):
-    """#14: the README's "Add a claim" path: an entry in config/claims.yaml and arms in the
+    """the README's "Add a claim" path: an entry in config/claims.yaml and arms in the
     config, no code, no notebook, no caption; the generic notebook draws it."""
     pypdf = pytest.importorskip("pypdf")
     claims = project / "config" / "claims.yaml"

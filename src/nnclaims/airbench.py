@@ -1,5 +1,5 @@
 """airbench94 (Jordan 2024), the fastest well-known CIFAR-10 recipe, rebuilt for the fast image
-profile (#17): its network with a claim's activation in each conv group, and its training loop.
+profile: its network with a claim's activation in each conv group, and its training loop.
 
 Source: github.com/KellerJordan/cifar10-airbench, package airbench 0.1.8 (MIT), files
 lib_airbench94.py and utils.py: 94.01 % mean test accuracy over 1000 runs, about 3.3 s on an A100.

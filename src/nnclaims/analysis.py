@@ -186,14 +186,44 @@ def headline(claim: dict[str, Any], evaluation: dict[str, Any]) -> list[dict[str
                     "dataset": r["dataset"],
                     "part": parts.get(part, ""),
                     "hypothesis": h["text"],
+                    "label": h.get("label", h["text"]),
                     "source": h.get("source", ""),
                     "ours": f["ours"],
                     "ci": f["ci"],
                     "p_holm": f["p_holm"],
                     "verdict": r["verdict"],
+                    # the summary figure's numbers: the estimate, its interval and the margin
+                    "estimate": _finite(r.get("diff")),
+                    "lo": _finite(r.get("lo")),
+                    "hi": _finite(r.get("hi")),
+                    "threshold": float(r["threshold"]),
+                    "unit": unit(r),
                 }
             )
     return rows
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def unit(r: dict[str, Any]) -> str:
+    """What a test's estimate measures, in words (the summary figure groups rows by it)."""
+    test = r.get("test") or testtypes.PAIRED
+    if test == "kendall":
+        return "Kendall τ-b between two rankings"
+    if test == "knee":
+        return "slope ratio past / before the knee"
+    if test in ("ranksum",):
+        return "AUC between two groups of functions"
+    if test == "enrichment":
+        return "odds ratio among the best tenth"
+    names = {"test_acc": "test accuracy", "val_acc": "validation accuracy",
+             "fit_acc": "training-set accuracy", "loss_auc": "training-loss area",
+             "dft_ratio": "|DFT| ratio"}  # fmt: skip
+    what = names.get(r.get("metric", ""), r.get("metric", ""))
+    points = r.get("metric") in ("test_acc", "val_acc", "fit_acc")
+    return f"{what} difference (points)" if points else f"{what} difference"
 
 
 def archive_counts(code: list[dict[str, Any]]) -> tuple[int, int, list[str]]:
@@ -258,7 +288,15 @@ def write_numbers(
     extra: dict[str, Any] | None = None,
     df: pd.DataFrame | None = None,
 ) -> None:
-    """The JSON the report reads for one claim: everything it prints about the claim."""
+    """The JSON the report reads for one claim: everything it prints about the claim. Every
+    claim whose primary tests compare two searched arms also gets the tuning-budget table
+    (nnclaims.tuning)."""
+    from . import tuning
+
+    extra = dict(extra or {})
+    budget = None if df is None else tuning.budget_table(df, evaluation, CHANCE)
+    if budget is not None:
+        extra["tables"] = [*extra.get("tables", []), budget]
     write_json(
         {
             "claim": claim_id,
@@ -289,14 +327,14 @@ def write_numbers(
             "outcome": outcome,
             "figures": figures,
             "notebook": notebook,
-            "extra": extra or {},
+            "extra": extra,
         },
         Path(path),
     )
 
 
 def lr_edges(df: pd.DataFrame) -> list[str]:
-    """Arms whose validated lr is the smallest or largest of their grid (#19.2): the best lr
+    """Arms whose validated lr is the smallest or largest of their grid: the best lr
     may lie outside the grid, and the report says so."""
     if "split" not in df:
         return []
@@ -318,7 +356,7 @@ def lr_edges(df: pd.DataFrame) -> list[str]:
 
 def late_stops(df: pd.DataFrame, tail: float = 0.1) -> list[str]:
     """Groups (dataset, arm, level) whose mean epoch of lowest validation loss falls in the
-    last `tail` of training (#19.1): they may still be improving when training ends."""
+    last `tail` of training: they may still be improving when training ends."""
     val = df[df["metric"] == "val_loss"]
     if val.empty:
         return []

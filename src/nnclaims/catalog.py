@@ -1,7 +1,7 @@
 """The names the plan checks before any job, importable without torch or numpy.
 
 Snakemake parses the workflow (the DAG, `snakemake -n`, `--lint`) on a submit host that may hold
-Snakemake and the standard library alone (#16.5): everything the plan needs to know about
+Snakemake and the standard library alone: everything the plan needs to know about
 activations, image models and embedded datasets lives here, and the modules that implement them
 (activations, vision, data) check on import that they agree with it.
 """
@@ -57,7 +57,7 @@ RESPLIT_OVERLAP = {"digits": 360 / 1437}
 
 def check_depth(name: str, depth: int, hw: int | None = None) -> None:
     """Whether image model `name` can be built at `depth` (on hw × hw images): the constructors
-    call this, and the plan calls it before any job starts (#18.4)."""
+    call this, and the plan calls it before any job starts."""
     resnet = depth % 6 == 2 or (depth % 9 == 2 and depth >= 164)
     if name == "resnet" and not (depth >= 8 and resnet):
         raise ValueError(f"ResNet depth must be 6n+2 (20, 56, 110) or 9n+2 ≥ 164, got {depth}")

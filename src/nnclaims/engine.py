@@ -249,7 +249,7 @@ def train_classifier(
             # 0: it has no accuracy from its diverged epoch on (scored at chance by the analysis)
             test_loss[dead], test_acc[dead] = np.nan, np.nan
             row.update(test_loss=test_loss, test_acc=test_acc)
-        if val is not None and scored:  # the early-stopping signal: never the test set (#19.7)
+        if val is not None and scored:  # the early-stopping signal: never the test set
             row["val_loss"] = evaluate(model, *val, eval_chunk, precision, own)[0]
             row["val_loss"][dead] = np.nan
         for m, v in row.items():

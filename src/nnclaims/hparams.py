@@ -56,10 +56,10 @@ class RunSpec:
     weight_decay: float = 0.0  # L2 coefficient (sgd: torch's weight_decay)
     augment: bool = False  # random crop (4-pixel padding) + horizontal flip, per model and batch
     shuffle: bool = True  # a new batch order each epoch; False: the data's order (MNIST-1D repo)
-    precision: str = "fp32"  # fp32 | bf16: forward pass autocast to bfloat16, weights fp32 (#17)
-    recipe: str = "plain"  # plain: the engine's loop | airbench: nnclaims.airbench's (#17)
-    stacking: str = "loop"  # image models' K seeds: loop (one module after another) | vmap (#17)
-    compile: str = "none"  # torch.compile mode of the image stack's forward pass, or none (#17)
+    precision: str = "fp32"  # fp32 | bf16: forward pass autocast to bfloat16, weights fp32
+    recipe: str = "plain"  # plain: the engine's loop | airbench: nnclaims.airbench's
+    stacking: str = "loop"  # image models' K seeds: loop (one module after another) | vmap
+    compile: str = "none"  # torch.compile mode of the image stack's forward pass, or none
     # choosing on a validation split (the lr search; the kinds' searches and early stopping)
     lr_grid: tuple[float, ...] = ()  # pick lr from these on a validation split
     lr_search: str = "grid"  # with lr_grid: grid (every rate) | walk (from lr outward)
@@ -176,7 +176,7 @@ class RunSpec:
             if default is dataclasses.MISSING or v != default:
                 out[f.name] = _plain(v)
         out.update({k: _plain(v) for k, v in self.params})
-        # keys in the order the fields had before #14: Snakemake compares a job's params as
+        # keys in the order of the older field list: Snakemake compares a job's params as
         # written, so another order would rerun every finished run once
         return dict(sorted(out.items(), key=lambda kv: _ORDER.get(kv[0], (len(_ORDER), kv[0]))))
 
@@ -193,7 +193,7 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         """The inverse of to_dict and non_defaults. A run directory written before the kinds
-        owned their hyperparameters (#14) lists every kind's: the others', at the values every
+        owned their hyperparameters lists every kind's: the others', at the values every
         run had then, are dropped."""
         own = _kind_params(d["kind"])
         keep = [k for k in d if k in COMMON or k in own or k not in LEGACY or LEGACY[k] != d[k]]
@@ -218,7 +218,7 @@ def _plain(v: Any) -> Any:
 
 
 COMMON = tuple(f.name for f in fields(RunSpec) if f.name != "params")
-# the kinds' own hyperparameters as every run had them before #14 (a field each, these defaults)
+# the kinds' own hyperparameters as RunSpec fields once had them (a field each, these defaults)
 LEGACY = {
     "prune_rounds": 0,
     "prune_fraction": 0.2,
@@ -254,7 +254,7 @@ def batch_id(run_ids: list[str]) -> str:
     return f"batch_{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
 
 
-# the fields of RunSpec before #14, in their order
+# the fields of RunSpec before the kinds owned their hyperparameters, in their order
 _ORDER = {
     k: (i, "")
     for i, k in enumerate(

@@ -180,7 +180,7 @@ class StackedMLP(Stacked):
 
 class StackedResMLP(StackedMLP):
     """K copies of the MNIST-1D repository's MLPBase (notebooks/models.py): every hidden layer
-    after the first adds its output to its input, h = h + act(W h + b) (#19.5)."""
+    after the first adds its output to its input, h = h + act(W h + b)."""
 
     def logits_cb(self, x: torch.Tensor) -> torch.Tensor:
         for i, act in enumerate(self.acts):

@@ -196,9 +196,7 @@ def make_plan(config: dict[str, Any]) -> Plan:
 def make_batches(runs: dict[str, RunSpec]) -> dict[str, list[str]]:
     """Classification runs that differ only in their activation train as one stack in one job
     (their numbers do not change: see experiments.train_arms); 2+ per batch. This saves a
-    process start-up and import (~3.7 s here) per run. Fixed-lr runs were left alone once (34 →
-    26 jobs measured 518 s against 482 s, within this machine's ±20 % noise); since #15.3 added
-    20 fixed-lr runs of ~5 s of training each, they batch too."""
+    process start-up and import (a few seconds) per run, fixed-lr runs included."""
     groups: dict[str, list[str]] = {}
     for rid, s in runs.items():
         if kinds.get(s.kind).batched and not s.layer_acts and s.model in STACKED_MODELS:

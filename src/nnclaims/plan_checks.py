@@ -96,7 +96,7 @@ def _check_claim(cid: str, c: dict[str, Any], config: dict[str, Any]) -> None:
 
 
 def check_depths(plan) -> None:
-    """Every image model at a depth it can build (#18.4): checked here, not in a job after the
+    """Every image model at a depth it can build: checked here, not in a job after the
     download and the first rounds of training."""
     for claim, ids in plan.claim_runs.items():
         for s in (plan.runs[r] for r in ids):

@@ -34,7 +34,7 @@ ARM_COLORS = {
     "relu": _CB[0],
     "swish": _CB[1],
     "swish_beta": _CB[2],
-    # near-black, not vermilion: Swish-1 (orange) and max(x, σ(x)) must not look alike (#19.8)
+    # near-black, not vermilion: Swish-1 (orange) and max(x, σ(x)) must not look alike
     "max_sigmoid": (0.1, 0.1, 0.1),
     "hat": _CB[4],
     "mish": (0.55, 0.0, 0.55),  # purple: apart from Swish-1's orange and ReLU's blue
@@ -51,7 +51,7 @@ ARM_COLORS = {
     "abs": (0.15, 0.15, 0.15),  # near-black: |x| (pink) and hat (purple) looked alike
     "sin": _CB[2],
     "tanh": _CB[9],
-    "hat_wide": _CB[5],  # brown: the light pink of before looked like hat's own colour (#19.8)
+    "hat_wide": _CB[5],  # brown: the light pink of before looked like hat's own colour
     "hat_narrow": _CB[7],
     "hat_init3": _CB[8],
     "best_set1": _CB[8],

@@ -1,4 +1,4 @@
-"""Progress of a training job (#16.2): each epoch, a tqdm bar as one line of the job's log (a
+"""Progress of a training job: each epoch, a tqdm bar as one line of the job's log (a
 log file gets whole lines, not a bar redrawn with carriage returns), and `progress.json` beside
 the job's checkpoint, which `nnclaims status` reads without disturbing the job. The file goes
 with the checkpoint directory when the run finishes.

@@ -1,5 +1,5 @@
 """The activation search space of Ramachandran, Zoph & Le (2017, §3): functions built from
-"core units" b(u1(x1), u2(x2)), sampled, named, described and evaluated (#15.1).
+"core units" b(u1(x1), u2(x2)), sampled, named, described and evaluated.
 
 One core unit is b(u1(x), u2(x)); a second unit takes the first's output as its left input and
 x as its right: b2(u3(b1(u1(x), u2(x))), u4(x)), the structure of the paper's Figure 1.

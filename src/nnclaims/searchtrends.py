@@ -1,5 +1,5 @@
 """The activation search's trends (Ramachandran et al. 2017, §3) as tests over the searched
-functions (#15.1). A side of such a hypothesis is `{with: feature}` or `{without: feature}`
+functions. A side of such a hypothesis is `{with: feature}` or `{without: feature}`
 (features of nnclaims.searchspace); a diverged function scores chance: a failure, as the paper
 counts it. The p enters the claim's Holm family beside the t-tests.
 

@@ -126,7 +126,7 @@ def select(
             upto = float(epoch)
         d = d[d["epoch"] <= upto]  # a diverged epoch's NaN loss leaves that seed NaN: no value
         return d.groupby("seed")["value"].apply(lambda v: v.mean(skipna=False)).sort_index()
-    if metric == "best_epoch":  # read on the validation part, never on test (#19.7)
+    if metric == "best_epoch":  # read on the validation part, never on test
         d = select_rows(df, "val_loss", arm, size, level, dataset)
         best = best_epochs(d, ["seed"]).set_index("seed")["epoch"].astype(float)
         return best.reindex(sorted(d["seed"].unique()))  # NaN: no finite loss (diverged)
@@ -134,7 +134,7 @@ def select(
     last = float(d["epoch"].max())
     if epoch is None:
         epoch = "end" if metric in END_METRICS else "last"
-    if epoch == "early":  # read on the validation part, never on test (#19.7)
+    if epoch == "early":  # read on the validation part, never on test
         v = select_rows(df, "val_loss", arm, size, level, dataset)
         best = d["seed"].map(best_epochs(v, ["seed"]).set_index("seed")["epoch"])
         # a model with no finite validation loss has no best epoch: its last (at chance)

@@ -1,4 +1,4 @@
-"""`nnclaims status`: every run of a results directory, finished, running or waiting (#16.2).
+"""`nnclaims status`: every run of a results directory, finished, running or waiting.
 
 Read-only: it reads run directories (hparams.json, metrics.parquet) and the progress.json each
 training job rewrites beside its checkpoint (nnclaims.progress), so it never disturbs a run.

@@ -1,4 +1,4 @@
-"""The K image models of a run as one batched model (`train.stacking: vmap`, #17 part 2).
+"""The K image models of a run as one batched model (`train.stacking: vmap`).
 
 vision.ModuleStack runs K separately built modules one after another: on a GPU each small
 convolution is its own kernel launch, K times over, and launches set the pace (ResNet-56 at

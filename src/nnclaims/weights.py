@@ -1,4 +1,4 @@
-"""A run's final weights in safetensors (#16.4): `runs/<run>/weights.safetensors`.
+"""A run's final weights in safetensors: `runs/<run>/weights.safetensors`.
 
 The file holds the state of the run's stack of K models (every tensor has the model axis first;
 image models: `members.<k>.…`), and in its metadata the run id and one entry per model (its seed;

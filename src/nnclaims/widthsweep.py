@@ -1,4 +1,4 @@
-"""A width sweep's tests (bhauth 2023 on overparameterization thresholds; #15.5). A side of
+"""A width sweep's tests (bhauth 2023 on overparameterization thresholds). A side of
 such a hypothesis is `{variant: <tag>}`: the sweep run of that variant of the claim ("" for its
 own), whose arms are w<width>[_<tag>] (kinds.widths). Per width and seed the metric is read as
 for any arm (test accuracy: the mean of the last epochs; fit_loss / fit_acc: the final model on

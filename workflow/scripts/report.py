@@ -13,4 +13,5 @@ report.build(
     build_dir=sm.params.build_dir,
     benchmarks=list(sm.input.benchmarks),
     runs=list(sm.input.runs),
+    summary=sm.input.summary,
 )

@@ -5,7 +5,7 @@ they cost, how the report describes them, which hyperparameters they own, and ho
 Every module of this package (but `common`, which the kinds share) is a kind and is imported
 here, so adding a kind is adding its module (plus its config block in the schema and YAML).
 
-The plan imports the kind modules on a submit host that may have only Snakemake (#16.5): a kind
+The plan imports the kind modules on a submit host that may have only Snakemake: a kind
 module names numpy, pandas, torch and the training code lazily (nnclaims.lazy); they are
 imported when a run trains.
 """

@@ -263,7 +263,7 @@ def plan(setup: Setup) -> list[RunSpec]:
         "prune_fraction": c["fraction"],
         "conv_prune_fraction": c.get("conv_fraction", 0.0),
         "rewind_epoch": c.get("rewind", 0),
-        # the paper's early stopping reads a validation set: hold one out of training (#19.7)
+        # the paper's early stopping reads a validation set: hold one out of training
         "early_stop_val": True,
     }
     kw = setup.fixed_lr()  # the paper's fixed learning rate; no search
@@ -273,7 +273,7 @@ def plan(setup: Setup) -> list[RunSpec]:
         for ctl in c["controls"]
     ]
     long = c.get("long")
-    if long:  # ticket, dense and controls again, longer: sparse nets train slower (#19.1)
+    if long:  # ticket, dense and controls again, longer: sparse nets train slower
         controls.append(
             RunSpec(
                 "control",
@@ -339,7 +339,7 @@ KINDS = [
         priority=10,  # the longest chain (IMP rounds, then its controls): start it first
         work=lambda spec: model_epochs(spec) * (spec.prune_rounds + 1),
         describe=describe,
-        rows_version=2,  # 2: weights_kept rows (#19.1)
+        rows_version=2,  # 2: weights_kept rows
     ),
     Kind(
         "control",

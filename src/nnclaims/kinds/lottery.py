@@ -1,5 +1,5 @@
 """Kind "lottery": the MNIST-1D paper's lottery-ticket experiment, as its repository ran it
-(greydanus/mnist1d notebooks/lottery-tickets.ipynb; #19.1), the anchor for Sparse vs dense.
+(greydanus/mnist1d notebooks/lottery-tickets.ipynb), the anchor for Sparse vs dense.
 
 A 40-500-500-10 MLP with a residual second layer (the repository's MLPBase) trains 1501 Adam
 steps at 2e-2 on batches of 100 in the data's order, and is scored on test after the last step.

@@ -35,7 +35,7 @@ def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     while len(out) < spec.candidates:
         c = tuple(str(x) for x in rng.choice(spec.pool, size=spec.depth))
-        # a "set" of one function repeated is a plain network, not a mix (#19.3)
+        # a "set" of one function repeated is a plain network, not a mix
         if len(set(c)) >= 2 and c not in out:
             out.append(c)
     return out
