@@ -10,6 +10,7 @@ from conftest import ROOT
 
 from nnclaims import data, experiments, kinds
 from nnclaims.hparams import RunSpec
+from nnclaims.kinds import crossed as crossed_kind
 from nnclaims.plan import make_plan
 
 
@@ -83,3 +84,28 @@ def test_too_many_seeds_would_reach_the_tuning_seeds():
 def test_seed_draws_need_a_dataset_that_has_them():
     with pytest.raises(ValueError, match="data_draw: fixed"):
         RunSpec("classify", "relu", ("relu",), dataset="cifar10", data_draw="seed")
+
+
+def test_a_crossed_cell_on_its_own_seeds_draw_is_the_classify_runs_seed(tmp_path):
+    """Kind crossed: model (draw d, seed i) with d = i is the classify run's seed i, bit for
+    bit (same rate from the same tuning seeds, same draw, same init and batch order); the other
+    cells differ from it."""
+    path = tmp_path / "data" / "digits.npz"
+    path.parent.mkdir()
+    data.prepare("digits", path)
+    kw = dict(dataset="digits", epochs=2, seeds=(0, 1), lr_grid=(0.003, 0.01), tune_seeds=1,
+              data_draw="seed")  # fmt: skip
+    plain = experiments.run(RunSpec("classify", "relu", ("relu",), **kw), tmp_path / "c", path,
+                            keep_weights=False)  # fmt: skip
+    crossed = experiments.run(RunSpec("crossed", "crossed:relu", ("relu",), draws=2, **kw),
+                              tmp_path / "x", path, keep_weights=False)  # fmt: skip
+
+    def acc(df, seed):
+        d = df[(df["metric"] == "test_acc") & (df["seed"] == seed)].sort_values("epoch")
+        return d["value"].to_numpy()
+
+    code = crossed_kind.CODE
+    assert set(crossed[crossed["metric"] == "test_acc"]["seed"]) == {0, 1, 1000, 1001}
+    for i in (0, 1):
+        assert np.array_equal(acc(crossed, code * i + i), acc(plain, i))
+    assert not np.array_equal(acc(crossed, code * 1 + 0), acc(plain, 0))

@@ -50,7 +50,8 @@ def rule_env_files() -> list[Path]:
     """The env files named by `conda:` in the Snakefile and workflow/rules/*.smk, resolved as
     Snakemake resolves a relative one: from the directory of the file that holds the rule."""
     found = set()
-    for f in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
+    rules = sorted((REPO / "workflow" / "rules").glob("*.smk"))
+    for f in [REPO / "workflow" / "Snakefile", *rules]:
         for m in re.finditer(r"^\s*conda:\s*\n\s*[\"']([^\"']+)[\"']", f.read_text(), re.M):
             found.add((f.parent / m.group(1)).resolve())
     return sorted(found)

@@ -24,7 +24,7 @@ def test_ruff():
 def test_snakefmt():
     if not shutil.which("snakefmt"):
         pytest.skip("snakefmt not installed (pip install -e '.[test]')")
-    r = run("snakefmt", "--check", "Snakefile", "workflow/rules")
+    r = run("snakefmt", "--check", "Snakefile", "workflow/Snakefile", "workflow/rules")
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -101,7 +101,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     # (Leshno et al. 1993); x·x and x·x·x are single IEEE products, exact in any stack
     "square": lambda x: x * x,
     "cube": lambda x: x * x * x,
-    "abs": torch.abs,  # |x| and softplus(x) + |x|: functions of the thesis's GA-evolved set #2
+    "abs": torch.abs,  # |x| and softplus(x) + |x|: functions of the thesis's GA-evolved set 2
     "softplus_abs": lambda x: F.softplus(x) + torch.abs(x),
 }
 # made of single IEEE operations (max, add, multiply by a constant): a SIMD lane and the

@@ -33,7 +33,7 @@ ARM_LABELS = {
     "relu_base": "ReLU, MLPBase recipe",
     "best_set1": "best set 1",
     "best_set2": "best set 2",
-    "ga2": "GA set #2",
+    "ga2": "GA set 2",
     "mix4": "mix {relu, swish, tanh, sin}",
     "dense": "dense",
     "imp": "IMP ticket",

@@ -28,7 +28,7 @@ PACKAGES = (
 # The files whose content makes a run's numbers: the library and the workflow's rules and
 # scripts. Docs, notebooks (they draw, they do not train), configs (the run id hashes those) and
 # tests are not among them, so editing them leaves finished runs current (`nnclaims stale`).
-CODE_FILES = ("Snakefile", "workflow/rules/*.smk", "workflow/scripts/*.py")
+CODE_FILES = ("Snakefile", "workflow/Snakefile", "workflow/rules/*.smk", "workflow/scripts/*.py")
 PACKAGE = Path(__file__).resolve().parent
 
 

@@ -132,6 +132,17 @@ def archive_note(code: list[dict[str, Any]]) -> str:
     )
 
 
+def compute_row(claim: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A claim's compute: its runs, the seeds trained in this run and those copied from the
+    seed archive, and the wall seconds (one core each) of the jobs that trained its runs here
+    (a run shared by claims counts in each; a batch's time is split over its runs)."""
+    n = sum(len(r.get("seeds") or []) for r in records)
+    copied = sum("archived_from" in g for r in records for g in r.get("code") or [])
+    secs = sum(r.get("wall_seconds") or 0.0 for r in records)
+    return {"claim": claim, "runs": len(records), "trained": n - copied, "copied": copied,
+            "seconds": round(secs)}  # fmt: skip
+
+
 STAGES = {"data": "data", "train": "training", "collect": "tables", "analyse": "notebooks"}
 
 
@@ -194,16 +205,21 @@ def _build(
     # the code each run was trained with (a run keeps the commit that made it)
     seen: dict[str, list] = {}
     per_claim: dict[str, list] = {}
+    compute = []
     for path in runs or []:
-        claim_code = per_claim.setdefault(Path(path).name.removesuffix(".runs.json"), [])
-        for r in json.loads(Path(path).read_text()):
+        cid = Path(path).name.removesuffix(".runs.json")
+        claim_code = per_claim.setdefault(cid, [])
+        records = json.loads(Path(path).read_text())
+        for r in records:
             seen[r["run_id"]] = r.get("code") or [{}]
             claim_code.extend(seen[r["run_id"]])
+        compute.append(compute_row(cid, records))
     for c in claims:  # each claim's setup says which of its seeds were not trained in this run
         c["setup"] = c.get("setup", "") + archive_note(per_claim.get(c["claim"], []))
     prov["runs_code"] = code_summary([g for gs in seen.values() for g in gs], prov["git"])
     trained = {cid: {g["commit"] for g in gs if g.get("commit")} for cid, gs in per_claim.items()}
     declared_late = frozen.changed_since(claims_doc(claims_file), trained)
+    titles = {c["claim"]: c["title"] for c in claims}
     data = {
         "title": "nnclaims: do popular claims about neural networks replicate?",
         "abstract": abstract(claims, config, prov["runs_code"].get("archived")),
@@ -214,6 +230,7 @@ def _build(
         "datasets": config.get("datasets", []),
         "seeds": config.get("seeds"),
         "declared_late": declared_late,
+        "compute": [{**r, "claim": titles.get(r["claim"], r["claim"])} for r in compute],
         "after_results": [
             *config.get("after_results", []),
             *(f"{c['title']}: {x}" for c in claims for x in c.get("after_results", [])),

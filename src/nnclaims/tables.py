@@ -28,7 +28,8 @@ def collect(
             {**r.get("git", {}), **{k: r[k] for k in ("archived_from",) if k in r}}
             for r in reps.values()
         ] or [meta["provenance"]["git"]]
-        runs.append({"run_id": meta["run_id"], **meta["hparams"], "code": code})
+        runs.append({"run_id": meta["run_id"], **meta["hparams"], "code": code,
+                     "wall_seconds": meta.get("wall_seconds")})  # fmt: skip
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "claim", claim)
     write_parquet(table, out_table)

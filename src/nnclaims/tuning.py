@@ -59,7 +59,7 @@ def budget_table(
         mid = len(diff) // 2
         reading = "depends on the tuning budget" if len(sides) > 1 else "one side at every budget"
         at = [f"{diff[0]:+.2f}", f"{diff[mid]:+.2f} ({mid + 1})", f"{diff[-1]:+.2f} ({len(diff)})"]
-        rows.append([h["id"], ds, f"{label(a)} vs {label(b)}", *at, reading])
+        rows.append([h.get("label") or h["text"], ds, f"{label(a)} vs {label(b)}", *at, reading])
     if not rows:
         return None
     return {

@@ -91,10 +91,20 @@ def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
+def short(h: dict[str, Any], limit: int = 70) -> str:
+    """A hypothesis's name in a figure or a table cell: its `label`, else its text (cut to
+    `limit` characters at a word), never its id."""
+    if h.get("label"):
+        return h["label"]
+    t = h["text"]
+    return t if len(t) <= limit else t[: t.rfind(" ", 0, limit)] + " …"
+
+
 def _common(h: dict[str, Any], dataset: str | None) -> dict[str, Any]:
     return {
         "id": h["id"],
         "text": h["text"],
+        "label": short(h),
         "part": h.get("part"),
         "dataset": dataset,
         "source": h.get("source", ""),
