@@ -1,13 +1,19 @@
-"""Whole-machine training throughput: the stacked engine (A) against the plain loop (B).
+"""Whole-machine training throughput: the stacked engine (A) against what a user would write
+instead: the plain loop (B) and the torch.func ensemble (C).
 
-(B) is the textbook loop a user would otherwise write: one model at a time, nn.Module layers,
-Adam, batch 100, shuffled index batches, no DataLoader, test evaluation every epoch. (A) is
-nnclaims.engine.train_classifier on K stacked models (same work per model-epoch). Each is run in
-two arrangements on all cores: one process with all threads, and one single-thread process per
-core; the best arrangement of each is compared. A and B alternate `--repeats` times; medians.
+(B) is the textbook loop: one model at a time, nn.Module layers, Adam, batch 100, shuffled index
+batches, no DataLoader, test evaluation every epoch. (C) is PyTorch's own model-ensembling
+recipe: K nn.Module copies stacked with `torch.func.stack_module_state`, the forward pass
+`vmap`ped over `functional_call`, `torch.optim.Adam` over the stacked leaves, each model its own
+batch order. (A) is nnclaims.engine.train_classifier on K stacked models. Same work per
+model-epoch. Each runs in two arrangements on all cores: one process with all threads, and one
+single-thread process per core; the best arrangement of each is compared. The three alternate
+`--repeats` times; medians.
 
-    python benchmarks/bench_engine.py            # ~7 min on 2 cores
-The last line is `speedup_mlp_k64=<x> speedup_cnn_k32=<y>` (best A over best B).
+    python benchmarks/bench_engine.py            # ~10 min on 2 cores
+The last line is `speedup_vs_loop=mlp:<x>,cnn:<y> speedup_vs_vmap=mlp:<x>,cnn:<y>` (the engine
+at K = 64 for the MLP and K = 32 for the CNN, over the best plain loop and the best ensemble at
+the same K).
 """
 
 from __future__ import annotations
@@ -37,17 +43,15 @@ DATA = os.path.join(os.environ.get("TMPDIR", "/tmp"), "nnclaims_bench_mnist1d.np
 
 
 def _prepare_data() -> None:
-    """The engine's standardised MNIST-1D arrays, written once for every worker."""
+    """The engine's MNIST-1D arrays (the published draw), written once for every worker."""
     import numpy as np
 
     from nnclaims import data
 
     path = "results/data/mnist1d.npz"
     d = data.load_arrays(path) if os.path.exists(path) else None
-    if d is None:
-        a = data.make_mnist1d()
-        x_tr, x_te = data.standardise(a["x_train"], a["x_test"])
-        arrays = {"x_train": x_tr, "y_train": a["y_train"], "x_test": x_te, "y_test": a["y_test"]}
+    if d is None:  # the generator standardises MNIST-1D itself
+        arrays = data.make_mnist1d()
     else:
         arrays = {k: getattr(d, k).numpy() for k in ("x_train", "y_train", "x_test", "y_test")}
     np.savez(DATA, **arrays)
@@ -67,6 +71,9 @@ def _data(engine: bool):
     return type("Arrays", (), t)
 
 
+_CLASSES: dict = {}
+
+
 def plain_model(kind: str):
     from torch import nn
 
@@ -74,22 +81,24 @@ def plain_model(kind: str):
         return nn.Sequential(
             nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10)
         )
+    if "cnn" not in _CLASSES:  # one class for every copy (stack_module_state requires it)
 
-    class ConvBase(nn.Module):  # MNIST-1D's small CNN
-        def __init__(self):
-            super().__init__()
-            self.c1 = nn.Conv1d(1, 25, 5, stride=2, padding=1)
-            self.c2 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
-            self.c3 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
-            self.head = nn.Linear(125, 10)
+        class ConvBase(nn.Module):  # MNIST-1D's small CNN
+            def __init__(self):
+                super().__init__()
+                self.c1 = nn.Conv1d(1, 25, 5, stride=2, padding=1)
+                self.c2 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
+                self.c3 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
+                self.head = nn.Linear(125, 10)
 
-        def forward(self, x):
-            h = self.c1(x.unsqueeze(1)).relu()
-            h = self.c2(h).relu()
-            h = self.c3(h).relu()
-            return self.head(h.flatten(1))
+            def forward(self, x):
+                h = self.c1(x.unsqueeze(-2)).relu()
+                h = self.c2(h).relu()
+                h = self.c3(h).relu()
+                return self.head(h.flatten(-2))
 
-    return ConvBase()
+        _CLASSES["cnn"] = ConvBase
+    return _CLASSES["cnn"]()
 
 
 def plain_train(kind: str, d, epochs: int, seed: int) -> None:
@@ -112,6 +121,39 @@ def plain_train(kind: str, d, epochs: int, seed: int) -> None:
             (model(d.x_test).argmax(1) == d.y_test).float().mean()
 
 
+def vmap_train(kind: str, d, k: int, epochs: int) -> None:
+    """PyTorch's model-ensembling recipe (torch.func), trained: K copies' parameters stacked,
+    the forward pass vmapped, one Adam over the stacked leaves, each model its own batches."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+    from torch.func import functional_call, stack_module_state, vmap
+
+    torch.manual_seed(0)
+    models = [plain_model(kind) for _ in range(k)]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+
+    def one(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    opt = torch.optim.Adam(list(params.values()), lr=1e-2)
+    n = d.x_train.shape[0]
+    for _ in range(epochs):
+        perm = torch.stack([torch.randperm(n) for _ in range(k)])  # (K, N)
+        for i in range(n // BATCH):
+            idx = perm[:, i * BATCH : (i + 1) * BATCH]
+            logits = vmap(one)(params, buffers, d.x_train[idx])  # (K, B, 10)
+            loss = F.cross_entropy(logits.flatten(0, 1), d.y_train[idx].flatten(), reduction="none")
+            opt.zero_grad(set_to_none=True)
+            loss.view(k, BATCH).mean(1).sum().backward()
+            opt.step()
+        with torch.no_grad():
+            logits = vmap(one, in_dims=(0, 0, None))(params, buffers, d.x_test)
+            (logits.argmax(-1) == d.y_test).float().mean(1)
+
+
 def engine_train(kind: str, d, k: int, epochs: int) -> None:
     from nnclaims.engine import train_classifier
     from nnclaims.models import get_model
@@ -131,12 +173,12 @@ def worker(job, threads, barrier, out):
 
     torch.set_num_threads(threads)
     d = _data(engine=impl == "engine")
+    train = {"plain": lambda e, m: plain_train(kind, d, e, m),
+             "vmap": lambda e, m: vmap_train(kind, d, k, e),
+             "engine": lambda e, m: engine_train(kind, d, k, e)}[impl]  # fmt: skip
     # warm-up (first-call costs are not throughput), timed to size the measured window
     t = time.perf_counter()
-    if impl == "plain":
-        plain_train(kind, d, 1, 0)
-    else:
-        engine_train(kind, d, k, 1)
+    train(1, 0)
     per_epoch = time.perf_counter() - t
     epochs = max(2, round(SECONDS / per_epoch))
     # the plain loop trains models of 10 epochs each (model set-up counts, as for a user)
@@ -144,10 +186,7 @@ def worker(job, threads, barrier, out):
     barrier.wait()
     t0 = time.perf_counter()
     for m in range(models):
-        if impl == "plain":
-            plain_train(kind, d, epochs, m)
-        else:
-            engine_train(kind, d, k, epochs)
+        train(epochs, m)
     t1 = time.perf_counter()
     out.put((t0, t1, models * epochs * (1 if impl == "plain" else k)))
 
@@ -180,6 +219,9 @@ def matmul_peak(threads: int) -> float:
     return 2 * 2048**3 * reps / (time.perf_counter() - t) / 1e9
 
 
+TOP = (("mlp", 64), ("cnn", 32))  # the engine's K that the last line compares
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -192,6 +234,7 @@ def main() -> None:
     jobs = [("plain", "mlp", 1), ("plain", "cnn", 1)]
     ks = {"mlp": [8, 32, 64], "cnn": [8, 32]} if not args.quick else {"mlp": [64], "cnn": [32]}
     jobs += [("engine", kind, k) for kind, kk in ks.items() for k in kk]
+    jobs += [("vmap", "mlp", 64), ("vmap", "cnn", 32)]
     results: dict[tuple, list[float]] = {(j, a): [] for j in jobs for a in arrangements}
     for r in range(args.repeats):  # alternate A and B so drift hits both alike
         for j in jobs:
@@ -219,13 +262,16 @@ def main() -> None:
             )
     print("(* best arrangement; speedup against the best plain loop of the same model)")
     for j in jobs:
-        if j[0] == "plain" or j[2] == max(ks[j[1]]):
+        if j[0] != "engine" or j[2] == max(ks[j[1]]):
             p, t = best[j]
             how = "one process per core, 1 thread each" if t == 1 else f"one process, {t} threads"
             print(f"best arrangement, {j[0]} {j[1]} K={j[2]}: {how}")
-    s_mlp = med[(("engine", "mlp", 64), best[("engine", "mlp", 64)])] / base["mlp"]
-    s_cnn = med[(("engine", "cnn", 32), best[("engine", "cnn", 32)])] / base["cnn"]
-    print(f"speedup_mlp_k64={s_mlp:.2f} speedup_cnn_k32={s_cnn:.2f}")
+    at = {kind: med[(("engine", kind, k), best[("engine", kind, k)])] for kind, k in TOP}
+    ens = {kind: med[(("vmap", kind, k), best[("vmap", kind, k)])] for kind, k in TOP}
+    print("(vmap: the torch.func ensemble at the same K)")
+    loop = ",".join(f"{kind}:{at[kind] / base[kind]:.2f}" for kind, _ in TOP)
+    vmap = ",".join(f"{kind}:{at[kind] / ens[kind]:.2f}" for kind, _ in TOP)
+    print(f"speedup_vs_loop={loop} speedup_vs_vmap={vmap}")
 
 
 if __name__ == "__main__":
