@@ -141,7 +141,7 @@ def test_archived_width_sweeps_are_what_the_code_makes(data_files, dataset):
     for spec in specs:
         short = dataclasses.replace(spec, seeds=(0,), epochs=2)
         dev = experiments.setup(short, 1, "cpu")  # the run's determinism settings
-        arrays = data.noisy(data.load_arrays(data_files[dataset]), spec.label_noise)
+        arrays = experiments.load_data([short], data_files[dataset])  # seed 0's own draw
         got, _ = widths.job(short, Job(device=dev, arrays=arrays))
         per_epoch = ["train_loss", "test_loss", "test_acc"]
         got = got[got["metric"].isin(per_epoch)]
@@ -189,8 +189,9 @@ def _stored(cfg, spec) -> pd.DataFrame:
 
 
 def _arrays(data_files, spec):
+    """What the run read: seed 0's own draw, and its tuning seeds' (the searches)."""
     experiments.setup(spec, 1, "cpu")  # the run's determinism settings
-    return data.load_arrays(data_files[spec.dataset])
+    return experiments.load_data([dataclasses.replace(spec, seeds=(0,))], data_files[spec.dataset])
 
 
 @pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
