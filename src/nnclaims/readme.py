@@ -37,6 +37,7 @@ def snapshot(results: str | Path) -> dict[str, Any]:
                 "claim": c["claim"],
                 "title": c["title"],
                 "verdict": c["verdict"],
+                "sources": {p["text"]: p["verdict"] for p in c.get("parts", [])},
                 "rows": [{k: r.get(k) for k in keep} for r in c.get("headline", [])],
             }
             for c in data["claims"]
@@ -54,7 +55,8 @@ def _cell(rows: list[dict[str, Any]], dataset: str) -> str:
 
 def render(snap: dict[str, Any]) -> str:
     """The README's table: per claim and source, its primary test and, per dataset, the mean
-    paired difference with its 95 % interval and the verdict there."""
+    paired difference with its 95 % interval and the verdict there; the claim's own verdict
+    (its first source's) in bold."""
     datasets = list(dict.fromkeys(r["dataset"] for c in snap["claims"] for r in c["rows"]))
     head = ["Claim", "Primary test (a − b against its margin)", *datasets, "Verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -62,8 +64,9 @@ def render(snap: dict[str, Any]) -> str:
         parts = list(dict.fromkeys(r["part"] or "" for r in c["rows"]))
         for i, part in enumerate(parts):
             rows = [r for r in c["rows"] if (r["part"] or "") == part]
-            name = c["title"] + (f" ({part.split(':')[0]})" if part else "")
-            verdict = f"**{c['verdict']}**" if i == 0 else "(this source: see the report)"
+            name = c["title"] + (f", {part.split(':')[0]}" if part else "")
+            verdict = c.get("sources", {}).get(part, c["verdict"]) if part else c["verdict"]
+            verdict = f"**{verdict}**" if i == 0 else verdict
             cells = [name, rows[0]["label"], *(_cell(rows, d) for d in datasets), verdict]
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("")

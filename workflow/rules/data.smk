@@ -25,6 +25,8 @@ rule draw:
         str(paths.DATA / "{dataset}" / "draw_{seed}.npz"),
     log:
         str(paths.LOGS / "data" / "{dataset}_draw_{seed}.log"),
+    benchmark:
+        str(paths.benchmark("data", "{dataset}_draw_{seed}"))
     wildcard_constraints:
         dataset="|".join(DRAWABLE),
         seed=r"\d+",

@@ -10,6 +10,8 @@ rule summary:
     log:
         notebook=str(paths.NOTEBOOKS_OUT / "summary.ipynb"),
         stdout=str(paths.LOGS / "analyse" / "summary.log"),
+    benchmark:
+        str(paths.benchmark("analyse", "summary"))
     conda:
         "../../envs/analysis.yaml"
     params:
