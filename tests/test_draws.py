@@ -109,3 +109,27 @@ def test_a_crossed_cell_on_its_own_seeds_draw_is_the_classify_runs_seed(tmp_path
     for i in (0, 1):
         assert np.array_equal(acc(crossed, code * i + i), acc(plain, i))
     assert not np.array_equal(acc(crossed, code * 1 + 0), acc(plain, 0))
+
+
+def test_lr_from_trains_every_arm_at_the_rate_the_reference_validates(tmp_path):
+    """The shared-rate rule of shared_vs_tuned: every arm at the rate ReLU's own lr search picks
+    (the pick a relu run of the same setup makes), whatever the arm itself would pick."""
+    path = tmp_path / "data" / "digits.npz"
+    path.parent.mkdir()
+    data.prepare("digits", path)
+    kw = dict(dataset="digits", epochs=2, seeds=(0,), lr_grid=(0.0003, 0.003, 0.03),
+              tune_seeds=1, data_draw="seed")  # fmt: skip
+    relu = experiments.run(RunSpec("classify", "relu", ("relu",), **kw), tmp_path / "r", path,
+                           keep_weights=False)  # fmt: skip
+    shared = [
+        RunSpec("classify", f"{a}_shared", (a,), lr_from="relu", **kw) for a in ("tanh", "sin")
+    ]
+    dfs = experiments.run_batch(shared, [tmp_path / "t", tmp_path / "s"], path, tmp_path / "ck",
+                                keep_weights=False)  # fmt: skip
+    picked = relu[relu["split"] == "test"]["lr"].unique()
+    assert len(picked) == 1
+    for df in dfs:
+        assert set(df[df["split"] == "test"]["lr"]) == set(picked)
+        # the validation rows that chose it are relu's search, under the run's own arm
+        val = df[df["split"] == "val"].sort_values("lr")["value"].to_numpy()
+        assert np.array_equal(val, relu[relu["split"] == "val"].sort_values("lr")["value"])

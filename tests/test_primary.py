@@ -220,3 +220,19 @@ def test_loss_auc_is_the_mean_training_loss_up_to_an_epoch():
     whole = analysis.select(df, "loss_auc", "hat", dataset="digits", epoch="last")
     want = df[df.arm == "hat"].groupby("seed")["value"].mean().to_numpy()
     assert whole.to_numpy() == pytest.approx(want)
+
+
+def test_a_report_wide_familywise_level_tests_each_claim_at_alpha_over_the_claims(df):
+    """config familywise: report → each claim's families at 0.05 / claims (the analysis rule
+    passes it to the notebooks, analysis.load_claims sets it): a primary decided at 0.05 can
+    stay open at 0.05 / 9."""
+    claim = {"title": "Better", "hypotheses": [_hyp("main", "better", "relu", primary=True)]}
+    at_claim = analysis.evaluate_claim(df, claim)
+    (r,) = at_claim["hypotheses"]
+    assert r["verdict"] == "supported" and at_claim["alpha"] == 0.05
+    strict = analysis.evaluate_claim(df, {**claim, "alpha": r["p_holm"] / 2})
+    assert (
+        strict["hypotheses"][0]["verdict"] == "inconclusive" and strict["verdict"] == "inconclusive"
+    )
+    doc = analysis.load_claims(ROOT / "config/claims.yaml", 0.05 / 9)
+    assert {c["alpha"] for c in doc.values()} == {0.05 / 9}
