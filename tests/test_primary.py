@@ -236,3 +236,24 @@ def test_a_report_wide_familywise_level_tests_each_claim_at_alpha_over_the_claim
     )
     doc = analysis.load_claims(ROOT / "config/claims.yaml", 0.05 / 9)
     assert {c["alpha"] for c in doc.values()} == {0.05 / 9}
+
+
+def test_a_candidate_that_did_not_train_and_was_not_chosen_does_not_stop_the_comparison():
+    """The 4-layer polynomial test: x³ never trained (its tuning seeds diverged: NaN validation
+    accuracy, scored at chance when choosing), so the best polynomial on validation is x²; the
+    comparison of x² with the worst non-polynomial arm is decided, not held open by x³."""
+    rng = np.random.default_rng(1)
+    flat = 14.0 + rng.normal(0, 0.5, size=(20, 5))
+    good = lambda m: m + np.linspace(0, 10, 20)[:, None] + rng.normal(0, 0.5, size=(20, 5))  # noqa: E731
+    df = _table({"cube": flat, "square": good(40.0), "relu": good(60.0), "tanh": good(58.0)})
+    val = {"cube": np.nan, "square": 45.0, "relu": 66.0, "tanh": 64.0}
+    rows = [dict(dataset="digits", model="mlp", arm=a, size=2, level=1.0, freq=np.nan, seed=s,
+                 epoch=20, lr=0.01, split="val", metric="val_acc", value=v)
+            for a, v in val.items() for s in (0, 1)]  # fmt: skip
+    df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+    h = {"id": "poly", "text": "t", "metric": "test_acc", "direction": "less", "threshold": 0.0,
+         "a": {"arms": ["cube", "square"], "of": "best_val"},
+         "b": {"arms": ["relu", "tanh"], "of": "worst_val"}}  # fmt: skip
+    (r,) = analysis.evaluate_claim(df, {"hypotheses": [h]})["hypotheses"]
+    assert r["note"].startswith("chosen on validation: a x², b tanh")
+    assert r["verdict"] == "supported"  # x² far below tanh, decided

@@ -115,8 +115,16 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _fix(x: float, digits: int) -> str:
+    """`digits` decimals, never a negative zero ("-0.00" for −0.003)."""
+    s = f"{x:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
+
+
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
-    ci = "n/a" if not np.isfinite(r["lo"]) else f"[{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]"
+    ci = (
+        "n/a" if not np.isfinite(r["lo"]) else f"[{_fix(r['lo'], digits)}, {_fix(r['hi'], digits)}]"
+    )
     sign = ">" if r["direction"] == "greater" else "<"
     d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
     ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
@@ -151,7 +159,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "source": r.get("source", ""),
         "ours": ours,
         "test": test,
-        "diff": f"{r['diff']:.{digits}f}",
+        "diff": _fix(r["diff"], digits),
         "ci": ci,
         "p": fmt_p(r.get("p", np.nan)),
         "p_holm": fmt_p(r.get("p_holm", np.nan)),

@@ -45,12 +45,18 @@ def snapshot(results: str | Path) -> dict[str, Any]:
     }
 
 
+def _num(x: float, sign: str = "") -> str:
+    """Two decimals, never "-0.00"."""
+    s = f"{x:{sign}.2f}"
+    return s.replace("-0.00", "0.00").replace("+0.00", "0.00") if abs(x) < 0.005 else s
+
+
 def _cell(rows: list[dict[str, Any]], dataset: str) -> str:
     r = next((r for r in rows if r["dataset"] == dataset), None)
     if r is None or r["estimate"] is None:
         return "—"
-    ci = "" if r["lo"] is None else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
-    return f"{r['estimate']:+.2f}{ci} {r['verdict']}"
+    ci = "" if r["lo"] is None else f" [{_num(r['lo'])}, {_num(r['hi'])}]"
+    return f"{_num(r['estimate'], '+')}{ci} {r['verdict']}"
 
 
 def render(snap: dict[str, Any]) -> str:

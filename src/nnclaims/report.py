@@ -60,10 +60,16 @@ def scope(config: dict[str, Any]) -> str:
         n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         out += (
             f", with small networks (MLPs of {depth} hidden layers of {width} units, "
-            f"{n:,} weights on {config['datasets'][0]}, and the sources' variations on them), "
+            f"{n:,} parameters on {config['datasets'][0]}, and the sources' variations on them), "
             "not the sources' CIFAR- and ImageNet-scale models"
         )
     return out
+
+
+def _num(x: float, sign: str = "") -> str:
+    """Two decimals, never "-0.00" (a tiny negative number rounds to 0.00)."""
+    s = f"{x:{sign}.2f}"
+    return s.replace("-0.00", "0.00").replace("+0.00", "0.00") if abs(x) < 0.005 else s
 
 
 def _effects(c: dict[str, Any], part: str = "") -> str:
@@ -74,10 +80,10 @@ def _effects(c: dict[str, Any], part: str = "") -> str:
     for r in rows:
         if r.get("estimate") is None:
             continue
-        ci = "" if r.get("lo") is None else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+        ci = "" if r.get("lo") is None else f" [{_num(r['lo'])}, {_num(r['hi'])}]"
         pts = " points" if "(points)" in r.get("unit", "") else ""
         own = "" if r["verdict"] == c["verdict"] else f", {r['verdict']}"
-        out.append(f"{r['dataset']} {r['estimate']:+.2f}{ci}{pts}{own}")
+        out.append(f"{r['dataset']} {_num(r['estimate'], '+')}{ci}{pts}{own}")
     return f"by {rows[0]['label']}: " + "; ".join(out) if out else ""
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import catalog, ranking, stats, testtypes
 from .labels import label
-from .selection import END_METRICS, SPECTRAL, select, select_rows, untrained
+from .selection import CHANCE, END_METRICS, SPECTRAL, select, select_rows, untrained
 
 
 def _untrained(df: pd.DataFrame, sel: dict[str, Any], dataset: str | None) -> bool:
@@ -75,9 +75,21 @@ def chosen_on_validation(df: pd.DataFrame, sel: dict[str, Any], dataset: str | N
         val = val[np.isclose(val["lr"], trained["lr"].iloc[0])]
         if val.empty:
             raise LookupError(f"arm {arm!r} has no validation accuracy (no lr search) to choose by")
-        scores[arm] = float(val["value"].mean())
+        # a diverged tuning seed scores at chance, as in the lr search itself
+        chance = CHANCE.get(dataset or "", 10.0)
+        scores[arm] = float(val["value"].fillna(chance).mean())
     pick = max if sel["of"] == "best_val" else min
     return pick(scores, key=scores.get)
+
+
+def _compared(df: pd.DataFrame, sel: dict[str, Any] | None, dataset: str | None) -> list:
+    """The plain selectors whose models a side's numbers come from: as `_arms`, but for an arm
+    chosen on validation only the chosen one (an untrained candidate it did not choose does not
+    stop the comparison)."""
+    if sel is not None and sel.get("of") in ("best_val", "worst_val"):
+        rest = {k: v for k, v in sel.items() if k not in ("arms", "of", "minus")}
+        return [{**rest, "arm": chosen_on_validation(df, sel, dataset)}]
+    return _arms(sel)
 
 
 def _arms(sel: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -201,7 +213,9 @@ def paired_values(
         "arm_b": _plain_arm(h.get("b")),
         "untrained": list(
             dict.fromkeys(
-                s["arm"] for s in _arms(h["a"]) + _arms(h.get("b")) if _untrained(df, s, dataset)
+                s["arm"]
+                for s in _compared(df, h["a"], dataset) + _compared(df, h.get("b"), dataset)
+                if _untrained(df, s, dataset)
             )
         ),
     }
@@ -379,8 +393,10 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         "unevaluated": unevaluated,
         "alpha": alpha,
         "family": len(results),
+        # tests per Holm family: the hypotheses, and the equivalence tests (TOST) beside them
         "families": {
-            role: sum(r["role"] == role for r in results) for role in ("primary", "secondary")
+            role: sum((1 + bool(r.get("equivalence"))) for r in results if r["role"] == role)
+            for role in ("primary", "secondary")
         },
     }
 
