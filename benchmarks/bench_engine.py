@@ -165,9 +165,9 @@ def engine_train(kind: str, d, k: int, epochs: int) -> None:
 
 def worker(job, threads, barrier, out):
     impl, kind, k = job
-    if impl == "plain":
-        # the reference loop as a user runs it: without the strict reproducibility mode that
-        # `import nnclaims` gives MKL (it slows small unbatched matmuls by 10-20 % here)
+    if impl != "engine":
+        # the loop and the ensemble as a user runs them: without the strict reproducibility
+        # mode that `import nnclaims` gives MKL (it slows small unbatched matmuls by 10-20 %)
         os.environ.pop("MKL_CBWR", None)
     import torch
 
