@@ -115,15 +115,18 @@ def fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _fix(x: float, digits: int) -> str:
-    """`digits` decimals, never a negative zero ("-0.00" for −0.003)."""
-    s = f"{x:.{digits}f}"
-    return s[1:] if s.startswith("-") and float(s) == 0 else s
+def fmt_num(x: float, digits: int = 2, sign: str = "") -> str:
+    """`digits` decimals (`sign` "+": always signed), never a negative zero: a number that
+    rounds to zero prints unsigned ("0.00" for −0.003)."""
+    s = f"{x:{sign}.{digits}f}"
+    return f"{0.0:.{digits}f}" if float(s) == 0 else s
 
 
 def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     ci = (
-        "n/a" if not np.isfinite(r["lo"]) else f"[{_fix(r['lo'], digits)}, {_fix(r['hi'], digits)}]"
+        "n/a"
+        if not np.isfinite(r["lo"])
+        else f"[{fmt_num(r['lo'], digits)}, {fmt_num(r['hi'], digits)}]"
     )
     sign = ">" if r["direction"] == "greater" else "<"
     d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
@@ -159,7 +162,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "source": r.get("source", ""),
         "ours": ours,
         "test": test,
-        "diff": _fix(r["diff"], digits),
+        "diff": fmt_num(r["diff"], digits),
         "ci": ci,
         "p": fmt_p(r.get("p", np.nan)),
         "p_holm": fmt_p(r.get("p_holm", np.nan)),

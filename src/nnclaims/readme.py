@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .analysis import fmt_num
+
 README = Path("README.md")
 SNAPSHOT = Path("docs/verdicts.json")
 PICTURE = Path("docs/summary.png")
@@ -45,18 +47,12 @@ def snapshot(results: str | Path) -> dict[str, Any]:
     }
 
 
-def _num(x: float, sign: str = "") -> str:
-    """Two decimals, never "-0.00"."""
-    s = f"{x:{sign}.2f}"
-    return s.replace("-0.00", "0.00").replace("+0.00", "0.00") if abs(x) < 0.005 else s
-
-
 def _cell(rows: list[dict[str, Any]], dataset: str) -> str:
     r = next((r for r in rows if r["dataset"] == dataset), None)
     if r is None or r["estimate"] is None:
         return "—"
-    ci = "" if r["lo"] is None else f" [{_num(r['lo'])}, {_num(r['hi'])}]"
-    return f"{_num(r['estimate'], '+')}{ci} {r['verdict']}"
+    ci = "" if r["lo"] is None else f" [{fmt_num(r['lo'])}, {fmt_num(r['hi'])}]"
+    return f"{fmt_num(r['estimate'], sign='+')}{ci} {r['verdict']}"
 
 
 def render(snap: dict[str, Any]) -> str:

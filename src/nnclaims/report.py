@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, frozen, stats
+from .analysis import fmt_num
 from .claims import load as claims_doc
 from .io import atomic_path, full_disk_named, write_json
 from .provenance import code_summary, stamp
@@ -66,12 +67,6 @@ def scope(config: dict[str, Any]) -> str:
     return out
 
 
-def _num(x: float, sign: str = "") -> str:
-    """Two decimals, never "-0.00" (a tiny negative number rounds to 0.00)."""
-    s = f"{x:{sign}.2f}"
-    return s.replace("-0.00", "0.00").replace("+0.00", "0.00") if abs(x) < 0.005 else s
-
-
 def _effects(c: dict[str, Any], part: str = "") -> str:
     """A source's primary test by its label, and its estimate per dataset: 'by X: mnist1d
     +0.40 [−0.8, 1.6] points'."""
@@ -80,10 +75,10 @@ def _effects(c: dict[str, Any], part: str = "") -> str:
     for r in rows:
         if r.get("estimate") is None:
             continue
-        ci = "" if r.get("lo") is None else f" [{_num(r['lo'])}, {_num(r['hi'])}]"
+        ci = "" if r.get("lo") is None else f" [{fmt_num(r['lo'])}, {fmt_num(r['hi'])}]"
         pts = " points" if "(points)" in r.get("unit", "") else ""
         own = "" if r["verdict"] == c["verdict"] else f", {r['verdict']}"
-        out.append(f"{r['dataset']} {_num(r['estimate'], '+')}{ci}{pts}{own}")
+        out.append(f"{r['dataset']} {fmt_num(r['estimate'], sign='+')}{ci}{pts}{own}")
     return f"by {rows[0]['label']}: " + "; ".join(out) if out else ""
 
 
