@@ -5,7 +5,7 @@ instead: the plain loop (B) and the torch.func ensemble (C).
 batches, no DataLoader, test evaluation every epoch. (C) is PyTorch's own model-ensembling
 recipe: K nn.Module copies stacked with `torch.func.stack_module_state`, the forward pass
 `vmap`ped over `functional_call`, `torch.optim.Adam` over the stacked leaves, each model its own
-batch order. (A) is nnclaims.engine.train_classifier on K stacked models. Same work per
+batch order. (A) is nnclaims.train.engine.train_classifier on K stacked models. Same work per
 model-epoch. Each runs in two arrangements on all cores: one process with all threads, and one
 single-thread process per core; the best arrangement of each is compared. The three alternate
 `--repeats` times; medians.
@@ -46,7 +46,7 @@ def _prepare_data() -> None:
     """The engine's MNIST-1D arrays (the published draw), written once for every worker."""
     import numpy as np
 
-    from nnclaims import data
+    from nnclaims.data import datasets as data
 
     path = "results/data/mnist1d.npz"
     d = data.load_arrays(path) if os.path.exists(path) else None
@@ -65,7 +65,7 @@ def _data(engine: bool):
     with np.load(DATA) as z:
         t = {k: torch.as_tensor(z[k]) for k in z.files}
     if engine:
-        from nnclaims.engine import Arrays
+        from nnclaims.train.engine import Arrays
 
         return Arrays(t["x_train"], t["y_train"], t["x_test"], t["y_test"])
     return type("Arrays", (), t)
@@ -155,8 +155,8 @@ def vmap_train(kind: str, d, k: int, epochs: int) -> None:
 
 
 def engine_train(kind: str, d, k: int, epochs: int) -> None:
-    from nnclaims.engine import train_classifier
-    from nnclaims.models import get_model
+    from nnclaims.nets.models import get_model
+    from nnclaims.train.engine import train_classifier
 
     depth, width = (2, 100) if kind == "mlp" else (3, 25)
     model = get_model(kind)(list(range(k)), 40, depth, width, 10, ["relu"])

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnclaims import engine, pruning, vision
-from nnclaims.data import linear_toy
-from nnclaims.engine import Arrays
-from nnclaims.models import StackedCNN, StackedMLP
+from nnclaims.data.datasets import linear_toy
+from nnclaims.nets import pruning, vision
+from nnclaims.nets.models import StackedCNN, StackedMLP
+from nnclaims.train import engine
+from nnclaims.train.engine import Arrays
 
 
 def toy(n=400, d=40, classes=4, dtype=torch.float64, seed=0) -> Arrays:
@@ -72,8 +73,8 @@ def exactness() -> None:
 
 
 def experiment_code(data: Path | None, out: Path) -> None:
-    from nnclaims import experiments
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
+    from nnclaims.run import experiments
 
     if data is None:
         d = toy(n=1000, dtype=torch.float32)
@@ -170,7 +171,7 @@ def paper_rates(
     deterministic kernels, no benchmark search). Returns {(model, depth): {mode: TFLOP/s}}."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from nnclaims.vmapstack import VmapStack
+    from nnclaims.nets.vmapstack import VmapStack
 
     if dev == "cuda":
         torch.backends.cudnn.benchmark = False
@@ -228,10 +229,10 @@ def paper_hours(rates, config: Path = Path("config/paper.yaml")) -> None:
     count) at its architecture's measured rate in that mode; then with each architecture in its
     own fastest mode (a claim's `train:` can set its own stacking and compile). Architectures
     not (yet) measured are listed with their FLOPs, not guessed."""
-    from nnclaims import resources
     from nnclaims.cli import load_config
-    from nnclaims.plan import make_plan
-    from nnclaims.vision import IMAGE_MODELS
+    from nnclaims.nets.vision import IMAGE_MODELS
+    from nnclaims.plan import resources
+    from nnclaims.plan.runs import make_plan
 
     plan = make_plan(load_config(str(config), None, None))  # as `nnclaims cost` reads it
     flops: dict[tuple[str, int], float] = {}
@@ -283,8 +284,9 @@ def fast_profile(
     × seconds per model-epoch. Random images: the accuracy means nothing, the time does."""
     import yaml
 
-    from nnclaims import airbench, resources
-    from nnclaims.plan import make_plan
+    from nnclaims.plan import resources
+    from nnclaims.plan.runs import make_plan
+    from nnclaims.train import airbench
 
     shape, epochs = (3, 32, 32), 10
     g = torch.Generator().manual_seed(0)

@@ -1,5 +1,5 @@
 """airbench94's network and training loop, kept as close to the package as a CPU test allows: the
-independent reference for nnclaims.airbench (tests/test_airbench.py).
+independent reference for nnclaims.train.airbench (tests/test_airbench.py).
 
 From airbench 0.1.8 (github.com/KellerJordan/cifar10-airbench, MIT License, Copyright (c) 2024
 Keller Jordan): lib_airbench94.py (make_net94, ConvGroup, BatchNorm, Conv) and utils.py (train,

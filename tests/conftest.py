@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import nnclaims  # noqa: F401 (pins the CPU kernels' instruction set before any test runs torch)
+import nnclaims.kinds  # noqa: F401 (registers the built-in kinds, as every entry point does)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "paper", "profiles", "envs", "archive")
@@ -26,7 +27,7 @@ def digits(tmp_path_factory) -> Path:
     """The embedded digits dataset as the .npz a run reads."""
     import numpy as np
 
-    from nnclaims import data
+    from nnclaims.data import datasets as data
 
     path = tmp_path_factory.mktemp("data") / "digits.npz"
     np.savez(path, **data.get_maker("digits")())

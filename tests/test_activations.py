@@ -3,7 +3,7 @@ import torch
 import yaml
 from conftest import ROOT
 
-from nnclaims import activations
+from nnclaims.nets import activations
 
 
 @pytest.mark.parametrize(
@@ -95,8 +95,8 @@ def test_schema_lists_exactly_the_registered_activations():
 
 
 def test_schema_lists_exactly_the_registered_models():
-    from nnclaims.models import MODELS
-    from nnclaims.vision import IMAGE_MODELS
+    from nnclaims.nets.models import MODELS
+    from nnclaims.nets.vision import IMAGE_MODELS
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     enum = schema["properties"]["train"]["properties"]["model"]["enum"]
@@ -104,7 +104,7 @@ def test_schema_lists_exactly_the_registered_models():
 
 
 def test_schema_lists_exactly_the_known_datasets():
-    from nnclaims import data
+    from nnclaims.data import datasets as data
 
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     assert sorted(schema["properties"]["datasets"]["items"]["enum"]) == data.known()

@@ -1,4 +1,4 @@
-"""The fast image profile's network and recipe (nnclaims.airbench) against the airbench
+"""The fast image profile's network and recipe (nnclaims.train.airbench) against the airbench
 package's own code (tests/airbench_reference.py), on tiny random images on the CPU; and the
 profile's plan (config/cifar_fast.yaml)."""
 
@@ -12,10 +12,12 @@ import pytest
 import torch
 import yaml
 
-from nnclaims import airbench, pruning, seeding, vision
-from nnclaims.engine import Arrays
-from nnclaims.hparams import RunSpec
-from nnclaims.plan import make_plan
+from nnclaims.core import seeding
+from nnclaims.core.hparams import RunSpec
+from nnclaims.nets import pruning, vision
+from nnclaims.plan.runs import make_plan
+from nnclaims.train import airbench
+from nnclaims.train.engine import Arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (3, 32, 32)
@@ -183,7 +185,7 @@ def test_the_recipe_runs_through_the_experiment_code(tmp_path):
     profile's jobs take."""
     from test_vision import tiny_images
 
-    from nnclaims import experiments
+    from nnclaims.run import experiments
 
     npz = tiny_images(tmp_path / "imgs.npz")
     kw = dict(dataset="cifar10", model="airbench", recipe="airbench", depth=1, epochs=1,

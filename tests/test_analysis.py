@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from nnclaims import analysis
+from nnclaims.report import analysis
 
 
 def table(values: dict[str, list[float]], diverged: dict[str, list[int]] | None = None):
@@ -78,7 +78,7 @@ def test_setup_sentence_says_how_image_seeds_were_trained():
 
 
 def test_outcome_sentence_names_a_hypothesis_once_with_its_datasets():
-    from nnclaims.analysis import outcome_sentence
+    from nnclaims.report.analysis import outcome_sentence
 
     hs = [
         {"id": "a", "text": "A holds", "dataset": "mnist1d", "verdict": "supported"},

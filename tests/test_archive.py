@@ -1,4 +1,4 @@
-"""The seed archive (config seed_archive, nnclaims.replicates.import_archived): seeds trained
+"""The seed archive (config seed_archive, nnclaims.run.replicates.import_archived): seeds trained
 earlier and kept with the repository are copied, not trained, when they were made from the same
 data file; the default run's archived lottery seeds are what today's code makes from today's
 data (recomputed here for the first two rounds of one trial)."""
@@ -15,9 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnclaims import cli, data, experiments, plan, replicates
-from nnclaims.hparams import RunSpec
-from nnclaims.kinds import Job, actsearch, imp, lottery, search, widths
+from nnclaims import cli
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data import datasets as data
+from nnclaims.kinds import Job, actsearch, control, imp, lottery, search, widths
+from nnclaims.plan import runs as plan
+from nnclaims.run import experiments, replicates
 
 SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)
 KEYS = ["arm", "level", "seed", "epoch", "split", "metric"]
@@ -120,7 +123,7 @@ def test_the_default_runs_archived_seeds_are_all_there_for_todays_data(data_file
         store = replicates.Store(cfg["seed_archive"], spec)
         lacks = store.missing(spec.seeds)
         assert lacks == [], f"{store.dir} lacks seeds {lacks} of {spec.run_id}; {refresh}"
-        sha = experiments._file_sha256(data_files[spec.dataset])
+        sha = replicates.file_sha256(data_files[spec.dataset])
         for s in spec.seeds:
             meta = json.loads(store._f(s, "json").read_text())
             other = f"{store.dir}: seed {s} was made from other data; {refresh}"
@@ -211,9 +214,9 @@ def test_archived_imp_and_control_rows_are_what_the_code_makes(data_files, datas
     controls = [s for s in specs if s.kind == "control"]
     assert {c.control for c in controls} == {"reinit", "random", "long"}
     for ctl in controls:
-        first = [r for r in imp.control_groups(ctl) if r[1] > 0][0][1]  # its first pruned round
+        first = [r for r in control.control_groups(ctl) if r[1] > 0][0][1]  # its first pruned round
         one = dataclasses.replace(ctl, seeds=(0,), epochs=2, control_rounds=(first,))
-        got = imp.run_control(one, arrays, masks, mask_seeds=[0])
+        got = control.run_control(one, arrays, masks, mask_seeds=[0])
         arms = sorted(set(got["arm"]))
         _epochs_1_2(got, _stored(cfg, ctl), arms)
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnclaims import ranking, searchtrends, stats, widthsweep
+from nnclaims.stats import paired as stats
+from nnclaims.stats import ranking, searchtrends, widthsweep
 
 ALPHA = stats.ALPHA
 

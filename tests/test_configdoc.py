@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from nnclaims import configdoc
+from nnclaims.plan import configdoc
 
 SCHEMA = yaml.safe_load((ROOT / configdoc.SCHEMA).read_text())
 CONFIG = yaml.safe_load((ROOT / configdoc.CONFIG).read_text())

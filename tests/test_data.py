@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnclaims import data
+from nnclaims.data import datasets as data
 
 # sha256 of the generated MNIST-1D arrays (float32 x, int64 y), equal to the published pickle's
 # content; a change here means the default dataset changed under every result.

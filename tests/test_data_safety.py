@@ -15,7 +15,8 @@ import pytest
 from conftest import ROOT
 from test_workflow import snakemake
 
-from nnclaims import provenance, results_folder
+from nnclaims.core import provenance
+from nnclaims.plan import results_folder
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -54,7 +55,7 @@ def nnclaims(checkout: Path, *args: str) -> subprocess.CompletedProcess:
 def fake_run(checkout: Path, results: str, name: str) -> Path:
     """A finished run directory whose hparams record the checkout's code as it is now."""
     code = (
-        "import json, sys; from nnclaims.provenance import git_state; "
+        "import json, sys; from nnclaims.core.provenance import git_state; "
         "print(json.dumps(git_state()))"
     )
     env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
@@ -76,7 +77,7 @@ def test_a_docs_edit_leaves_runs_current_and_a_code_edit_makes_them_stale(checko
     assert r.returncode == 0, r.stderr
     assert "0 run(s) stale" in r.stdout and run.is_dir()
     # a change to the library that trains: the run is stale, and listed before anything goes
-    lib = checkout / "src/nnclaims/engine.py"
+    lib = checkout / "src/nnclaims/train/engine.py"
     lib.write_text(lib.read_text() + "\n# a changed line\n")
     r = nnclaims(checkout, "stale")
     assert "1 run(s) stale" in r.stdout and str(run.relative_to(checkout)) in r.stdout
@@ -90,7 +91,7 @@ def test_a_docs_edit_leaves_runs_current_and_a_code_edit_makes_them_stale(checko
 def test_stale_reads_the_configs_results_folder(checkout):
     (checkout / "mine.yaml").write_text("results: elsewhere/mine\n")
     run = fake_run(checkout, "elsewhere/mine", "classify_bbbbbbbbbbbb")
-    lib = checkout / "src/nnclaims/engine.py"
+    lib = checkout / "src/nnclaims/train/engine.py"
     lib.write_text(lib.read_text() + "\n# a changed line\n")
     r = nnclaims(checkout, "stale", "--config", "mine.yaml")
     assert r.returncode == 0, r.stderr

@@ -8,8 +8,8 @@ import subprocess
 import yaml
 from conftest import ROOT
 
-from nnclaims import readme
-from nnclaims.plan import make_plan
+from nnclaims.plan.runs import make_plan
+from nnclaims.report import readme
 
 LABEL = re.compile(r"(?<![\w&/#])#\d+(\.\d+)?\b")  # a work-item number: a hash, then digits
 PAGES = ["README.md", "CONTRIBUTING.md", "config/README.md", "archive/README.md",
@@ -26,7 +26,9 @@ def test_the_readme_is_short_and_its_verdict_table_is_the_generated_one():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 250
     snap = json.loads((ROOT / readme.SNAPSHOT).read_text())
-    assert readme.block_of(text) == readme.render(snap), "run python -m nnclaims.readme results"
+    assert readme.block_of(text) == readme.render(snap), (
+        "run python -m nnclaims.report.readme results"
+    )
     plan = make_plan(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
     assert [c["claim"] for c in snap["claims"]] == list(plan.claim_runs)
     assert all(c["rows"] for c in snap["claims"])

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import yaml
 
-from nnclaims import data, downloads
+from nnclaims.data import datasets as data
+from nnclaims.data import downloads
 
 RNG = np.random.default_rng(0)
 

@@ -1,5 +1,5 @@
-"""Each seed its own data: per-seed draws (nnclaims.data.DRAWS), disjoint tuning seeds, and the
-records a run keeps of what it was tested on."""
+"""Each seed its own data: per-seed draws (nnclaims.data.datasets.DRAWS), disjoint tuning seeds,
+and the records a run keeps of what it was tested on."""
 
 import json
 
@@ -8,10 +8,12 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from nnclaims import data, experiments, kinds
-from nnclaims.hparams import RunSpec
+from nnclaims import kinds
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data import datasets as data
 from nnclaims.kinds import crossed as crossed_kind
-from nnclaims.plan import make_plan
+from nnclaims.plan.runs import make_plan
+from nnclaims.run import experiments
 
 
 def test_an_mnist1d_draw_is_the_packages_own_generator_at_the_seeds_generator_seed():

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from nnclaims import engine, pruning, stacked_ops
-from nnclaims.data import linear_toy
-from nnclaims.engine import Arrays
-from nnclaims.models import StackedCNN, StackedMLP
+from nnclaims.data.datasets import linear_toy
+from nnclaims.nets import pruning, stacked_ops
+from nnclaims.nets.models import StackedCNN, StackedMLP
+from nnclaims.train import engine, spectral
+from nnclaims.train.engine import Arrays
 
 toy = linear_toy  # 400 + 100 examples of a random linear task, 12 features by default
 
@@ -150,8 +151,8 @@ def test_divergence_is_recorded_not_raised():
 
 def test_spectral_ratio_of_a_pure_sine():
     freqs, amps = np.array([5.0, 10.0]), np.array([1.0, 0.5])
-    _, y = engine.sines_target(0, freqs, amps, 200)
-    r = engine.spectrum_ratio(y[None, :], freqs, amps)
+    _, y = spectral.sines_target(0, freqs, amps, 200)
+    r = spectral.spectrum_ratio(y[None, :], freqs, amps)
     np.testing.assert_allclose(r, [[1.0, 1.0]], atol=1e-9)
 
 
@@ -159,7 +160,7 @@ def test_stacked_adam_equals_torch_fused_adam_per_model_bit_for_bit_and_resumes(
     """Each model of the stack steps exactly as torch.optim.Adam(fused=True) steps that model's
     own tensors (the kernel sees one view per model), with its own lr, across a save and
     restore."""
-    from nnclaims.optim import StackedAdam
+    from nnclaims.train.optim import StackedAdam
 
     g = torch.Generator().manual_seed(0)
     lrs = [3e-3, 1e-2, 3e-3]

@@ -13,11 +13,12 @@ import torch
 import yaml
 from conftest import ROOT
 
-from nnclaims import analysis, experiments
-from nnclaims.engine import Arrays
-from nnclaims.hparams import RunSpec
+from nnclaims.core.hparams import RunSpec
 from nnclaims.kinds import imp as imp_kind
 from nnclaims.kinds.common import stack
+from nnclaims.report import analysis
+from nnclaims.run import experiments
+from nnclaims.train.engine import Arrays
 
 H = {
     "id": "h",

@@ -19,10 +19,14 @@ from conftest import ROOT
 from test_io import full_disk  # noqa: F401 (a fixture)
 from test_verdicts import _table
 
-from nnclaims import claims, cli, data, replicates, results_folder, tables
-from nnclaims.io import BadYaml, DamagedFile, archive_problem, write_run_files
-from nnclaims.plan import make_plan
-from nnclaims.testtypes import ClaimsError
+from nnclaims import cli
+from nnclaims.core.files import DamagedFile, archive_problem, write_run_files
+from nnclaims.core.testtype import ClaimsError
+from nnclaims.data import datasets as data
+from nnclaims.plan import claims, results_folder
+from nnclaims.plan.config import BadYaml
+from nnclaims.plan.runs import make_plan
+from nnclaims.run import replicates, tables
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def test_an_epoch_past_the_runs_stops_before_any_job_and_is_never_the_nearest(de
     _hypothesis(doc, "mish", "mish_matches_swish")["a"]["epoch"] = 99
     with pytest.raises(ClaimsError, match="a.epoch 99 is past the 50 epochs"):
         claims.check(doc, cfg, plan)
-    from nnclaims import analysis
+    from nnclaims.report import analysis
 
     df = _table({"a": np.full((3, 2), 50.0)})
     with pytest.raises(LookupError, match="epoch 99 is past arm 'a'"):
@@ -65,7 +69,7 @@ def test_an_epoch_past_the_runs_stops_before_any_job_and_is_never_the_nearest(de
 
 
 def test_a_test_that_could_not_be_evaluated_leaves_the_claim_not_supported():
-    from nnclaims.verdicts import evaluate_claim
+    from nnclaims.stats.verdicts import evaluate_claim
 
     df = _table({"a": np.full((3, 4), 80.0) + np.arange(4), "b": np.full((3, 4), 60.0)})
     ok = {"id": "a_beats_b", "text": "a beats b", "metric": "test_acc", "a": {"arm": "a"},
@@ -253,7 +257,7 @@ def test_the_analysis_command_quotes_every_value_and_passes_the_claim_as_text(pr
 
 
 def test_a_full_disk_in_the_report_step_names_the_folder_and_the_fix(tmp_path, full_disk):  # noqa: F811
-    from nnclaims import report
+    from nnclaims.report import pdf as report
 
     big = tmp_path / "fig.png"
     big.write_bytes(b"\0" * 400_000)  # more than the 256 KiB disk holds

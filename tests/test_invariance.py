@@ -11,9 +11,9 @@ tail elements by their place in the stack (ReLU MLP, lr 0.01 on MNIST-1D: 63.7 v
 import numpy as np
 import pytest
 
-from nnclaims import engine
-from nnclaims.data import Draws, linear_toy
-from nnclaims.models import StackedCNN, StackedMLP
+from nnclaims.data.datasets import Draws, linear_toy
+from nnclaims.nets.models import StackedCNN, StackedMLP
+from nnclaims.train import engine
 
 OTHERS = ["relu", "swish", "hat", "gelu", "elu", "tanh", "sin", "swish_beta", "softplus"]
 

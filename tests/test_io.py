@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from nnclaims.io import atomic_path, write_parquet
+from nnclaims.core.files import atomic_path, write_parquet
 
 
 def test_a_failed_write_leaves_neither_half_a_file_nor_a_temporary(tmp_path):
@@ -27,8 +27,9 @@ def test_a_truncated_npz_names_the_file_and_the_fix(tmp_path):
     """Dataset and masks files: not a bare BadZipFile."""
     import numpy as np
 
-    from nnclaims import data, experiments
-    from nnclaims.io import DamagedFile
+    from nnclaims.core.files import DamagedFile
+    from nnclaims.data import datasets as data
+    from nnclaims.run import experiments
 
     for name in ("mnist1d.npz", "masks.npz"):
         f = tmp_path / name
@@ -57,7 +58,7 @@ def full_disk(tmp_path):
 def test_a_full_disk_says_no_space_and_keeps_the_finished_file(full_disk):
     import torch
 
-    from nnclaims import checkpoint
+    from nnclaims.train import checkpoint
 
     done = full_disk / "metrics.parquet"
     write_parquet(pd.DataFrame({"a": [1]}), done)
@@ -73,8 +74,8 @@ def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
     """collect said only `ArrowInvalid: … Parquet magic bytes not found`."""
     import json
 
-    from nnclaims import tables
-    from nnclaims.io import DamagedFile
+    from nnclaims.core.files import DamagedFile
+    from nnclaims.run import tables
 
     run = tmp_path / "runs" / "abc"
     write_parquet(pd.DataFrame({"metric": ["test_acc"] * 100, "value": range(100)}), run / "m.pq")
@@ -88,7 +89,7 @@ def test_a_truncated_run_table_names_the_file_and_the_fix(tmp_path):
 def test_snakemake_config_text_numbers_become_numbers():
     """`snakemake --config 'train={epochs: 5}'` passes '5' (text) and the schema refused
     it; numbers and booleans written as text are numbers again, names and paths stay text."""
-    from nnclaims.io import numbers_from_text
+    from nnclaims.plan.config import numbers_from_text
 
     cfg = {"train": {"epochs": "5", "lr": "1e-3", "lr_grid": ["0.01", ".1"], "augment": "true",
                      "model": "mlp"}, "results": "results/x", "datasets": ["digits"],

@@ -1,14 +1,16 @@
 """The experiment-kind registry: every kind a RunSpec may name has one module, found by name."""
 
 import dataclasses
-import importlib
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from nnclaims import analysis, claims, hparams, kinds, testtypes
+from nnclaims import kinds
+from nnclaims.core import hparams, testtype
+from nnclaims.plan import claims
+from nnclaims.report import analysis
 
 
 def test_every_kind_module_is_found_and_registered():
@@ -18,7 +20,7 @@ def test_every_kind_module_is_found_and_registered():
     }  # fmt: skip
     for name, kind in kinds.KINDS.items():
         assert kind.name == name and kind.doc
-        assert kind.train.__module__ == f"nnclaims.kinds.{'imp' if name == 'control' else name}"
+        assert kind.train.__module__ == f"nnclaims.kinds.{name}"
     with pytest.raises(ValueError, match="No such run kind: 'prune2'. Known: actsearch"):
         hparams.RunSpec("prune2", "a", ("relu",))
 
@@ -81,8 +83,8 @@ def test_a_run_directory_from_before_the_kinds_owned_their_hyperparameters_still
 def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
     """A submit host plans with Snakemake alone: kind modules name those lazily."""
     code = (
-        "import sys; import nnclaims.plan, nnclaims.kinds, nnclaims.resources, "
-        "nnclaims.describe, nnclaims.claims; "
+        "import sys; import nnclaims.plan.runs, nnclaims.kinds, nnclaims.plan.resources, "
+        "nnclaims.report.describe, nnclaims.plan.claims; "
         "print(sorted(m for m in ('torch', 'numpy', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -90,16 +92,15 @@ def test_the_plan_side_of_every_kind_imports_without_torch_numpy_or_pandas():
 
 
 def test_every_test_type_is_known_by_name_with_its_kinds_own():
-    known = testtypes.known()
+    known = testtype.known()
     assert list(known)[:2] == ["paired", "kendall"]
     widths = {t.name for t in kinds.get("widths").tests}
     assert widths == {"knee", "spread", "past_threshold", "peak"}
     assert {"ranksum", "enrichment"} <= set(known)
-    for t in known.values():  # each one's function exists where it says
-        module, function = t.values.split(":")
-        assert callable(getattr(importlib.import_module(module), function)), t.name
-    with pytest.raises(testtypes.ClaimsError, match="No such test: 'kneee'. Known: paired"):
-        testtypes.get("kneee")
+    for t in known.values():  # each one computes with a function, not a name in a string
+        assert callable(t.values), t.name
+    with pytest.raises(testtype.ClaimsError, match="No such test: 'kneee'. Known: paired"):
+        testtype.get("kneee")
 
 
 def test_a_hypothesis_with_an_unknown_test_or_a_kinds_metric_is_refused(tmp_path):
@@ -112,7 +113,7 @@ def test_a_hypothesis_with_an_unknown_test_or_a_kinds_metric_is_refused(tmp_path
         claims.load(bad)
     where = "here"
     with pytest.raises(claims.ClaimsError, match="metric fit_loss comes with test knee, spread"):
-        testtypes.check_metric(where, {**h, "test": "paired"})
+        testtype.check_metric(where, {**h, "test": "paired"})
 
 
 def test_the_report_explains_each_test_type_a_claim_uses_once():
@@ -124,19 +125,20 @@ def test_the_report_explains_each_test_type_a_claim_uses_once():
 
 @pytest.mark.parametrize(
     "module",
-    ["plan_checks", "resources", "claims", "describe", "testtypes", "hparams", "seeding",
-     "kinds.search", "kinds.widths", "widthsweep", "verdicts", "cli", "report"],
+    ["plan.checks", "plan.resources", "plan.claims", "report.describe", "stats.testtypes",
+     "core.hparams", "core.seeding", "kinds.search", "kinds.widths", "stats.widthsweep",
+     "stats.verdicts", "cli", "report.pdf"],
 )  # fmt: skip
 def test_each_module_imports_first_without_a_cycle(module):
     """The kinds, the plan and the test types import each other at call time: whichever comes
-    first must import (a cycle once broke `import nnclaims.plan_checks`)."""
+    first must import (a cycle once broke `import nnclaims.plan.checks`)."""
     run = [sys.executable, "-c", f"import nnclaims.{module}"]
     assert subprocess.run(run, capture_output=True, text=True).stderr == ""
 
 
 def test_a_width_sweeps_flops_are_those_of_its_widths_trained_alone():
     """`nnclaims cost` once crashed on a sweep (one model's input fed to the whole stack)."""
-    from nnclaims import resources
+    from nnclaims.plan import resources
 
     kw = {"epochs": 3, "seeds": (0, 1)}
     sweep = hparams.RunSpec("widths", "sweep", ("relu",), widths=(4, 8), **kw)

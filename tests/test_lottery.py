@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from nnclaims import cli, plan
-from nnclaims.data import linear_toy
-from nnclaims.hparams import RunSpec
+from nnclaims import cli
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data.datasets import linear_toy
 from nnclaims.kinds import lottery
+from nnclaims.plan import runs as plan
 
 F64 = torch.float64
 D_IN, WIDTH, CLASSES, BATCH = 12, 16, 4, 50

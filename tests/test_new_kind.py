@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..hparams import RunSpec
-from ..lazy import lazy
-from . import Kind
-
-np, pd = lazy("numpy"), lazy("pandas")
-tidy, common = lazy("nnclaims.tidy"), lazy("nnclaims.kinds.common")
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Kind
 
 
 def label(spec, rate: float) -> str:
@@ -38,6 +34,12 @@ def label(spec, rate: float) -> str:
 def job(spec, job):
     """Each rate's K seeds as one stack, one stack after another, each checkpointed in its own
     folder (a restarted job resumes the stack it was in); rows as the engine writes them."""
+    import numpy as np
+    import pandas as pd
+
+    from nnclaims.kinds import common
+    from nnclaims.train import tidy
+
     frames, k, a = [], len(spec.seeds), job.arrays
     for rate in spec.rates:
         one = dataclasses.replace(spec, lr=rate)
@@ -136,7 +138,7 @@ def test_a_new_kind_is_one_module_plus_yaml_and_reaches_the_pdf(tmp_path):
     claims.write_text(claims.read_text() + ENTRY)
     # the copy's library, in Snakemake and in every job and notebook it starts
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
-    doc = [sys.executable, "-m", "nnclaims.configdoc"]  # config/README.md from the schema
+    doc = [sys.executable, "-m", "nnclaims.plan.configdoc"]  # config/README.md from the schema
     subprocess.run(doc, cwd=tmp_path, env=env, check=True, capture_output=True)
     assert "lr_sweep" in (tmp_path / "config/README.md").read_text()
     assert _changed(tmp_path) == [

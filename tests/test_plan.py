@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from nnclaims.plan import make_plan
+from nnclaims.plan.runs import make_plan
 
 
 def load(name):
@@ -106,7 +106,7 @@ def test_dataset_seeds_override_seeds_on_their_dataset():
 def test_every_claim_of_the_default_switches_off_with_null():
     """A file merged over the default turns any claim off with null (the schema once allowed it
     for the later claims only)."""
-    from nnclaims.io import read_yaml, schema_problem
+    from nnclaims.plan.config import read_yaml, schema_problem
 
     schema = read_yaml(ROOT / "workflow/schemas/config.schema.yaml")
     cfg = load("config.yaml")

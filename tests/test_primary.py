@@ -12,8 +12,10 @@ from conftest import ROOT
 from statsmodels.stats.multitest import multipletests
 from test_verdicts import _table
 
-from nnclaims import analysis, claims, report
-from nnclaims.testtypes import ClaimsError
+from nnclaims.core.testtype import ClaimsError
+from nnclaims.plan import claims
+from nnclaims.report import analysis
+from nnclaims.report import pdf as report
 
 
 def _hyp(hid, a, b, direction="greater", threshold=0.0, **kw):
@@ -161,7 +163,7 @@ def test_arms_chosen_on_validation_not_the_per_seed_extremes_on_test():
 def test_the_share_of_seed_pairs_with_a_above_b_and_its_exact_interval():
     from statsmodels.stats.proportion import proportion_confint
 
-    from nnclaims import stats
+    from nnclaims.stats import paired as stats
 
     d = np.array([0.4, -0.1, 1.2, 0.3, np.nan, 0.8])
     k, n, lo, hi = stats.share_above(d)
@@ -178,7 +180,7 @@ def test_a_hypothesis_changed_after_its_data_is_listed_from_git(tmp_path):
     unchanged one is not."""
     import subprocess
 
-    from nnclaims import frozen
+    from nnclaims.report import frozen
 
     def git(*args):
         env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",

@@ -9,8 +9,11 @@ import json
 
 import numpy as np
 
-from nnclaims import cli, data, experiments, provenance
-from nnclaims.hparams import RunSpec
+from nnclaims import cli
+from nnclaims.core import provenance
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data import datasets as data
+from nnclaims.run import experiments
 
 
 def test_a_run_records_its_code_data_and_the_lr_it_used(tmp_path):
@@ -70,7 +73,7 @@ def test_stale_lists_and_removes_runs_of_other_code(tmp_path, monkeypatch, capsy
 
 
 def test_a_claims_setup_says_how_many_of_its_seeds_came_from_the_seed_archive():
-    from nnclaims.report import archive_note
+    from nnclaims.report.pdf import archive_note
 
     trained = {"commit": "a" * 40, "dirty": False}
     copied = {"commit": "21d4a0f295da", "dirty": False, "archived_from": "archive/imp_x"}

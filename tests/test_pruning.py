@@ -3,8 +3,9 @@ import pandas as pd
 import torch
 from test_engine import toy
 
-from nnclaims import experiments, pruning
-from nnclaims.hparams import RunSpec
+from nnclaims.core.hparams import RunSpec
+from nnclaims.nets import pruning
+from nnclaims.run import experiments
 
 
 def test_magnitude_pruning_keeps_the_largest_and_reaches_the_rate():

@@ -59,7 +59,7 @@ def test_readme_quick_start_in_a_fresh_venv_ends_in_the_pdf(tmp_path):
             overlay,
             main + " --configfile config/test.yaml",
             # the report's advice for rebuilding the PDF by hand works with this install
-            "python -m nnclaims.report results/test/report results/test/rebuilt.pdf",
+            "python -m nnclaims.report.pdf results/test/report results/test/rebuilt.pdf",
         ]
     )
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}

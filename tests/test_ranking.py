@@ -10,7 +10,11 @@ import pytest
 from conftest import ROOT
 from scipy import stats as sps
 
-from nnclaims import analysis, claims, cli, plan, ranking
+from nnclaims import cli
+from nnclaims.plan import claims
+from nnclaims.plan import runs as plan
+from nnclaims.report import analysis
+from nnclaims.stats import ranking
 
 
 def test_tau_b_equals_scipy_with_and_without_ties():
@@ -116,7 +120,7 @@ def test_a_variant_made_of_the_same_runs_ranks_nothing():
 
 
 def test_a_variant_arm_is_named_after_its_activation():
-    from nnclaims.plotting import label
+    from nnclaims.report.plotting import label
 
     assert label("swish_shared") == "Swish-1, shared lr"
     assert label("relu_cnn") == "ReLU (CNN)"  # its own entry

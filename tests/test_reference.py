@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnclaims import engine, seeding
-from nnclaims.data import linear_toy
-from nnclaims.models import StackedCNN, StackedMLP, StackedResMLP, init_weights
+from nnclaims.core import seeding
+from nnclaims.data.datasets import linear_toy
+from nnclaims.nets.models import StackedCNN, StackedMLP, StackedResMLP, init_weights
+from nnclaims.train import engine
 
 F64 = torch.float64
 SEEDS = [3, 4, 5]

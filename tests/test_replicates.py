@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnclaims import experiments
-from nnclaims.hparams import RunSpec
+from nnclaims.core.hparams import RunSpec
+from nnclaims.run import experiments
 
 KEYS = ["arm", "size", "level", "freq", "seed", "epoch", "lr", "split", "metric"]
 SMALL = dict(dataset="digits", depth=1, width=8, epochs=2, batch_size=50)

@@ -1,5 +1,6 @@
 """Interrupted training loses nothing: resumed runs end with exactly the uninterrupted numbers."""
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -14,10 +15,11 @@ import yaml
 from test_engine import toy
 from test_vision import tiny_images
 
-from nnclaims import experiments, paths
-from nnclaims.hparams import RunSpec
-from nnclaims.kinds import common
-from nnclaims.plan import make_plan
+from nnclaims.core import paths
+from nnclaims.core.hparams import RunSpec
+from nnclaims.plan.runs import make_plan
+from nnclaims.run import experiments
+from nnclaims.train import engine
 
 
 class Interrupt(Exception):
@@ -26,19 +28,19 @@ class Interrupt(Exception):
 
 def die_at_epoch(monkeypatch, n: int):
     """Make training raise Interrupt at the n-th epoch end counted over all rounds, before that
-    epoch's checkpoint; returns the real train_classifier to restore."""
-    real = common.train_classifier
+    epoch's checkpoint; returns the real engine.train to restore."""
+    real = engine.train
     seen = {"epochs": 0}
 
-    def dies(*args, **kw):
+    def dies(model, data, schedule, hooks, device):
         def on_epoch(epoch, row):
             seen["epochs"] += 1
             if seen["epochs"] == n:
                 raise Interrupt
 
-        return real(*args, **{**kw, "on_epoch": on_epoch})
+        return real(model, data, schedule, dataclasses.replace(hooks, on_epoch=on_epoch), device)
 
-    monkeypatch.setattr(common, "train_classifier", dies)
+    monkeypatch.setattr(engine, "train", dies)
     return real
 
 
@@ -65,7 +67,7 @@ def test_imp_resumes_mid_round_to_identical_results(tmp_path, monkeypatch):
         experiments.run(spec, tmp_path / "b", data_path="unused")
     assert (tmp_path / "b" / paths.RUN_CHECKPOINTS / "imp.pt").exists()
     assert not (tmp_path / "b" / paths.RUN_METRICS).exists()
-    monkeypatch.setattr(common, "train_classifier", real)
+    monkeypatch.setattr(engine, "train", real)
     got = experiments.run(spec, tmp_path / "b", data_path="unused")
     assert got.equals(want)
     za, zb = np.load(tmp_path / "a" / paths.RUN_MASKS), np.load(tmp_path / "b" / paths.RUN_MASKS)
@@ -98,7 +100,7 @@ def test_imp_with_dropout_resumes_exactly_across_a_round_boundary(tmp_path, monk
         experiments.run(spec, tmp_path / "b", data_path=npz)
     ckdir = tmp_path / "b" / paths.RUN_CHECKPOINTS
     assert (ckdir / "imp.pt").exists() and not (ckdir / "train.pt").exists()
-    monkeypatch.setattr(common, "train_classifier", real)
+    monkeypatch.setattr(engine, "train", real)
     got = experiments.run(spec, tmp_path / "b", data_path=npz)
     pd.testing.assert_frame_equal(got, want)
 
@@ -150,7 +152,7 @@ class Evil:
 
 
 def test_checkpoints_never_unpickle_objects(tmp_path):
-    from nnclaims import checkpoint
+    from nnclaims.train import checkpoint
 
     path = tmp_path / "train.pt"
     import torch

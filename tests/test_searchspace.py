@@ -13,10 +13,11 @@ import torch
 from scipy import special
 from sklearn.metrics import roc_auc_score
 
-from nnclaims import activations, searchspace, searchtrends, verdicts
-from nnclaims.hparams import RunSpec
+from nnclaims.core.hparams import RunSpec
 from nnclaims.kinds import actsearch
 from nnclaims.kinds.classify import run_classify
+from nnclaims.nets import activations, searchspace
+from nnclaims.stats import searchtrends, verdicts
 
 EPS = searchspace.EPS
 # independent references: numpy and scipy, in float64
@@ -183,7 +184,7 @@ def test_a_trend_is_decided_by_its_rank_test(shift, verdict):
 
 
 def test_the_search_ranks_its_functions_and_trains_the_best_like_any_arm(tmp_path):
-    from nnclaims.data import Arrays
+    from nnclaims.data.datasets import Arrays
 
     rng = np.random.default_rng(0)
     x = torch.tensor(rng.normal(size=(300, 8)), dtype=torch.float32)
@@ -245,7 +246,9 @@ def test_claims_check_names_a_bad_search_hypothesis():
 
     from conftest import ROOT
 
-    from nnclaims import claims, cli, plan
+    from nnclaims import cli
+    from nnclaims.plan import claims
+    from nnclaims.plan import runs as plan
 
     doc = claims.load(ROOT / "config/claims.yaml")
     cfg = cli.load_config(str(ROOT / "config/test.yaml"), None, None)

@@ -1,7 +1,7 @@
 import pytest
 
-from nnclaims import seeding
-from nnclaims.hparams import RunSpec
+from nnclaims.core import seeding
+from nnclaims.core.hparams import RunSpec
 
 
 def test_derive_seed_is_pinned_and_streams_differ():

@@ -15,12 +15,15 @@ import torch.nn.functional as F
 from conftest import ROOT
 from scipy import stats as sps
 
-from nnclaims import analysis, claims, cli, plan
-from nnclaims.data import linear_toy
-from nnclaims.engine import Arrays, train_classifier
-from nnclaims.hparams import RunSpec
+from nnclaims import cli
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data.datasets import linear_toy
 from nnclaims.kinds import imp as imp_kind
-from nnclaims.models import StackedMLP
+from nnclaims.nets.models import StackedMLP
+from nnclaims.plan import claims
+from nnclaims.plan import runs as plan
+from nnclaims.report import analysis
+from nnclaims.train.engine import Arrays, train_classifier
 
 
 def _rows(arm, size, values, dataset="digits", metric="test_acc", split="test", epoch=10):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from nnclaims import stats
+from nnclaims.stats import paired as stats
 
 RNG = np.random.default_rng(0)
 B = 60 + RNG.normal(0, 1, 8)

@@ -20,8 +20,11 @@ TRAINER = textwrap.dedent(
     """
     import logging, sys
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    from nnclaims import cli, data, experiments, paths
-    from nnclaims.plan import make_plan
+    from nnclaims import cli
+    from nnclaims.data import datasets as data
+    from nnclaims.run import experiments
+    from nnclaims.core import paths
+    from nnclaims.plan.runs import make_plan
 
     plan = make_plan(cli.load_config("config/test.yaml", None, None, sys.argv[1:]))
     data.prepare("digits", paths.dataset_file("digits"))

@@ -1,4 +1,4 @@
-"""The variance components of a crossed design (nnclaims.variance) against statsmodels' REML
+"""The variance components of a crossed design (nnclaims.stats.variance) against statsmodels' REML
 (MixedLM with crossed variance components) on balanced data, their interval's coverage, and
 the tuning budget's expected best score against brute force."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnclaims import variance
+from nnclaims.stats import variance
 
 
 def _crossed(rng, d, i, sd_draw, sd_seed, sd_res):
@@ -55,7 +55,7 @@ def test_the_expected_best_of_n_rates_is_the_mean_over_every_subset():
     of its best score."""
     from itertools import combinations
 
-    from nnclaims import tuning
+    from nnclaims.stats import tuning
 
     scores = np.array([61.2, 65.0, 66.4, 64.1, 58.3, 66.4, 40.0])
     for n in range(1, len(scores) + 1):

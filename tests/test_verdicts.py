@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nnclaims import analysis, engine, experiments
-from nnclaims.data import linear_toy
-from nnclaims.models import StackedMLP
+from nnclaims.data.datasets import linear_toy
+from nnclaims.nets.models import StackedMLP
+from nnclaims.report import analysis
+from nnclaims.run import experiments
+from nnclaims.train import engine
 
 
 def _table(values: dict[str, np.ndarray], dataset="digits", diverged=None) -> pd.DataFrame:

@@ -10,9 +10,11 @@ import pytest
 import torch
 import yaml
 
-from nnclaims import cli, engine, pruning, vision
-from nnclaims.engine import Arrays, augment_crop_flip, train_classifier
-from nnclaims.plan import make_plan
+from nnclaims import cli
+from nnclaims.nets import pruning, vision
+from nnclaims.plan.runs import make_plan
+from nnclaims.train import engine
+from nnclaims.train.engine import Arrays, augment_crop_flip, train_classifier
 
 ARCHS = [
     ("vgg_he", 2, (3, 32, 32)),
@@ -142,7 +144,7 @@ def test_bf16_member_k_trains_as_it_would_alone():
 
 
 def test_an_unknown_precision_is_refused():
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     with pytest.raises(ValueError, match="No such precision: 'fp16'. Known: fp32, bf16"):
         RunSpec("classify", "relu", ("relu",), precision="fp16")
@@ -250,8 +252,8 @@ def test_image_runs_through_the_experiment_code(tmp_path):
     """classify (SGD, augmentation), IMP with a conv rate and a reinit control, on tiny images
     written as a real dataset file: the path the paper profile's jobs take."""
 
-    from nnclaims import experiments
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
+    from nnclaims.run import experiments
 
     npz = tiny_images(tmp_path / "imgs.npz")
     kw = dict(dataset="cifar10", depth=2, epochs=1, batch_size=20, seeds=(0, 1))
@@ -300,7 +302,7 @@ def test_image_runs_through_the_experiment_code(tmp_path):
 def test_lr_grid_and_set_search_are_refused_for_image_models():
     import yaml
 
-    from nnclaims.plan import make_plan
+    from nnclaims.plan.runs import make_plan
 
     cfg = yaml.safe_load(
         (cli.Path(__file__).resolve().parents[1] / "config/paper.yaml").read_text()
@@ -315,7 +317,7 @@ def test_paper_profile_merged_over_the_default_leaks_nothing():
     every default-only setting, so its plan is the same as the file's own."""
     import yaml
 
-    from nnclaims.plan import make_plan
+    from nnclaims.plan.runs import make_plan
 
     root = cli.Path(__file__).resolve().parents[1]
 

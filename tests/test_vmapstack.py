@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 from test_vision import tiny_images
 
-from nnclaims import engine, seeding, vision
-from nnclaims.activations import known
-from nnclaims.engine import Arrays, train_classifier
-from nnclaims.hparams import RunSpec
-from nnclaims.vmapstack import VmapStack
+from nnclaims.core import seeding
+from nnclaims.core.hparams import RunSpec
+from nnclaims.nets import vision
+from nnclaims.nets.activations import known
+from nnclaims.nets.vmapstack import VmapStack
+from nnclaims.train import engine
+from nnclaims.train.engine import Arrays, train_classifier
 
 # small enough for the CPU: the architectures' layer kinds (BN, residuals, pooling, dropout)
 ARCHS = [
@@ -130,8 +132,10 @@ def test_compiled_forward_trains_as_the_eager_one():
 def test_a_vmap_run_goes_through_the_experiment_code_and_its_weights_load(tmp_path):
     """IMP on Conv-2 and its reinit control with stacking vmap, as the paper profile's jobs;
     the kept weights load back into the stack that gives the logged test accuracy."""
-    from nnclaims import experiments, paths, weights
-    from nnclaims.data import load_arrays
+    from nnclaims.core import paths
+    from nnclaims.data.datasets import load_arrays
+    from nnclaims.run import experiments
+    from nnclaims.train import weights
 
     npz = tiny_images(tmp_path / "imgs.npz")
     kw = dict(dataset="cifar10", model="conv", depth=2, epochs=1, batch_size=20, seeds=(0, 1))
@@ -260,7 +264,7 @@ def test_bf16_under_vmap_runs_the_layers_in_bf16_like_the_loop(name, depth, shap
 def test_a_vmapped_stack_that_autocast_misses_is_refused(monkeypatch):
     """Where a layer would still run in float32 under bf16 (here: the cast switched off), the
     run stops with what to set instead of training in a precision it does not report."""
-    from nnclaims import vmapstack
+    from nnclaims.nets import vmapstack
 
     monkeypatch.setattr(vmapstack, "_CAST", ())
     vm = VmapStack([0, 1], [1, 2], _make("conv", 2, (3, 8, 8)))

@@ -12,8 +12,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from nnclaims import experiments, weights
-from nnclaims.data import load_arrays
+from nnclaims.data.datasets import load_arrays
+from nnclaims.run import experiments
+from nnclaims.train import weights
 
 SMALL = dict(dataset="digits", depth=2, width=16, epochs=3, batch_size=50)
 
@@ -35,7 +36,7 @@ def measured(model, digits) -> np.ndarray:
 
 
 def test_a_batch_of_arms_keeps_each_runs_models(tmp_path, digits):
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     arms = [("relu",), ("swish_beta",), ("relu", "tanh")]
     specs = [RunSpec("classify", "+".join(a), a, seeds=(0, 1), **SMALL) for a in arms]
@@ -56,7 +57,7 @@ def test_a_batch_of_arms_keeps_each_runs_models(tmp_path, digits):
 
 
 def test_seeds_from_the_store_come_with_their_weights(tmp_path, digits):
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     store = tmp_path / "replicates"
     two = RunSpec("classify", "swish", ("swish",), seeds=(0, 1), **SMALL)
@@ -78,7 +79,7 @@ def test_seeds_from_the_store_come_with_their_weights(tmp_path, digits):
 
 
 def test_keep_weights_off_writes_none_and_says_so(tmp_path, digits):
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     spec = RunSpec("classify", "relu", ("relu",), seeds=(0,), **SMALL)
     experiments.run(spec, tmp_path / "r", digits, keep_weights=False)
@@ -89,7 +90,7 @@ def test_keep_weights_off_writes_none_and_says_so(tmp_path, digits):
 
 
 def test_imp_keeps_its_last_tickets_and_controls_every_level(tmp_path, digits):
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     imp = RunSpec("imp", "imp", ("relu",), seeds=(0, 1), prune_rounds=2, **SMALL)
     df = experiments.run(imp, tmp_path / "imp", digits)
@@ -112,7 +113,7 @@ def test_imp_keeps_its_last_tickets_and_controls_every_level(tmp_path, digits):
 
 
 def test_a_set_search_keeps_its_chosen_sets_at_both_sizes(tmp_path, digits):
-    from nnclaims.hparams import RunSpec
+    from nnclaims.core.hparams import RunSpec
 
     spec = RunSpec("search", "best_set", ("relu",), seeds=(0, 1), pool=("relu", "tanh", "sin"),
                    candidates=3, keep=2, large_depth=4, tune_seeds=1, **SMALL)  # fmt: skip

@@ -10,11 +10,15 @@ import torch
 from scipy import stats as sps
 from test_reference import F64, reference_net, train_reference
 
-from nnclaims import claims, data, engine, seeding, verdicts, widthsweep
-from nnclaims.hparams import RunSpec
+from nnclaims.core import seeding
+from nnclaims.core.hparams import RunSpec
+from nnclaims.data import datasets as data
 from nnclaims.kinds import Job, get
-from nnclaims.models import StackedWidths, init_weights
-from nnclaims.plan import make_plan
+from nnclaims.nets.models import StackedWidths, init_weights
+from nnclaims.plan import claims
+from nnclaims.plan.runs import make_plan
+from nnclaims.stats import verdicts, widthsweep
+from nnclaims.train import engine
 
 WIDTHS, SEEDS = [3, 8, 13], [3, 4]
 D_IN, DEPTH, CLASSES = 40, 2, 4

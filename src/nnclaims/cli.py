@@ -16,114 +16,30 @@ project (or with --root). Exit codes: 0 done; 1 a run or its evaluation failed (
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
-from . import (
-    __version__,
-    analysis,
-    claims,
-    data,
-    experiments,
-    kinds,
-    paths,
-    replicates,
-    resources,
-    results_folder,
-    tables,
+from nnclaims import __version__, kinds
+from nnclaims.core import paths
+from nnclaims.data import datasets as data
+from nnclaims.plan import claims, resources, results_folder
+from nnclaims.plan.config import (  # noqa: F401 (load_config: the CLI's, read as cli.load_config)
+    DEFAULT_CONFIG,
+    ROOT_FILES,
+    ConfigError,
+    find_root,
+    load_config,
 )
-from .engine import resolve_device
-from .io import archive_problem, nonfinite_problem, read_yaml, schema_problem
-from .plan import make_plan
+from nnclaims.plan.runs import make_plan
+from nnclaims.report import analysis
+from nnclaims.run import experiments, replicates, tables
+from nnclaims.run.stale import stale_runs
+from nnclaims.train.engine import resolve_device
 
-ROOT_FILES = ("config/config.yaml", "config/claims.yaml", "workflow/schemas/config.schema.yaml")
-DEFAULT_CONFIG = "config/config.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class ConfigError(ValueError):
-    """A config that is missing, does not parse, or does not fit the schema."""
-
-
-def find_root(start: Path) -> Path | None:
-    """The project root: the first of `start` and its parents holding ROOT_FILES."""
-    for d in [start, *start.parents]:
-        if all((d / f).exists() for f in ROOT_FILES):
-            return d
-    return None
-
-
-def set_key(cfg: dict, assignment: str) -> None:
-    """`--set a.b.c=VALUE`: VALUE parsed as YAML (5, 0.01, [0.01, 0.1], true, text)."""
-    key, eq, raw = assignment.partition("=")
-    if not eq or not key or any(not part for part in key.split(".")):
-        raise ConfigError(f"--set {assignment!r}: write KEY=VALUE, e.g. --set train.epochs=5")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as e:
-        raise ConfigError(f"--set {assignment!r}: the value is not YAML ({e})") from None
-    *parents, last = key.split(".")
-    node = cfg
-    for i, part in enumerate(parents):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            where = ".".join(parents[: i + 1])
-            raise ConfigError(f"--set {assignment!r}: {where} is not a mapping ({child!r})")
-        node = child
-    node[last] = value
-
-
-def merged(base: dict, over: dict) -> dict:
-    """`over` merged into `base` key by key, nested mappings too: what Snakemake does with a
-    --configfile over the Snakefile's configfile (so the CLI runs what the workflow runs)."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def load_config(
-    path: str, seeds: int | None, dataset: str | None, overrides: list[str] | tuple = ()
-) -> dict:
-    """The config the workflow would run for `--configfile path`: path merged over the default
-    config/config.yaml (as Snakemake merges it), then `overrides` (KEY=VALUE), validated
-    against the schema. Raises ConfigError naming the file and the problem."""
-    if not Path(path).is_file():
-        raise ConfigError(f"No config file {path} (from {Path.cwd()}); pass --config FILE")
-    cfg = read_yaml(path)
-    if Path(path).resolve() != Path(DEFAULT_CONFIG).resolve():
-        cfg = merged(read_yaml(DEFAULT_CONFIG), cfg)
-    if seeds is not None:  # every dataset: dataset_seeds no longer applies
-        cfg["seeds"] = seeds
-        cfg.pop("dataset_seeds", None)
-    if dataset is not None:
-        cfg["datasets"] = [dataset]
-    for assignment in overrides:
-        set_key(cfg, assignment)
-    problem = nonfinite_problem(cfg)
-    if problem:
-        sets = f" with --set {' '.join(overrides)}" if overrides else ""
-        raise ConfigError(f"Invalid config {path}{sets}: {problem}")
-    schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
-    problem = schema_problem(cfg, schema)
-    if problem:
-        sets = f" with --set {' '.join(overrides)}" if overrides else ""
-        raise ConfigError(f"Invalid config {path}{sets}: {problem}")
-    problem = archive_problem(cfg.get("seed_archive"))
-    if problem:
-        raise ConfigError(f"Invalid config {path}: {problem}")
-    problem = results_folder.problem(cfg.get("results", paths.DEFAULT_RESULTS), Path.cwd())
-    if problem:
-        raise ConfigError(f"Invalid config {path}: {problem}")
-    cfg["claims"] = {k: v for k, v in cfg["claims"].items() if v is not None}  # null: off
-    paths.set_root(cfg.get("results", paths.DEFAULT_RESULTS))  # the workflow's folder for it
-    return cfg
 
 
 def run_claim(args: argparse.Namespace) -> int:
@@ -253,39 +169,11 @@ def archive_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def stale_runs(runs_dir: Path, current: dict) -> list[tuple[Path, str]]:
-    """Finished run directories whose numbers came from other code than now (provenance.
-    same_code: the library and the workflow's rules and scripts, not docs or notebooks), with
-    that recorded version; and stored seeds (<results>/replicates/*/seed_*.json) likewise, which
-    a later run would otherwise reuse."""
-    from .provenance import code_version, same_code
-
-    seen: dict[str, bool] = {}  # one answer per recorded version: a check may ask git
-
-    def stale(git: dict) -> bool:
-        key = f"{code_version(git)}/{git.get('code_sha256')}"
-        if key not in seen:
-            seen[key] = not same_code(git, current)
-        return seen[key]
-
-    out = []
-    for h in sorted(runs_dir.glob(f"*/{paths.RUN_HPARAMS}")):
-        git = json.loads(h.read_text()).get("provenance", {}).get("git", {})
-        if stale(git):
-            out.append((h.parent, code_version(git)))
-    for f in sorted(runs_dir.parent.joinpath(paths.REPLICATES.name).glob("*/seed_*.json")):
-        meta = json.loads(f.read_text())
-        # a seed copied from the seed archive is older by design (tests/test_archive.py)
-        if "archived_from" not in meta and stale(meta.get("git", {})):
-            out.append((f, code_version(meta.get("git", {}))))
-    return out
-
-
 def show_stale(args: argparse.Namespace) -> int:
     """Runs trained by other code than the checkout's; --remove deletes them (after a yes on a
     terminal, or with --yes), so that the next `snakemake` retrains exactly those (Snakemake
     reruns jobs whose outputs are missing)."""
-    from .provenance import code_version, git_state
+    from nnclaims.core.provenance import code_version, git_state
 
     if args.runs is None:  # the config's results folder, as the workflow writes it
         load_config(args.config, None, None, args.set)
@@ -320,7 +208,7 @@ def show_stale(args: argparse.Namespace) -> int:
 def show_status(args: argparse.Namespace) -> int:
     """Every run of the config's results directory: finished (wall time), running (phase, epoch,
     loss, ETA, from each job's progress.json), stopped (its process is gone) or waiting."""
-    from . import status
+    from nnclaims.run import status
 
     plan = make_plan(load_config(args.config, None, None, args.set))
     print(status.render(status.jobs(plan), plan))

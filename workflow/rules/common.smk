@@ -1,11 +1,14 @@
 # Shared helpers: the run plan from the config, and input functions. Every path comes from
-# nnclaims.paths; no path is built here by hand. Only modules that import without torch or numpy
-# (the DAG parses on a submit host with Snakemake alone: tests/test_submit_host.py).
+# nnclaims.core.paths; no path is built here by hand. Only layers that import without torch or
+# numpy (the DAG parses on a submit host with Snakemake alone: tests/test_submit_host.py).
 
 import os
 
-from nnclaims import catalog, claims, downloads, kinds, paths, resources
-from nnclaims.plan import make_plan
+from nnclaims import kinds
+from nnclaims.core import catalog, paths
+from nnclaims.data import downloads
+from nnclaims.plan import claims, resources
+from nnclaims.plan.runs import make_plan
 
 CLAIMS_FILE = claims.CLAIMS_FILE
 paths.set_root(config.get("results", paths.DEFAULT_RESULTS))  # before any path is made

@@ -44,7 +44,7 @@ use rule train as train_with_masks with:
         run=runs_writing("masks"),
 
 
-# One job per batch: arms of the same shape and schedule train as one stack (nnclaims.plan
+# One job per batch: arms of the same shape and schedule train as one stack (nnclaims.plan.runs
 # .make_batches); each run still gets its own directory, with the numbers it would get alone.
 for _bid, _ids in PLAN.batches.items():
 

@@ -1,6 +1,7 @@
 """Rule `collect`: one tidy table per claim from its runs' tables."""
 
-from nnclaims import logs, tables
+from nnclaims.core import logs
+from nnclaims.run import tables
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])

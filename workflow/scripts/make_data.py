@@ -1,6 +1,7 @@
 """Rules `data` and `download`: one dataset as .npz (generated, or fetched at pinned hashes)."""
 
-from nnclaims import data, logs
+from nnclaims.core import logs
+from nnclaims.data import datasets as data
 
 sm = snakemake  # noqa: F821 (snakemake is injected by the script directive)
 log = logs.to_file(sm.log[0])

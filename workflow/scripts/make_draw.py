@@ -1,6 +1,7 @@
 """Rule `draw`: one data seed's own draw of an embedded dataset, as .npz."""
 
-from nnclaims import data, logs
+from nnclaims.core import logs
+from nnclaims.data import datasets as data
 
 sm = snakemake  # noqa: F821 (snakemake is injected by the script directive)
 log = logs.to_file(sm.log[0])

@@ -1,6 +1,7 @@
 """Rule `metrics`: all claims' tidy tables in one Parquet file."""
 
-from nnclaims import logs, tables
+from nnclaims.core import logs
+from nnclaims.run import tables
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])

@@ -1,6 +1,7 @@
 """Rule `report`: build the PDF from the template and the numbers the notebooks wrote."""
 
-from nnclaims import logs, report
+from nnclaims.core import logs
+from nnclaims.report import pdf as report
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])

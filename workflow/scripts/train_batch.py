@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from nnclaims import experiments, logs
-from nnclaims.hparams import RunSpec
+from nnclaims.core import logs
+from nnclaims.core.hparams import RunSpec
+from nnclaims.run import experiments
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])

@@ -1,6 +1,6 @@
 """Kind "actsearch": the activation search of Ramachandran, Zoph & Le (2017, §3-4), small.
 
-A seeded sample of functions of one or two core units (nnclaims.searchspace), plus ReLU and
+A seeded sample of functions of one or two core units (nnclaims.nets.searchspace), plus ReLU and
 Swish as references, train as one stack for `search_epochs` at the run's `lr` on the training
 part and are ranked by validation accuracy (a diverged candidate scores chance: a failure).
 Every candidate uses the one seed SEARCH_SEED, so all start from the same weights and see the
@@ -17,18 +17,17 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import searchspace
-from ..hparams import RunSpec
-from ..lazy import lazy
-from ..testtypes import ClaimsError, TestType
-from . import TUNE_SEED_BASE, Job, Kind, lr_trials, run_and_tune_seeds
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import TUNE_SEED_BASE, Job, Kind, lr_trials, run_and_tune_seeds
+from nnclaims.core.testtype import ClaimsError, TestType
+from nnclaims.nets import searchspace
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import numpy as np
+    import pandas as pd
 
-np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
-seeding, tidy = lazy("nnclaims.seeding"), lazy("nnclaims.tidy")
-common, classify = lazy("nnclaims.kinds.common"), lazy("nnclaims.kinds.classify")
+    from nnclaims.core.setup import Setup
+
 
 log = logging.getLogger(__name__)
 CPU = "cpu"
@@ -38,6 +37,8 @@ CAND, REF = "cand:", "ref:"  # arm prefixes: a sampled candidate, a reference (R
 
 def candidates(spec: RunSpec) -> list[str]:
     """The sampled functions: the same for every dataset and machine."""
+    from nnclaims.core import seeding
+
     return searchspace.sample(spec.candidates, seeding.derive_seed(0, "actsearch"))
 
 
@@ -58,6 +59,8 @@ def ranked(rows: pd.DataFrame, chance: float, prefix: str = CAND) -> list[tuple[
 
 def _scores(spec: RunSpec, arrays, fns: list[str], ckpt_dir, device) -> np.ndarray:
     """Each function's final validation accuracy (NaN: diverged), from a checkpoint or trained."""
+    from nnclaims.kinds import common
+
     short = dataclasses.replace(spec, epochs=spec.search_epochs)
     acts = tuple((f,) for f in fns)
 
@@ -78,6 +81,11 @@ def run_actsearch(
     """Rows: every candidate's and reference's validation accuracy (arm "cand:<f>" / "ref:<f>",
     split val), then the found arms' rows as a classification run's (their lr search included).
     `searched`: the validation rows of an earlier run of this setup (replicates), reused."""
+    import pandas as pd
+
+    from nnclaims.kinds import classify
+    from nnclaims.train import tidy
+
     if searched is not None and searched["arm"].str.startswith(CAND).any():
         is_search = searched["arm"].str.startswith((CAND, REF))
         rows = searched[is_search]
@@ -172,8 +180,15 @@ def check_search_test(where: str, cid: str, h: dict, runs: list) -> None:
         )
 
 
-SEARCH_TEST = {  # the two tests over a search's functions (nnclaims.searchtrends computes both)
-    "values": "nnclaims.searchtrends:values",
+def _values(df, h: dict, dataset: str | None, common: dict) -> dict:
+    from nnclaims.stats import searchtrends
+
+    return searchtrends.values(df, h, dataset, common)
+
+
+# the two tests over a search's functions (nnclaims.stats.searchtrends computes both)
+SEARCH_TEST = {
+    "values": _values,
     "check": check_search_test,
     "selects_arms": False,
     "metrics": ("val_acc",),

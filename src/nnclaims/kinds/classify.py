@@ -8,17 +8,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog import IMAGE_MODELS
-from ..hparams import RunSpec, batch_key
-from ..lazy import lazy
-from . import Job, Kind
+from nnclaims.core.catalog import IMAGE_MODELS
+from nnclaims.core.hparams import RunSpec, batch_key
+from nnclaims.core.kind import Job, Kind
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import numpy as np
+    import pandas as pd
 
-np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
-ckpt, tidy, weights = lazy("nnclaims.checkpoint"), lazy("nnclaims.tidy"), lazy("nnclaims.weights")
-common = lazy("nnclaims.kinds.common")
+    from nnclaims.core.setup import Setup
+
 
 log = logging.getLogger(__name__)
 CPU = "cpu"
@@ -26,6 +25,8 @@ CPU = "cpu"
 
 def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[int]]):
     """One stack for several arms of the same shape: each arm's models get its activation."""
+    from nnclaims.kinds import common
+
     seeds = [x for ss in seeds_per_spec for x in ss]
     acts = [list(sp.activation) for sp, ss in zip(specs, seeds_per_spec) for _ in ss]
     # an image stack's members share one activation: its lr search stacks one arm's candidates
@@ -40,6 +41,8 @@ def arm_stack(specs: list[RunSpec], n_in, d_out: int, seeds_per_spec: list[list[
 def first_rates(spec: RunSpec) -> list[float]:
     """The rates a search trains first: the whole grid, or for a walk the three rates of the
     grid around `lr` (the run's default rate)."""
+    import numpy as np
+
     grid = sorted(spec.lr_grid)
     if spec.lr_search != "walk":
         return grid
@@ -51,6 +54,8 @@ def next_rate(spec: RunSpec, tried: dict[float, np.ndarray], chance: float) -> f
     """A walk's next rate: one grid step past the best rate tried while that rate is the
     smallest or the largest tried (the best may lie beyond it); None when the best is inside
     what was tried, at the grid's end, or the search tries the whole grid at once."""
+    from nnclaims.kinds import common
+
     if spec.lr_search != "walk":
         return None
     grid = sorted(spec.lr_grid)
@@ -71,6 +76,13 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
     depend on its stack-mates, so a walk's scores are the grid search's for the rates it tries.
     Returns each arm's val_acc rows (final validation accuracy per tried lr and seed; NaN where
     it diverged)."""
+    import numpy as np
+    import torch
+
+    from nnclaims.kinds import common
+    from nnclaims.train import checkpoint as ckpt
+    from nnclaims.train import tidy
+
     seeds = common.tune_seeds(specs[0])
     chance = 100.0 / arrays.n_classes
     tried: list[dict[float, np.ndarray]] = [{} for _ in specs]
@@ -124,6 +136,8 @@ def tune_lrs(specs: list[RunSpec], arrays, ckpt_dir: Path | None, device=CPU) ->
 
 def pick_lr(spec: RunSpec, val: pd.DataFrame, chance: float) -> float:
     """The lr with the best search score on the validation split (the smaller on a tie)."""
+    from nnclaims.kinds import common
+
     grid = sorted(val["lr"].unique())
     score = {
         lr: common.search_score(val[val["lr"] == lr]["value"].to_numpy(), chance) for lr in grid
@@ -164,6 +178,12 @@ def train_arms(
     seeds of every arm (`seeds_per_spec`, default the run's) at its chosen lr. Each run's rows
     equal those of the run trained alone, bit for bit. `weights_out`: per run, where its final
     weights go (None: not kept)."""
+    import numpy as np
+    import pandas as pd
+
+    from nnclaims.kinds import common
+    from nnclaims.train import tidy, weights
+
     base = specs[0]
     for sp in specs[1:]:
         if batch_key(sp) != batch_key(base):

@@ -1,58 +1,20 @@
-"""What the kinds share: building a run's K models, training them with its settings, the
-validation split and the score of a search."""
+"""What the kinds share: training a run's K models with its settings, the validation split
+and the score of a search."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .. import airbench, seeding, vision
-from .. import checkpoint as ckpt
-from ..data import Arrays, Draws
-from ..engine import train_classifier
-from ..hparams import RunSpec
-from ..models import Stacked, get_model
-from ..vmapstack import VmapStack
-from . import TUNE_SEED_BASE, get, tune_seeds  # noqa: F401 (the kinds read them here)
-
-
-def stack(
-    spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds: list[int] | None = None
-) -> Stacked:
-    """The run's K models; d_in is an int for the MLP/CNN stacks, an example's shape for images
-    (a kind with its own `build` makes its own: a width sweep's K seeds at every width)."""
-    build = get(spec.kind).build
-    if build is not None:
-        return build(spec, d_in, d_out, seeds, init_seeds)
-    if spec.model in vision.IMAGE_MODELS:
-        shape = tuple(d_in) if isinstance(d_in, (tuple, list, torch.Size)) else (1, d_in)
-        if init_seeds is None:
-            init_seeds = [seeding.derive_seed(s, "init") for s in seeds]
-        make = vision.ModuleStack if spec.stacking == "loop" else VmapStack
-        return make(
-            seeds,
-            init_seeds,
-            lambda: vision.build(
-                spec.model, spec.depth, spec.activation, spec.layer_acts, shape, d_out
-            ),
-        )
-    return get_model(spec.model)(
-        seeds,
-        d_in,
-        spec.depth,
-        spec.width,
-        d_out,
-        spec.activation,
-        init_scale=spec.init_scale,
-        init_seeds=init_seeds,
-        layer_acts=spec.layer_acts,
-    )
-
-
-def d_in(arrays):
-    """Input size for the MLP/CNN stacks, one example's shape for the image models."""
-    x = (arrays.first if isinstance(arrays, Draws) else arrays).x_train
-    return x.shape[1] if x.dim() == 2 else tuple(x.shape[1:])
+from nnclaims.core import seeding
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import TUNE_SEED_BASE, get, tune_seeds  # noqa: F401 (the kinds read them here)
+from nnclaims.data.datasets import Arrays, Draws
+from nnclaims.nets.build import d_in, stack  # noqa: F401 (the kinds read them here)
+from nnclaims.nets.models import Stacked
+from nnclaims.train import airbench, engine
+from nnclaims.train import checkpoint as ckpt
+from nnclaims.train.engine import Hooks, Schedule
 
 
 def ckpt_file(ckpt_dir, name: str):
@@ -70,10 +32,11 @@ def train(
     lr=None,
     last_only: bool = False,
 ) -> dict:
-    """train_classifier with the run's settings (lr: the run's, or one per model) on `device`,
+    """engine.train with the run's settings (lr: the run's, or one per model) on `device`,
     checkpointed under ckpt_dir/train.pt. `last_only`: held-out sets scored at the last epoch
     only (a search, which reads nothing else). `recipe: airbench` trains with that recipe's own
-    loop (nnclaims.airbench: seconds per model on a GPU, no checkpoint, every epoch scored)."""
+    loop (nnclaims.train.airbench: seconds per model on a GPU, no checkpoint, every epoch
+    scored)."""
     if spec.recipe == "airbench":
         return airbench.train(
             model,
@@ -88,25 +51,25 @@ def train(
             on_epoch=on_epoch,
             eval_every=spec.epochs if last_only else 1,
         )
-    return train_classifier(
-        model,
-        arrays,
+    schedule = Schedule(
         spec.epochs,
         spec.batch_size,
         spec.lr if lr is None else lr,
-        on_epoch=on_epoch,
-        checkpoint=ckpt_file(ckpt_dir, "train.pt"),
-        tag=tag,
         optimizer=spec.optimizer,
         momentum=spec.momentum,
         weight_decay=spec.weight_decay,
         augment=spec.augment,
-        device=device,
         shuffle=spec.shuffle,
-        eval_every=spec.epochs if last_only else 1,
         precision=spec.precision,
         compile=spec.compile,
     )
+    hooks = Hooks(
+        on_epoch=on_epoch,
+        checkpoint=ckpt_file(ckpt_dir, "train.pt"),
+        tag=tag,
+        eval_every=spec.epochs if last_only else 1,
+    )
+    return engine.train(model, arrays, schedule, hooks, device)
 
 
 def validation_split(arrays, fraction: float, seed: int = 0):

@@ -2,7 +2,7 @@
 is made of (Bouthillier et al. 2021): model (d, i) trains on data seed d's draw (its data, its
 validation split, its label noise) from training seed i's init and batch order. Its arm trains
 at the rate its own lr search validates (the tuning seeds, as a classify run of the same setup:
-the same rate). Rows carry seed = CODE · d + i (nnclaims.variance reads them back); cell d = i
+the same rate). Rows carry seed = CODE · d + i (nnclaims.stats.variance reads them back); cell d = i
 is the classify run's seed i, bit for bit.
 """
 
@@ -11,16 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ..hparams import RunSpec
-from ..lazy import lazy
-from . import Job, Kind, tune_seeds
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Job, Kind, tune_seeds
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    from nnclaims.core.setup import Setup
 
-np, pd = lazy("numpy"), lazy("pandas")
-tidy, common = lazy("nnclaims.tidy"), lazy("nnclaims.kinds.common")
-classify = lazy("nnclaims.kinds.classify")
 
 CODE = 1000  # a row's seed: CODE · data seed + training seed
 PREFIX = "crossed:"  # its arms' labels: apart from the claim's own runs of the same activation
@@ -33,6 +29,12 @@ def cells(spec: RunSpec) -> tuple[list[int], list[int]]:
 
 
 def job(spec: RunSpec, job: Job):
+    import numpy as np
+    import pandas as pd
+
+    from nnclaims.kinds import classify, common
+    from nnclaims.train import tidy
+
     arm = dataclasses.replace(spec, arm=spec.arm[len(PREFIX) :])
     chance = 100.0 / job.arrays.n_classes
     searched = job.searched

@@ -16,24 +16,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .. import catalog
-from ..hparams import RunSpec
-from ..lazy import lazy
-from . import Job, Kind
+from nnclaims.core import catalog
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Job, Kind
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import pandas as pd
+
+    from nnclaims.core.setup import Setup
 
 log = logging.getLogger(__name__)
-np, pd, torch, F = lazy("numpy"), lazy("pandas"), lazy("torch"), lazy("torch.nn.functional")
-ckpt, loop_state, models = (
-    lazy("nnclaims.checkpoint"),
-    lazy("nnclaims.loop_state"),
-    lazy("nnclaims.models"),
-)
-optim, seeding, tidy = lazy("nnclaims.optim"), lazy("nnclaims.seeding"), lazy("nnclaims.tidy")
-progress = lazy("nnclaims.progress")
-weights = lazy("nnclaims.weights")
 
 PARAMS = {
     "lottery_rounds": 100,  # sparsity 0 → 1 in this many rounds (the notebook: 100)
@@ -45,6 +37,8 @@ PARAMS = {
 
 def sparsities(rounds: int) -> list[float]:
     """The notebook's schedule, np.linspace(0, 1, rounds)."""
+    import numpy as np
+
     return [float(p) for p in np.linspace(0.0, 1.0, rounds)]
 
 
@@ -60,6 +54,11 @@ def random_rounds(rounds: int, random_at) -> list[int]:
 def stack(spec: RunSpec, d_in: int, d_out: int, trials: list[int], dtype=None):
     """Each trial's MLPBase from its θ0 (the trial's "init" stream; a random control of the same
     trial starts from the same θ0)."""
+    import torch
+
+    from nnclaims.core import seeding
+    from nnclaims.nets import models
+
     init = [seeding.derive_seed(t, "init") for t in trials]
     dtype = torch.float32 if dtype is None else dtype
     return models.StackedResMLP(
@@ -71,6 +70,8 @@ def layer_masks(params: list, sparsity: float, scores=None) -> list:
     """Per model and layer, keep all but int(sparsity · n) of the layer's n weights and biases:
     those of lowest |value| (magnitude), or of lowest `scores` (random). `params`: per layer
     (weight, bias), model axis first; returns (weight masks, bias masks)."""
+    import torch
+
     wm, bm = [], []
     for i, (w, b) in enumerate(params):
         k = w.shape[0]
@@ -89,6 +90,12 @@ def train_round(model, arrays, spec: RunSpec) -> dict:
     """`lottery_steps` Adam steps on batches in the data's order (batch i: examples 100 i …
     mod n), every model on the same batch; test loss and accuracy after step 0, every
     `lottery_eval` steps and the last. Returns per-eval arrays (E, K) and the steps scored."""
+    import numpy as np
+    import torch
+    from torch.nn import functional as F
+
+    from nnclaims.train import loop_state, optim
+
     k, n, bs = model.n_models, arrays.x_train.shape[0], spec.batch_size
     opt = optim.make_optimizer(model.parameters(), spec.lr)
     div = loop_state.Divergence(model.seeds)
@@ -131,6 +138,14 @@ def _params(model) -> list:
 def run_lottery(spec: RunSpec, arrays, ckpt_dir=None, weights_out=None) -> pd.DataFrame:
     """Every round in order; round r's stack holds the trials' tickets, and their random
     controls where the control trains at r. Checkpointed after every round."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from nnclaims.core import seeding
+    from nnclaims.train import checkpoint as ckpt
+    from nnclaims.train import progress, weights
+
     trials, d_in, d_out = list(spec.seeds), arrays.x_train.shape[1], arrays.n_classes
     t, dt = len(trials), arrays.x_train.dtype
     theta0 = stack(spec, d_in, d_out, trials, dt).state_dict()
@@ -188,6 +203,8 @@ def run_lottery(spec: RunSpec, arrays, ckpt_dir=None, weights_out=None) -> pd.Da
 
 
 def _rows(spec: RunSpec, d: dict, total: int) -> pd.DataFrame:
+    from nnclaims.train import tidy
+
     hist = {m: v.numpy() for m, v in d["hist"].items()}
     kept = d["kept"].numpy()
     df = tidy.from_history(spec, hist, list(d["seeds"]), kept / total, list(d["arms"]), kept=kept)

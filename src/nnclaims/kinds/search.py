@@ -9,17 +9,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog import STACKED_MODELS, n_sets
-from ..hparams import RunSpec
-from ..lazy import lazy
-from . import Job, Kind, tune_seeds
+from nnclaims.core.catalog import STACKED_MODELS, n_sets
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Job, Kind, tune_seeds
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import numpy as np
+    import pandas as pd
 
-np, pd, torch = lazy("numpy"), lazy("pandas"), lazy("torch")
-seeding, tidy, weights = lazy("nnclaims.seeding"), lazy("nnclaims.tidy"), lazy("nnclaims.weights")
-common = lazy("nnclaims.kinds.common")
+    from nnclaims.core.setup import Setup
+
 
 log = logging.getLogger(__name__)
 CPU = "cpu"
@@ -28,6 +27,10 @@ CPU = "cpu"
 def candidate_sets(spec: RunSpec) -> list[tuple[str, ...]]:
     """`candidates` distinct random per-layer sets (one function per hidden layer of the small
     network) from `pool`, the same for every dataset and seed (the thesis's random search)."""
+    import numpy as np
+
+    from nnclaims.core import seeding
+
     rng = np.random.default_rng(seeding.derive_seed(0, "search"))
     n_possible = n_sets(len(set(spec.pool)), spec.depth)
     if spec.candidates > n_possible:
@@ -45,6 +48,8 @@ def search_seeds(spec: RunSpec) -> list[int]:
     """The set search's seeds: the tuning seeds (kinds.common.tune_seeds), never a seed of the
     runs that evaluate the chosen sets, so their numbers do not reuse the search's θ0 or data
     (winner's curse)."""
+    from nnclaims.kinds import common
+
     return common.tune_seeds(spec)
 
 
@@ -55,6 +60,10 @@ def set_name(s: tuple[str, ...]) -> str:
 def _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched) -> np.ndarray:
     """Each candidate's final validation accuracy per search seed (NaN: diverged), from a stored
     search, a checkpoint, or trained now."""
+    import numpy as np
+
+    from nnclaims.kinds import common
+
     tseeds = search_seeds(spec)
     if searched is not None:
         return np.concatenate(
@@ -92,7 +101,13 @@ def run_search(
     large/small layers). Rows: candidates as val_acc (arm "cand:<f1+f2>"), the kept sets as
     arms best_set1.. (with a val_acc row naming their functions via arm "cand:...").
     `searched`: the candidates' rows of an earlier run of this setup, reused as they are.
-    `weights_out`: the kept sets' final models at both sizes (nnclaims.weights)."""
+    `weights_out`: the kept sets' final models at both sizes (nnclaims.train.weights)."""
+    import numpy as np
+    import pandas as pd
+
+    from nnclaims.kinds import common
+    from nnclaims.train import tidy, weights
+
     cands = candidate_sets(spec)
     tseeds = search_seeds(spec)
     final = _candidate_scores(spec, arrays, cands, ckpt_dir, device, searched)

@@ -6,27 +6,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..hparams import RunSpec
-from ..lazy import lazy
-from . import Job, Kind
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Job, Kind
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import pandas as pd
 
-np, pd = lazy("numpy"), lazy("pandas")
-tidy, weights, engine = lazy("nnclaims.tidy"), lazy("nnclaims.weights"), lazy("nnclaims.engine")
-common = lazy("nnclaims.kinds.common")
+    from nnclaims.core.setup import Setup
 
 
 def run_spectral(spec: RunSpec, ckpt_dir=None, weights_out=None) -> pd.DataFrame:
     """The probe's K models; progress.json goes to ckpt_dir, final weights to weights_out."""
+    import numpy as np
+
+    from nnclaims.kinds import common
+    from nnclaims.train import tidy, weights
+    from nnclaims.train.spectral import train_spectral
+
     seeds = list(spec.seeds)
     freqs = np.asarray(spec.freqs, dtype=float)
     amps = np.asarray(spec.amplitudes or [1.0] * len(freqs), dtype=float)
     if len(amps) != len(freqs):
         raise ValueError(f"{len(amps)} amplitudes for {len(freqs)} frequencies")
     model = common.stack(spec, 1, 1, seeds)
-    out = engine.train_spectral(
+    out = train_spectral(
         model, freqs, amps, spec.n_points, spec.epochs, spec.lr, spec.eval_every, ckpt_dir
     )
     if weights_out is not None:

@@ -7,34 +7,39 @@ the run's fixed settings on the whole training set, with its labels as the run h
 `w<width>_<tag>`): the engine's per-epoch rows, plus at the last epoch the final model's loss
 and accuracy on its whole training set (metrics fit_loss, fit_acc; the labels it was trained
 on, noisy ones included): how well each width fits, which the claim's tests read
-(nnclaims.widthsweep). Nothing is chosen here, so no validation part is held out.
+(nnclaims.stats.widthsweep). Nothing is chosen here, so no validation part is held out.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..hparams import RunSpec
-from ..lazy import lazy
-from ..testtypes import ClaimsError, TestType
-from . import Job, Kind
+from nnclaims.core.hparams import RunSpec
+from nnclaims.core.kind import Job, Kind
+from nnclaims.core.testtype import ClaimsError, TestType
 
 if TYPE_CHECKING:
-    from ..plan import Setup
+    import pandas as pd
 
-np, pd = lazy("numpy"), lazy("pandas")
-tidy, weights, engine = lazy("nnclaims.tidy"), lazy("nnclaims.weights"), lazy("nnclaims.engine")
-models, common = lazy("nnclaims.models"), lazy("nnclaims.kinds.common")
+    from nnclaims.core.setup import Setup
 
 
 def build(spec: RunSpec, d_in, d_out: int, seeds: list[int], init_seeds=None):
     """Its K seeds at every width (models.StackedWidths)."""
+    from nnclaims.nets import models
+
     return models.StackedWidths(
         seeds, d_in, spec.depth, spec.widths, d_out, spec.activation, spec.init_scale
     )
 
 
 def job(spec: RunSpec, job: Job) -> tuple[pd.DataFrame, None]:
+    import numpy as np
+    import pandas as pd
+
+    from nnclaims.kinds import common
+    from nnclaims.train import engine, tidy, weights
+
     a = job.arrays
     model = build(spec, common.d_in(a), a.n_classes, list(spec.seeds))  # models.StackedWidths
     hist = common.train(spec, model, a, job.ckpt_dir, job.device, "widths")
@@ -128,8 +133,14 @@ def _past_threshold(r: dict) -> str | None:
     )
 
 
-SWEEP_TEST = {  # the tests over a width sweep (nnclaims.widthsweep computes them)
-    "values": "nnclaims.widthsweep:values",
+def _values(df, h: dict, dataset: str | None, common: dict) -> dict:
+    from nnclaims.stats import widthsweep
+
+    return widthsweep.values(df, h, dataset, common)
+
+
+SWEEP_TEST = {  # the tests over a width sweep (nnclaims.stats.widthsweep computes them)
+    "values": _values,
     "check": check_sweep_test,
     "selects_arms": False,
     "metrics": ("fit_loss", "fit_acc"),

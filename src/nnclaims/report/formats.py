@@ -1,0 +1,124 @@
+"""How the report and the notebooks print numbers: mean ± SD, p-values, numbers without a
+negative zero, one hypothesis's row of a test table, and what a test's estimate measures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnclaims.core import testtype
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_pm(mean: float, sd: float, digits: int = 1, sig: int | None = None) -> str:
+    """ "mean ± sd" with `digits` decimals; or, for losses, the mean to `sig` significant digits
+    and the SD to the same decimal place: plain from 0.01 to 1000, else with one shared power
+    of ten, "(3.11 ± 0.59) × 10⁻⁴" (%g mixed "0.0378" and "4.24e-05" in one column)."""
+    if sig is None or not np.isfinite(mean) or mean == 0:
+        f = (lambda v: f"{v:.{sig}g}") if sig else (lambda v: f"{v:.{digits}f}")
+        return f(mean) if not np.isfinite(sd) else f"{f(mean)} ± {f(sd)}"
+    e = int(np.floor(np.log10(abs(mean))))
+    if -2 <= e < 3:
+        d = max(0, sig - 1 - e)
+        return f"{mean:.{d}f}" + (f" ± {sd:.{d}f}" if np.isfinite(sd) else "")
+    power = "10" + str(e).translate(SUPERSCRIPT)
+    m, d = mean / 10.0**e, sig - 1
+    if not np.isfinite(sd):
+        return f"{m:.{d}f} × {power}"
+    return f"({m:.{d}f} ± {sd / 10.0**e:.{d}f}) × {power}"
+
+
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_num(x: float, digits: int = 2, sign: str = "") -> str:
+    """`digits` decimals (`sign` "+": always signed), never a negative zero: a number that
+    rounds to zero prints unsigned ("0.00" for −0.003)."""
+    s = f"{x:{sign}.{digits}f}"
+    return f"{0.0:.{digits}f}" if float(s) == 0 else s
+
+
+def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
+    ci = (
+        "n/a"
+        if not np.isfinite(r["lo"])
+        else f"[{fmt_num(r['lo'], digits)}, {fmt_num(r['hi'], digits)}]"
+    )
+    sign = ">" if r["direction"] == "greater" else "<"
+    d = 1 if r.get("metric") in ("test_acc", "val_acc", "best_epoch", "epochs_to_loss") else 3
+    ours = f"{r['a_mean']:.{d}f}" + ("" if r["b_mean"] is None else f" vs {r['b_mean']:.{d}f}")
+    kind = testtype.get(r.get("test") or testtype.PAIRED)  # its statistic and how it reads
+    test = kind.test_column(r, sign)
+    said = None if kind.measured is None else kind.measured(r)
+    if said is not None:
+        ours = said
+        if kind.says_note:  # the measured text gives the note: not again under "To decide"
+            r = {**r, "note": ""}
+    if r.get("a_last") is not None:
+        b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
+        ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
+    power = ""
+    if r["verdict"] == "inconclusive" and r.get("detectable") is not None:
+        need = r.get("seeds_needed")
+        t = float(r["threshold"])
+        gap = "|d|" if t == 0 else f"|d {'+' if t < 0 else '−'} {abs(t):g}|"
+        power = (
+            f"{need} seeds" if need is not None else "more than 1000 seeds"
+        ) + f" (now detects {gap} ≥ {r['detectable']:.{digits}f})"
+    above = r.get("share_above")
+    if above and above[1]:
+        k, n, lo, hi = above
+        p_ab = f"P(a > b) {k}/{n} seeds [{lo:.2f}, {hi:.2f}]"
+        r = {**r, "note": f"{r.get('note', '')}; {p_ab}" if r.get("note") else p_ab}
+    return {
+        "id": r["id"],
+        "text": r["text"],
+        "part": r.get("part") or "",
+        "dataset": r.get("dataset") or "",
+        "source": r.get("source", ""),
+        "ours": ours,
+        "test": test,
+        "diff": fmt_num(r["diff"], digits),
+        "ci": ci,
+        "p": fmt_p(r.get("p", np.nan)),
+        "p_holm": fmt_p(r.get("p_holm", np.nan)),
+        "n": r["n"],
+        "verdict": r["verdict"],
+        "role": r.get("role", "primary"),
+        "to_decide": power,
+        "note": r.get("note", ""),
+    }
+
+
+def test_notes(results: list[dict[str, Any]]) -> list[str]:
+    """What each test type a claim uses means, beyond the paired t-test (Typst markup), once."""
+    names = dict.fromkeys(r.get("test") or testtype.PAIRED for r in results)
+    return [testtype.get(n).note for n in names if testtype.get(n).note]
+
+
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def unit(r: dict[str, Any]) -> str:
+    """What a test's estimate measures, in words (the summary figure groups rows by it)."""
+    test = r.get("test") or testtype.PAIRED
+    if test == "kendall":
+        return "Kendall τ-b between two rankings"
+    if test == "knee":
+        return "slope ratio past / before the knee"
+    if test in ("ranksum",):
+        return "AUC between two groups of functions"
+    if test == "enrichment":
+        return "odds ratio among the best tenth"
+    names = {"test_acc": "test accuracy", "val_acc": "validation accuracy",
+             "fit_acc": "training-set accuracy", "loss_auc": "training-loss area",
+             "dft_ratio": "|DFT| ratio"}  # fmt: skip
+    what = names.get(r.get("metric", ""), r.get("metric", ""))
+    points = r.get("metric") in ("test_acc", "val_acc", "fit_acc")
+    return f"{what} difference (points)" if points else f"{what} difference"
