@@ -167,3 +167,15 @@ def test_every_module_imports_first_in_a_fresh_interpreter(chunk):
 def test_no_module_is_over_350_lines():
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 350}
     assert not long, long
+
+
+def test_the_architecture_doc_lists_every_module_in_its_layer():
+    """docs/architecture.md's table names each layer's modules: exactly those on disk."""
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for layer in LAYERS:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{layer}/` |"))
+        listed = set(row.split("|")[3].replace("`", "").replace(" ", "").split(","))
+        on_disk = {m.split(".")[2] for m in MODULES if m.startswith(f"nnclaims.{layer}.")}
+        assert listed == on_disk, (
+            f"{layer}/: the doc lists {sorted(listed)}, disk has {sorted(on_disk)}"
+        )
