@@ -149,6 +149,21 @@ def test_planning_loads_no_torch_numpy_or_pandas():
     assert out.stdout.strip() == "[]"
 
 
+def test_making_data_loads_no_torch(tmp_path):
+    """The data rules (one job per dataset and per data seed) generate and write arrays: torch,
+    ~1.5 s of a job's start here, is for the jobs that train."""
+    code = (
+        "import sys\n"
+        "from nnclaims.data import datasets, downloads\n"
+        f"datasets.make_draw('digits', 3, {str(tmp_path / 'd.npz')!r})\n"
+        f"datasets.prepare('digits', {str(tmp_path / 'digits.npz')!r})\n"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("chunk", range(2))
 def test_every_module_imports_first_in_a_fresh_interpreter(chunk):
     """Whichever module a user imports first imports without error (a cycle closed by an

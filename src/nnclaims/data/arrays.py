@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the data rules write arrays without torch: it costs a job ~1.5 s to import
+    import torch
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Draws:
         return Draws({s: fn(s, a) for s, a in self.by_seed.items()}, self.name)
 
     def per_model(self, seeds: list[int]) -> PerModel:
+        import torch
+
         keys = list(dict.fromkeys(seeds))
         parts = [self[s] for s in keys]
         val = parts[0].x_val is not None
@@ -85,9 +89,12 @@ class Draws:
         )
 
 
-def linear_toy(n=400, d=12, classes=4, dtype=torch.float32, seed=0) -> Arrays:
+def linear_toy(n=400, d=12, classes=4, dtype=None, seed=0) -> Arrays:
     """A small synthetic task for tests and checks: labels are the argmax of a random linear map
-    of Gaussian inputs; n training and 100 test examples."""
+    of Gaussian inputs; n training and 100 test examples (dtype: float32 by default)."""
+    import torch
+
+    dtype = dtype or torch.float32
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(d, classes, generator=g)
     x = torch.randn(n + 100, d, generator=g)

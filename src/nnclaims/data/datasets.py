@@ -20,13 +20,16 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from nnclaims.core import catalog
 from nnclaims.core.files import atomic_path, read_npz
 from nnclaims.data.arrays import Arrays, Draws, PerModel, linear_toy  # noqa: F401 (read here too)
+
+if TYPE_CHECKING:  # generating and drawing data needs no torch (~1.5 s of a data job's start)
+    import torch
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -239,7 +242,11 @@ def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
     return (xtr - mean) / std, (xte - mean) / std
 
 
-def load_arrays(path: str | os.PathLike, dtype=torch.float32) -> Arrays:
+def load_arrays(path: str | os.PathLike, dtype: torch.dtype | None = None) -> Arrays:
+    """A dataset file as tensors (inputs float32 unless `dtype`; uint8 images standardised)."""
+    import torch
+
+    dtype = dtype or torch.float32
     a = load_npz(path)
     x_train, x_test = a["x_train"], a["x_test"]
     if x_train.dtype == np.uint8:
@@ -261,6 +268,8 @@ def noisy(arrays: Arrays | Draws, share: float, seed: int = 0) -> Arrays | Draws
         return arrays
     if isinstance(arrays, Draws):
         return arrays.map(lambda s, a: noisy(a, share, s))
+    import torch
+
     from nnclaims.core import seeding
 
     g = seeding.generator(seed, "label_noise")
@@ -290,7 +299,7 @@ def make_draw(name: str, seed: int, out: str | os.PathLike) -> str:
     return checksum(arrays)
 
 
-def load_draws(data_path: str | os.PathLike, seeds, dtype=torch.float32) -> Draws:
+def load_draws(data_path: str | os.PathLike, seeds, dtype: torch.dtype | None = None) -> Draws:
     """The draws of data seeds `seeds` of the dataset in `data_path`, each from its file
     (draw_file), made there first where it is missing (a library call outside the workflow)."""
     name = Path(data_path).stem
