@@ -150,8 +150,8 @@ def test_planning_loads_no_torch_numpy_or_pandas():
 
 
 def test_making_data_loads_no_torch(tmp_path):
-    """The data rules (one job per dataset and per data seed) generate and write arrays: torch,
-    ~1.5 s of a job's start here, is for the jobs that train."""
+    """The data rules (one job per dataset and per data seed) generate and write arrays: torch's
+    import, most of such a job's start, is for the jobs that train."""
     code = (
         "import sys\n"
         "from nnclaims.data import datasets, downloads\n"

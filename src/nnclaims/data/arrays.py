@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the data rules write arrays without torch: it costs a job ~1.5 s to import
+if TYPE_CHECKING:  # the data rules make arrays without torch (see data/datasets.py)
     import torch
 
 
