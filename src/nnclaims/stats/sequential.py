@@ -88,8 +88,9 @@ def boundaries(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
 
 
 def _exit_gap(c: float, s: np.ndarray, w: np.ndarray, sd: float, tk: float, a_k: float) -> float:
-    """P(continue to the last look, then |S_k| ≥ c √t_k) − a_k, S_{k−1} on grid s with
-    integration weights w (sub-density included), increments N(0, sd²)."""
+    """P(no crossing before look k, then |S_k| ≥ c √t_k) − a_k: S_{k−1} on grid s with
+    integration weights w (its sub-density on the continuation region included), the increment
+    to S_k N(0, sd²)."""
     b = c * np.sqrt(tk)
     return float(w @ (sps.norm.cdf((-b - s) / sd) + sps.norm.sf((b - s) / sd))) - a_k
 
