@@ -367,3 +367,54 @@ def test_failing_notebook_shows_the_cell_and_keeps_the_notebook(project):
     kept = project / "results/test/notebooks/swish_vs_relu.ipynb"
     assert "boom: a deliberate failure" in kept.read_text()
     assert (project / "results/test/tables/swish_vs_relu.parquet").exists()  # work stays
+
+
+LOOKS_CONFIG = GELU_CONFIG.replace("seeds: 3", "seeds: 3\ndecide: {looks: [3, 5]}")
+
+
+@pytest.mark.slow
+def test_a_design_with_two_looks_runs_to_its_end(project):
+    """config `decide`: the first look's checkpoint leaves a test open, so Snakemake asks for the
+    second look's runs; they train only the added seeds (the first three are reused bit for bit
+    from the replicate store) and the report says at which look each test stopped."""
+    claims = project / "config" / "claims.yaml"
+    claims.write_text(claims.read_text() + GELU_ENTRY)
+    (project / "config" / "config.yaml").write_text(LOOKS_CONFIG)
+    first = "results/tables/looks/gelu_vs_relu.1.design.json"
+    r = snakemake(project, "--cores", "2", first, timeout=600)  # the first look alone
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    state = json.loads((project / first).read_text())
+    assert state["look"] == 1 and state["continue"], state["why"]  # else: pick an open test
+    reps = sorted((project / "results/replicates").glob("*/seed_*.parquet"))
+    assert {p.stem for p in reps} == {"seed_0", "seed_1", "seed_2"}
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in reps}
+    look1 = pd.read_parquet(project / "results/tables/looks/gelu_vs_relu.1.parquet")
+
+    r = snakemake(project, "--cores", "2", timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for p, (mtime, data) in before.items():  # the first look's seeds: not trained again
+        assert p.stat().st_mtime_ns == mtime and p.read_bytes() == data, p
+    added = {p.stem for p in (project / "results/replicates").glob("*/seed_*.parquet")} - {
+        p.stem for p in reps
+    }
+    assert added == {"seed_3", "seed_4"}
+    look2 = pd.read_parquet(project / "results/tables/looks/gelu_vs_relu.2.parquet")
+    cols = [c for c in look1.columns if c != "run_id"]
+    key = ["arm", "seed", "split", "metric", "epoch"]
+    old = look1[look1.seed < 3][cols].sort_values(key).reset_index(drop=True)
+    new = look2[look2.seed < 3][cols].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, new, check_exact=True)  # bit for bit
+    assert set(look2.seed[look2.seed < 10_000]) == {0, 1, 2, 3, 4}
+
+    final = json.loads((project / "results/tables/gelu_vs_relu.design.json").read_text())
+    assert final["look"] == 2 and not final["continue"]
+    nums = json.loads((project / "results/numbers/gelu_vs_relu.json").read_text())
+    assert nums["design"]["looks"] == [3, 5]
+    for h in nums["hypotheses"]:
+        t = final["tests"][f"{h['id']}|mnist1d"]
+        assert h["n"] == t["row"]["n"] == (3 if t["look"] == 1 and t["decided"] else 5)
+        assert ("stopped at look" if t["decided"] else "inconclusive at n = 5") in h["how"]
+    pypdf = pytest.importorskip("pypdf")
+    pdf = project / "results" / "report.pdf"
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages).split())
+    assert "seeds are added in looks declared before the data, at 3, 5 seeds" in text

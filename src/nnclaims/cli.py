@@ -23,9 +23,8 @@ import sys
 from pathlib import Path
 
 from nnclaims import __version__, kinds
-from nnclaims.core import paths
-from nnclaims.data import datasets as data
-from nnclaims.plan import claims, resources, results_folder
+from nnclaims.core import catalog, paths
+from nnclaims.plan import claims, looks, resources, results_folder
 from nnclaims.plan.config import (  # noqa: F401 (load_config: the CLI's, read as cli.load_config)
     DEFAULT_CONFIG,
     ROOT_FILES,
@@ -35,7 +34,7 @@ from nnclaims.plan.config import (  # noqa: F401 (load_config: the CLI's, read a
 )
 from nnclaims.plan.runs import make_plan
 from nnclaims.report import analysis
-from nnclaims.run import experiments, replicates, tables
+from nnclaims.run import design, experiments, replicates, tables
 from nnclaims.run.stale import stale_runs
 from nnclaims.train.engine import resolve_device
 
@@ -49,56 +48,40 @@ def run_claim(args: argparse.Namespace) -> int:
             f"No claim {args.claim!r} in {args.config} (its claims: {', '.join(cfg['claims'])})"
         )
     cfg["claims"] = {args.claim: cfg["claims"][args.claim]}
-    plan = make_plan(cfg)
-    claims.check(claims.load(args.claims), cfg, plan)
-    ids = plan.claim_runs[args.claim]
+    per_look = looks.plans(cfg)  # one, or one per look of the config's design (`decide`)
+    for p in per_look:
+        claims.check(claims.load(args.claims), cfg, p)
     try:  # the config's device, as the workflow uses it; a missing GPU is bad input
         resolve_device(cfg.get("device", "cpu"))
     except RuntimeError as e:
         raise ConfigError(f"{args.config}: {e}") from None
-    warning = resources.size_warning(plan.runs[r] for r in ids)
+    plan = per_look[-1]
+    warning = resources.size_warning(plan.runs[r] for r in plan.claim_runs[args.claim])
     if warning:
         logging.warning("warning: %s", warning)
     results_folder.mark(paths.RESULTS)
-    data_cfg = cfg.get("data", {})
-    for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
-        if not paths.dataset_file(ds).exists():  # the config's cache and mirror, as the workflow
-            data.prepare(
-                ds,
-                paths.dataset_file(ds),
-                cache_dir=data_cfg.get("cache_dir"),
-                mirror=data_cfg.get("mirror"),
-            )
-    # runs that read another run's files (an IMP control: its trunk's masks) after the others
-    todo = sorted(ids, key=lambda r: bool(kinds.get(plan.runs[r].kind).inputs(plan.runs[r])))
-    for rid in todo:
-        spec = plan.runs[rid]
-        if paths.run_metrics(rid).exists():
-            logging.info("run %s already finished: kept", rid)
-            continue
-        experiments.run(
-            spec,
-            paths.run_dir(rid),
-            data_path=paths.dataset_file(spec.dataset),
-            inputs={
-                name: paths.run_file(what, run)
-                for name, (what, run) in kinds.get(spec.kind).inputs(spec).items()
-            },
-            threads=args.threads,
-            device=cfg.get("device", "cpu"),
-            replicates=paths.REPLICATES,
-            keep_weights=cfg.get("keep_weights", True),
-            archive=cfg.get("seed_archive"),
-            config=cfg,
+    declared = looks.looks(cfg)
+    for k, plan in enumerate(per_look, 1):  # as the workflow's checkpoint `collect`, look by look
+        ids = plan.claim_runs[args.claim]
+        experiments.train_missing(cfg, plan, ids, args.threads)
+        files = {w: paths.look_file(args.claim, k, w) for w in ("table", "runs", "design")}
+        table = tables.collect(
+            args.claim,
+            [str(paths.run_metrics(r)) for r in ids],
+            [str(paths.run_hparams(r)) for r in ids],
+            files["table"],
+            files["runs"],
         )
-    table = tables.collect(
-        args.claim,
-        [str(paths.run_metrics(r)) for r in ids],
-        [str(paths.run_hparams(r)) for r in ids],
-        paths.claim_table(args.claim),
-        paths.claim_runs(args.claim),
-    )
-    claim = analysis.load_claims(args.claims)[args.claim]
+        before = paths.look_file(args.claim, k - 1, "design") if k > 1 else None
+        state = design.step(
+            args.claim, table, args.claims, catalog.ALPHA, declared, k, before, files["design"]
+        )
+        if not state["continue"]:
+            break
+    for w, out in (("table", paths.claim_table), ("runs", paths.claim_runs),
+                   ("design", paths.claim_design)):  # fmt: skip
+        shutil.copyfile(files[w], out(args.claim))
+    claim = analysis.load_claims(args.claims, None, paths.claim_design(args.claim))[args.claim]
     ev = analysis.evaluate_claim(table, claim)
     print(f"{claim['title']}: {ev['verdict']} (decided by {ev['decided_by_overall']})")
     for p in ev.get("parts", []):
@@ -110,6 +93,7 @@ def run_claim(args: argparse.Namespace) -> int:
         print(
             f"  {f['role']:<9} {f['verdict']:<13} {f['text']} ({f['dataset']}): "
             f"mean d = {f['diff']}, 95 % CI {f['ci']}, p (Holm) {f['p_holm']} (n={f['n']})"
+            + (f"; {f['how']}" if declared else "")
         )
     print(f"table: {paths.claim_table(args.claim)}")
     return 0
@@ -130,7 +114,8 @@ def show_cost(args: argparse.Namespace) -> int:
     """Training FLOPs per claim, counted on the real models, and GPU-hours at an assumed
     sustained rate (small CIFAR nets reach a fraction of a GPU's peak: state the rate you use)."""
     cfg = load_config(args.config, None, None, args.set)
-    plan = make_plan(cfg)
+    per_look = looks.plans(cfg)
+    plan = per_look[0]
     total = 0.0
     print(f"{'claim':<16} {'runs':>4} {'PFLOP':>9} {'GPU-hours':>10}  (at {args.tflops:g} TFLOP/s)")
     for claim, ids in plan.claim_runs.items():
@@ -141,6 +126,19 @@ def show_cost(args: argparse.Namespace) -> int:
     hours = total / (args.tflops * 1e12) / 3600
     print(f"{'total':<16} {len(plan.runs):>4} {total / 1e15:>9.1f} {hours:>10.1f}")
     archive = cfg.get("seed_archive")
+    if len(per_look) > 1:  # a later look trains only its added seeds: the last look's runs
+
+        def to_train(spec):  # the seeds the archive does not hold
+            gone = replicates.Store(archive, spec).missing(spec.seeds) if archive else spec.seeds
+            return resources.train_flops(spec) * len(gone) / len(spec.seeds)
+
+        first = sum(to_train(s) for s in plan.runs.values())
+        most = sum(to_train(s) for s in per_look[-1].runs.values())
+        seeds = ", ".join(str(n) for n in looks.looks(cfg))
+        print(f"looks at {seeds} seeds; to train, beside the seed archive: the first look "
+              f"{first / 1e12:.0f} TFLOP, every claim to the last look {most / 1e12:.0f} TFLOP "
+              f"({most / first:.1f}× the first look's; a claim stops earlier when its tests are "
+              f"decided)")  # fmt: skip
     for rid, spec in plan.runs.items():  # counted above, but copied rather than trained
         if archive and not replicates.Store(archive, spec).missing(spec.seeds):
             print(f"  {rid}: {resources.train_flops(spec) / 1e15:.1f} PFLOP in the seed archive "
@@ -210,8 +208,12 @@ def show_status(args: argparse.Namespace) -> int:
     loss, ETA, from each job's progress.json), stopped (its process is gone) or waiting."""
     from nnclaims.run import status
 
-    plan = make_plan(load_config(args.config, None, None, args.set))
-    print(status.render(status.jobs(plan), plan))
+    cfg = load_config(args.config, None, None, args.set)
+    per_look = looks.plans(cfg)
+    # waiting: the first look's runs (a later look's are asked for only if its claim goes on)
+    print(status.render(status.jobs(per_look[0]), looks.merged(per_look)))
+    for line in status.design_lines(list(per_look[0].claim_runs), looks.looks(cfg)):
+        print(line)
     return 0
 
 

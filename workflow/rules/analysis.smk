@@ -1,21 +1,46 @@
-rule collect:
-    """One tidy table per claim (Parquet) and the hyperparameters of the runs in it."""
+checkpoint collect:
+    """A claim's tidy table (Parquet) at one look, the hyperparameters of the runs in it, and the
+    design's state after the look: a checkpoint, so the DAG asks for the next look's runs only
+    while the claim has a test that more seeds can decide (nnclaims.stats.looks)."""
     input:
         metrics=claim_run_files("metrics"),
         hparams=claim_run_files("hparams"),
+        claims=CLAIMS_FILE,
+        before=look_before,
+    output:
+        table=str(paths.look_file("{claim}", "{look}", "table")),
+        runs=str(paths.look_file("{claim}", "{look}", "runs")),
+        design=str(paths.look_file("{claim}", "{look}", "design")),
+    log:
+        str(paths.LOGS / "collect" / "{claim}.{look}.log"),
+    benchmark:
+        str(paths.benchmark("collect", "{claim}.{look}"))
+    wildcard_constraints:
+        claim="|".join(CLAIMS),
+        look=r"\d+",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        alpha=CLAIM_ALPHA,
+        looks=LOOKS,
+    script:
+        "../scripts/collect.py"
+
+
+rule settle:
+    """A claim's table, runs and design at the last look it reached: what the notebook, the
+    metrics table and the report read."""
+    input:
+        unpack(reached_files),
     output:
         table=str(paths.claim_table("{claim}")),
         runs=str(paths.claim_runs("{claim}")),
-    log:
-        str(paths.LOGS / "collect" / "{claim}.log"),
-    benchmark:
-        str(paths.benchmark("collect", "{claim}"))
+        design=str(paths.claim_design("{claim}")),
     wildcard_constraints:
         claim="|".join(CLAIMS),
-    conda:
-        "../../envs/analysis.yaml"
-    script:
-        "../scripts/collect.py"
+    run:
+        for name in ("table", "runs", "design"):
+            shutil.copyfile(input[name], output[name])
 
 
 # One analysis rule per claim, so each figure is a declared output of the notebook that draws it:
@@ -30,6 +55,7 @@ for _claim in CLAIMS:
             table=str(paths.claim_table(_claim)),
             runs=str(paths.claim_runs(_claim)),
             claims=CLAIMS_FILE,
+            design=str(paths.claim_design(_claim)),
         output:
             numbers=str(paths.claim_numbers(_claim)),
             figures=[
@@ -58,7 +84,7 @@ for _claim in CLAIMS:
             "papermill {input.notebook:q} {log.notebook:q} -k python3 --cwd . "
             "-r table {input.table:q} -r runs {input.runs:q} -r claims {input.claims:q} "
             "-r claim {params.claim:q} -r alpha {params.alpha} -r fig_dir {params.fig_dir:q} "
-            "-r numbers {output.numbers:q} > {log.stdout:q} 2>&1"
+            "-r numbers {output.numbers:q} -r decisions {input.design:q} > {log.stdout:q} 2>&1"
 
 
 rule metrics:

@@ -3,19 +3,24 @@
 # numpy (the DAG parses on a submit host with Snakemake alone: tests/test_submit_host.py).
 
 import os
+import shutil
 
 from nnclaims import kinds
 from nnclaims.core import catalog, paths
 from nnclaims.data import downloads
-from nnclaims.plan import claims, resources
-from nnclaims.plan.runs import make_plan
+from nnclaims.plan import claims, looks, resources
 
 CLAIMS_FILE = claims.CLAIMS_FILE
 paths.set_root(config.get("results", paths.DEFAULT_RESULTS))  # before any path is made
 try:
-    PLAN = make_plan(config)
+    # one plan per look of the design (config `decide`; one look without it): a later look's
+    # runs differ in their seeds only
+    PLANS = looks.plans(config)
+    LOOKS = looks.looks(config)  # the declared seed counts, None for one look
+    PLAN = looks.merged(PLANS)
     CLAIM_DOC = claims.load(CLAIMS_FILE)
-    claims.check(CLAIM_DOC, config, PLAN)
+    for _plan in PLANS:
+        claims.check(CLAIM_DOC, config, _plan)
 # A hypothesis the runs cannot decide, or a bad arm or setting: stop before any job, saying which.
 except claims.ClaimsError as e:
     raise WorkflowError(f"Invalid claims: {e}") from None
@@ -29,7 +34,8 @@ DOWNLOADABLE = sorted(downloads.REGISTRY)
 DRAWABLE = sorted(catalog.DRAWABLE)
 DATA_CFG = config.get("data", {})
 DEVICE = config.get("device", "cpu")
-RUNS = PLAN.runs
+RUNS = PLAN.runs  # every look's
+FIRST_RUNS = PLANS[0].runs  # the first look's: always trained
 CLAIMS = list(PLAN.claim_runs)
 # each claim's familywise level: 0.05, or over the whole report 0.05 / claims (config: familywise)
 CLAIM_ALPHA = catalog.ALPHA / (
@@ -103,28 +109,58 @@ def train_priority(wildcards):
 def claim_figures(claim):
     """The figure files a claim's notebook writes (config/claims.yaml: figures, and
     figures_when for those that only some of its kinds draw)."""
-    ran = {RUNS[r].kind for r in PLAN.claim_runs[claim]}
+    ran = {RUNS[r].kind for r in PLANS[0].claim_runs[claim]}
     names = claims.figures(CLAIM_DOC[claim], ran)
     return [str(p) for p in paths.claim_figures(claim, names)]
 
 
 def claim_run_files(kind):
+    """A claim's run files at one look (wildcard `look`, 1-based)."""
+
     def inner(wildcards):
         make = paths.run_metrics if kind == "metrics" else paths.run_hparams
-        return [str(make(r)) for r in PLAN.claim_runs[wildcards.claim]]
+        runs = PLANS[int(wildcards.look) - 1].claim_runs[wildcards.claim]
+        return [str(make(r)) for r in runs]
 
     return inner
 
 
-def all_benchmarks():
-    """Snakemake's time record of every job before the report (for the report's stage times)."""
+def look_before(wildcards):
+    """The design's state after the previous look (none before the first)."""
+    k = int(wildcards.look)
+    if not 1 <= k <= len(PLANS):
+        raise WorkflowError(f"No look {k}: the config declares {len(PLANS)}")
+    return [] if k == 1 else str(paths.look_file(wildcards.claim, k - 1, "design"))
+
+
+def reached(claim):
+    """The last look a claim reaches (1-based): the next one while its design state says
+    so (checkpoint collect), so only those looks' runs are asked for."""
+    k = 1
+    while True:
+        state = checkpoints.collect.get(claim=claim, look=str(k)).output.design
+        if k == len(PLANS) or not looks.continues(state):
+            return k
+        k += 1
+
+
+def reached_files(wildcards):
+    k = reached(wildcards.claim)
+    return {w: str(paths.look_file(wildcards.claim, k, w)) for w in ("table", "runs", "design")}
+
+
+def all_benchmarks(wildcards):
+    """Snakemake's time record of every job before the report (for the report's stage times):
+    the jobs of every look each claim reached."""
+    looked = {c: reached(c) for c in CLAIMS}
+    runs = {r for c, k in looked.items() for p in PLANS[:k] for r in p.claim_runs[c]}
     datasets = sorted(
-        {s.dataset for s in RUNS.values() if kinds.get(s.kind).needs_data}
+        {RUNS[r].dataset for r in runs if kinds.get(RUNS[r].kind).needs_data}
     )
     files = [paths.benchmark("data", d) for d in datasets]
-    files += [paths.benchmark("train", r) for r in RUNS if r not in _BATCHED]
-    files += [paths.benchmark("train", b) for b in PLAN.batches]
-    files += [
-        paths.benchmark(stage, c) for stage in ("collect", "analyse") for c in CLAIMS
-    ]
+    files += [paths.benchmark("train", r) for r in sorted(runs) if r not in _BATCHED]
+    files += [paths.benchmark("train", b) for b, ids in PLAN.batches.items() if runs & set(ids)]
+    files += [paths.benchmark("collect", f"{c}.{j}") for c, k in looked.items()
+              for j in range(1, k + 1)]  # fmt: skip
+    files += [paths.benchmark("analyse", c) for c in CLAIMS]
     return [str(f) for f in files]

@@ -34,7 +34,7 @@ rule report:
         runs=[str(paths.claim_runs(c)) for c in CLAIMS],
         figures=[p for c in CLAIMS for p in claim_figures(c)],
         summary=str(paths.FIGURES / "summary.json"),
-        benchmarks=all_benchmarks(),
+        benchmarks=all_benchmarks,
     output:
         pdf=report(REPORT_PDF, caption="../report/workflow.rst", category="Report"),
     log:

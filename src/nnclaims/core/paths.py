@@ -107,5 +107,17 @@ def claim_runs(claim: str) -> Path:
     return TABLES / f"{claim}.runs.json"
 
 
+def claim_design(claim: str) -> Path:
+    """How each of a claim's tests was decided under the config's looks (JSON: the state after
+    the last look the claim reached, nnclaims.stats.looks)."""
+    return TABLES / f"{claim}.design.json"
+
+
+def look_file(claim: str, look: str | int, what: str) -> Path:
+    """A claim's table (`table`), runs (`runs`) or design state (`design`) at one look (1-based)."""
+    ext = {"table": "parquet", "runs": "runs.json", "design": "design.json"}[what]
+    return TABLES / "looks" / f"{claim}.{look}.{ext}"
+
+
 def benchmark(rule: str, name: str) -> Path:
     return BENCHMARKS / rule / f"{name}.tsv"

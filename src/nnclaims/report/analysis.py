@@ -54,15 +54,21 @@ from nnclaims.stats.verdicts import (  # noqa: F401
 )
 
 
-def load_claims(path: str | os.PathLike, alpha: float | None = None) -> dict[str, Any]:
+def load_claims(
+    path: str | os.PathLike, alpha: float | None = None, decisions: str | os.PathLike = ""
+) -> dict[str, Any]:
     """config/claims.yaml, checked against its schema (nnclaims.plan.claims); `alpha`: the
     familywise level of each claim's Holm families (default stats.ALPHA; config `familywise: report`
-    divides it by the number of claims)."""
+    divides it by the number of claims); `decisions`: a claim's design state after its last look
+    (nnclaims.core.paths.claim_design), which evaluate_claim then applies to that claim."""
     from nnclaims.plan import claims
 
     doc = claims.load(path)
     if alpha is not None:
         doc = {cid: {**c, "alpha": float(alpha)} for cid, c in doc.items()}
+    if decisions and Path(decisions).exists():
+        state = json.loads(Path(decisions).read_text())
+        doc[state["claim"]] = {**doc[state["claim"]], "decisions": state}
     return doc
 
 
@@ -188,6 +194,7 @@ def write_numbers(
             "decided_by": evaluation.get("decided_by_overall", ""),
             "family": evaluation.get("family"),
             "families": evaluation.get("families", {}),
+            "design": evaluation.get("design"),  # the look it reached and why it stopped
             "verdicts_by_dataset": evaluation.get("by_dataset", {}),
             "parts": evaluation.get("parts", []),
             "not_tested": evaluation.get("not_tested", []),

@@ -62,11 +62,12 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
     if r.get("a_last") is not None:
         b_last = "" if r.get("b_last") is None else f" vs {r['b_last']:.{d}f}"
         ours += f" (last epoch: {r['a_last']:.{d}f}{b_last})"
+    t = float(r["threshold"])
+    gap = "|d|" if t == 0 else f"|d {'+' if t < 0 else '−'} {abs(t):g}|"
     power = ""
-    if r["verdict"] == "inconclusive" and r.get("detectable") is not None:
+    looked = r.get("design", {}).get("kind") == "sequential"  # its looks say what decides it
+    if r["verdict"] == "inconclusive" and r.get("detectable") is not None and not looked:
         need = r.get("seeds_needed")
-        t = float(r["threshold"])
-        gap = "|d|" if t == 0 else f"|d {'+' if t < 0 else '−'} {abs(t):g}|"
         power = (
             f"{need} seeds" if need is not None else "more than 1000 seeds"
         ) + f" (now detects {gap} ≥ {r['detectable']:.{digits}f})"
@@ -86,13 +87,40 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "diff": fmt_num(r["diff"], digits),
         "ci": ci,
         "p": fmt_p(r.get("p", np.nan)),
-        "p_holm": fmt_p(r.get("p_holm", np.nan)),
+        "p_holm": fmt_p(r.get("p_holm", np.nan))
+        if "nominal" not in r.get("design", {})
+        else f"{fmt_p(r['design']['p'] if r['design']['node'] == 't' else r['design']['p_equiv'])}"
+        f" {'≤' if r['design']['decided'] else '>'} {r['design']['nominal']:.2g}",
         "n": r["n"],
         "verdict": r["verdict"],
         "role": r.get("role", "primary"),
         "to_decide": power,
+        "how": how_decided(r, gap, digits),
         "note": r.get("note", ""),
     }
+
+
+def how_decided(r: dict[str, Any], gap: str, digits: int = 2) -> str:
+    """How the config's design decided a test (nnclaims.stats.looks): at which look, with how
+    many seeds, against which level; the repeated CI under a design with looks."""
+    d = r.get("design")
+    if not d:
+        return ""
+    if d["kind"] == "fixed":
+        state = "open" if r["verdict"] == "inconclusive" else "decided"
+        return f"{state} at the one look (n = {r['n']}, Holm)"
+    k, looks = d["look"], d["looks"]
+    lo, hi = d["rci"]
+    ci = f"; repeated CI [{fmt_num(lo, digits)}, {fmt_num(hi, digits)}]" if np.isfinite(lo) else ""
+    test = "TOST " if d["node"] == "equiv" else ""
+    if d["decided"]:
+        return f"stopped at look {k} of {len(looks)} (n = {r['n']}): {test}p ≤ its level{ci}"
+    det = r.get("detectable")
+    detects = f"; detects {gap} ≥ {det:.{digits}f}" if det is not None and np.isfinite(det) else ""
+    where = (
+        "the last look" if k == len(looks) else f"look {k} of {len(looks)}, where its claim stopped"
+    )
+    return f"inconclusive at n = {r['n']} ({where}){detects}{ci}"
 
 
 def test_notes(results: list[dict[str, Any]]) -> list[str]:

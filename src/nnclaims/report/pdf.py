@@ -134,6 +134,13 @@ def archive_note(code: list[dict[str, Any]]) -> str:
     )
 
 
+def design_text(config: dict[str, Any]) -> dict[str, Any]:
+    """The config's design, for the methods section: its looks (seeds at each), or one look."""
+    looks = (config.get("decide") or {}).get("looks")
+    return {"kind": "sequential" if looks else "fixed", "looks": looks or [],
+            "looks_text": ", ".join(str(n) for n in looks or [])}  # fmt: skip
+
+
 def compute_row(claim: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     """A claim's compute: its runs, the seeds trained in this run and those copied from the
     seed archive, and the wall seconds (one core each) of the jobs that trained its runs here
@@ -237,6 +244,7 @@ def _build(
             *config.get("after_results", []),
             *(f"{c['title']}: {x}" for c in claims for x in c.get("after_results", [])),
         ],
+        "design": design_text(config),
         "alpha": stats.ALPHA,
         # each claim's level: ALPHA, or ALPHA / claims for one report-wide level
         "familywise": config.get("familywise", "claim"),

@@ -222,3 +222,39 @@ def run_batch(
         _finish(spec, Path(out), dfs[i], wall / len(specs), threads, dev, extra, data_path)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return dfs
+
+
+def train_missing(cfg: dict, plan, ids: list[str], threads: int = 1) -> None:
+    """Train the runs of `ids` not finished yet, their datasets first (the CLI's `run-claim`:
+    what the workflow's data and train jobs do, in one process)."""
+    data_cfg = cfg.get("data", {})
+    for ds in {plan.runs[r].dataset for r in ids} - {"sines"}:
+        if not paths.dataset_file(ds).exists():  # the config's cache and mirror, as the workflow
+            datamod.prepare(
+                ds,
+                paths.dataset_file(ds),
+                cache_dir=data_cfg.get("cache_dir"),
+                mirror=data_cfg.get("mirror"),
+            )
+    # runs that read another run's files (an IMP control: its trunk's masks) after the others
+    todo = sorted(ids, key=lambda r: bool(kinds.get(plan.runs[r].kind).inputs(plan.runs[r])))
+    for rid in todo:
+        spec = plan.runs[rid]
+        if paths.run_metrics(rid).exists():
+            log.info("run %s already finished: kept", rid)
+            continue
+        run(
+            spec,
+            paths.run_dir(rid),
+            data_path=paths.dataset_file(spec.dataset),
+            inputs={
+                name: paths.run_file(what, r)
+                for name, (what, r) in kinds.get(spec.kind).inputs(spec).items()
+            },
+            threads=threads,
+            device=cfg.get("device", "cpu"),
+            replicates=paths.REPLICATES,
+            keep_weights=cfg.get("keep_weights", True),
+            archive=cfg.get("seed_archive"),
+            config=cfg,
+        )

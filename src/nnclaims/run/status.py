@@ -77,3 +77,23 @@ def render(rows: list[dict], plan=None) -> str:
                 f"loss {r['loss']:.4f}{acc}, {progress.clock(r['elapsed_s'])} in this phase, {eta}"
             )
     return "\n".join(lines)
+
+
+def design_lines(claims: list[str], declared: list[int] | None) -> list[str]:
+    """Per claim, the last look its design state was written at (checkpoint collect), how many
+    of its tests are decided, and why it goes on or stops."""
+    lines = []
+    for claim in claims:
+        found = (paths.TABLES / "looks").glob(f"{claim}.*.design.json")
+        states = sorted((int(p.name.split(".")[-3]), p) for p in found)
+        if not states:
+            lines.append(f"  {claim}: no look yet")
+            continue
+        k, path = states[-1]
+        st = json.loads(path.read_text())
+        done = sum(t["decided"] for t in st["tests"].values())
+        at = "one look" if declared is None else f"look {k} of {len(declared)}"
+        go = "goes on" if st["continue"] else "stops"
+        tests = f"{done} of {len(st['tests'])} tests decided"
+        lines.append(f"  {claim}: {at}, {tests}; {go}: {st['why']}")
+    return ["design (checkpoint collect):", *lines] if lines else []

@@ -258,8 +258,10 @@ def evaluate_family(rows: list[dict], alpha: float = ALPHA) -> list[dict]:
     for row, r, ph in zip(rows, out, p_all):
         r["p_holm"] = float(ph)
         r["verdict"] = decide(r["mean"], r["p_holm"], row["direction"], row["threshold"], alpha)
-        if row.get("pre", {}).get("supports_only") and r["verdict"] == "contradicted":
-            r["verdict"] = "inconclusive"  # its p tests one side only (a knee against none)
+        if row.get("pre", {}).get("supports_only"):
+            r["supports_only"] = True  # its p tests one side only (a knee against none)
+            if r["verdict"] == "contradicted":
+                r["verdict"] = "inconclusive"
         if r["verdict"] == "inconclusive" and r.get("p_equiv_holm", 1.0) < alpha:
             r["verdict"] = "equivalent"  # within ±margin both ways: no practical difference
         r["alpha_test"] = alpha / m_all

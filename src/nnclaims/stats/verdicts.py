@@ -69,7 +69,7 @@ def evaluate_family(rows: list[dict[str, Any]], alpha: float = stats.ALPHA) -> l
     for r, st in zip(rows, stats.evaluate_family(stat_rows, alpha)):
         res = {k: v for k, v in r.items() if k not in ("d", "pre")}
         res.update({k: st[k] for k in ("n", "lo", "hi", "p", "p_holm", "verdict", "alpha_test")})
-        res.update({k: st[k] for k in ("p_equiv", "p_equiv_holm") if k in st})
+        res.update({k: st[k] for k in ("p_equiv", "p_equiv_holm", "supports_only") if k in st})
         res.update(
             {
                 "diff": st["mean"],
@@ -151,6 +151,11 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         )
     alpha = float(claim.get("alpha", stats.ALPHA))
     results = evaluate_families(rows, alpha)
+    design = claim.get("decisions")  # the design's state after the last look (stats.looks)
+    if design:
+        from nnclaims.stats.looks import apply
+
+        results = apply(results, design)
     # the claim's verdict: its (first) source's primary, per dataset and over the datasets
     first = next(iter(claim.get("parts") or {"": ""}))
     main = [r for r in results if r["role"] == "primary" and (r.get("part") or "") == first]
@@ -174,6 +179,7 @@ def evaluate_claim(df: pd.DataFrame, claim: dict[str, Any]) -> dict[str, Any]:
         "not_tested": not_tested,
         "unevaluated": unevaluated,
         "alpha": alpha,
+        "design": design and {k: design[k] for k in ("design", "look", "looks", "seeds", "why")},
         "family": len(results),
         # tests per Holm family: the hypotheses, and the equivalence tests (TOST) beside them
         "families": {
