@@ -75,6 +75,22 @@ def test_a_claim_without_growing_tests_stops():
     assert not state["continue"] and "no open test can gain" in state["why"]
 
 
+def test_a_test_whose_data_are_complete_gets_its_whole_weight_at_the_first_look():
+    rng = np.random.default_rng(6)
+    diffs = {"search": rng.normal(1.0, 1.0, 12), "seeds": rng.normal(1.0, 1.0, 12)}
+    ev = evaluation(diffs, 5)
+    for r in ev["hypotheses"]:
+        r["p"] = 0.02  # below α/2 = 0.025, far above the first look's O'Brien-Fleming level
+    ev["hypotheses"][0]["n"] = 200  # over a search's candidates: more seeds change nothing
+    state = looks.look_state(ev, LOOKS, 1)
+    assert state["tests"]["search|mnist1d"]["decided"]
+    assert state["tests"]["search|mnist1d"]["nominal"] == pytest.approx(0.025)
+    assert not state["tests"]["seeds|mnist1d"]["decided"]  # its look-1 level is far below
+    first = sequential.Design(tuple(LOOKS), 0.05).nominal(0.05)[0]  # with all of α, after
+    assert state["tests"]["seeds|mnist1d"]["nominal"] == pytest.approx(first) and first < 0.002
+    assert state["families"]["primary"]["weights"] == {"seeds|mnist1d|t": 1.0}
+
+
 def test_equivalence_decides_and_retires_the_t_test():
     diffs = {"same": np.random.default_rng(2).normal(0.0, 0.1, 12)}
     states = walk(diffs, equivalence=1.0)

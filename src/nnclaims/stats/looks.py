@@ -7,9 +7,11 @@ n_k seeds and runs one step of the group-sequential graphical Holm procedure per
 equivalence margin adds its TOST as a second node of the same family, as in the fixed design. A
 test whose t-test crosses is supported or contradicted by the side its mean lies on; one whose
 TOST crosses first is equivalent; either way its numbers are frozen at that look (the other node
-retires, keeping its weight: conservative). A claim goes on to the next look while a test is
-open that more seeds can change (its n is the look's seed count: not a test over the candidates
-of a search, nor an arm with no trained model).
+retires, keeping its weight: conservative). A test whose n is not the look's seed count (over
+a search's candidates) has its data complete: its statistic is the same at every look, so it is
+tested at its whole weight of α, as a one-look test (sequential.level). A claim goes on to the
+next look while a test is open that more seeds can change (its n is the look's seed count, and
+its arms trained).
 
 `look_state` writes the state after a look (JSON, nnclaims.core.paths.look_file); `apply` puts
 a state's decisions over an evaluation, so the notebooks, the report and the CLI print them.
@@ -111,7 +113,10 @@ def look_state(
             ps[f"{key(r)}|t"] = _finite(r.get("p")) if ok else float("nan")
             if "p_equiv" in r:
                 ps[f"{key(r)}|equiv"] = _finite(r.get("p_equiv")) if ok else float("nan")
-        crossed = dict(sequential.look(st, k - 1, ps, design))
+        # a test whose n is not the look's seed count (over a search's candidates, the spectral
+        # probe's phase draws after the first look) has its data complete: tested at its weight
+        complete = {x for r in mine if not _grows(r, n_k) for x in _nodes(r)}
+        crossed = dict(sequential.look(st, k - 1, ps, design, complete))
         for r in mine:
             name = key(r)
             t_node, e_node = f"{name}|t", f"{name}|equiv"
@@ -128,11 +133,11 @@ def look_state(
                 for other in (t_node, e_node):  # the row is decided: its other node retires
                     if other != node and other in st.weights:
                         retired[other] = st.weights.pop(other)
-                nominal = float(design.nominal(w * alpha)[k - 1])
+                nominal = sequential.level(design, w, k - 1, node in complete)
                 tests[name] = _record(r, k, n_k, verdict, True, w, nominal, node, looks)
             else:
                 w = st.weights.get(t_node, 0.0)
-                nominal = float(design.nominal(w * alpha)[k - 1]) if w > 0 else 0.0
+                nominal = sequential.level(design, w, k - 1, t_node in complete) if w > 0 else 0.0
                 rec = _record(r, k, n_k, "inconclusive", False, w, nominal, t_node, looks)
                 rec["grows"] = _grows(r, n_k)
                 if w > 0 and np.isfinite(_finite(r.get("sd"))):

@@ -148,18 +148,31 @@ def start(tests: list[str]) -> Open:
     return Open({t: 1 / len(tests) for t in tests})
 
 
-def look(state: Open, k: int, pvalues: dict[str, float], design: Design) -> list[tuple[str, float]]:
+def level(design: Design, weight: float, k: int, complete: bool = False) -> float:
+    """A test's nominal level at look k (0-based) with this weight of α: the design's, or for a
+    test whose data are complete from the first look (its statistic is the same at every look,
+    e.g. a test over a search's candidates) the whole weight, weight · α, as a one-look test."""
+    return weight * design.alpha if complete else float(design.nominal(weight * design.alpha)[k])
+
+
+def look(
+    state: Open,
+    k: int,
+    pvalues: dict[str, float],
+    design: Design,
+    complete: frozenset[str] | set[str] = frozenset(),
+) -> list[tuple[str, float]]:
     """Look k (0-based) of the graphical Holm procedure: decides every open test whose p
-    crosses its current level, passing the weight of each decided test to the open ones in
-    equal parts, until none crosses. Returns the tests decided here, each with the weight it
-    held then (state updated)."""
+    crosses its current level (`level`; `complete`: the tests whose data do not grow), passing
+    the weight of each decided test to the open ones in equal parts, until none crosses.
+    Returns the tests decided here, each with the weight it held then (state updated)."""
     now: list[tuple[str, float]] = []
     while True:
         held = dict(state.weights)
         hit = [
             t
             for t, w in held.items()
-            if np.isfinite(p := pvalues.get(t, np.nan)) and p <= design.nominal(w * design.alpha)[k]
+            if np.isfinite(p := pvalues.get(t, np.nan)) and p <= level(design, w, k, t in complete)
         ]
         if not hit:
             return now
