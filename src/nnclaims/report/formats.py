@@ -89,8 +89,7 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "p": fmt_p(r.get("p", np.nan)),
         "p_holm": fmt_p(r.get("p_holm", np.nan))
         if "nominal" not in r.get("design", {})
-        else f"{fmt_p(r['design']['p'] if r['design']['node'] == 't' else r['design']['p_equiv'])}"
-        f" {'≤' if r['design']['decided'] else '>'} {r['design']['nominal']:.2g}",
+        else p_against_level(r["design"]),
         "n": r["n"],
         "verdict": r["verdict"],
         "role": r.get("role", "primary"),
@@ -98,6 +97,15 @@ def fmt_hypothesis(r: dict[str, Any], digits: int = 2) -> dict[str, Any]:
         "how": how_decided(r, gap, digits),
         "note": r.get("note", ""),
     }
+
+
+def p_against_level(d: dict[str, Any]) -> str:
+    """A test's p at the look it stopped at (or its last) against its nominal level there, both
+    to two significant digits (a first look's level can be 10⁻⁵)."""
+    p = d["p"] if d["node"] == "t" else d["p_equiv"]
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return f"{p:.2g} {'≤' if d['decided'] else '>'} {d['nominal']:.2g}"
 
 
 def how_decided(r: dict[str, Any], gap: str, digits: int = 2) -> str:

@@ -150,7 +150,7 @@ def look_state(
     growing = [n for n in open_ if tests[n].get("grows")]
     last = k == len(looks)
     if last or not growing:
-        why = (f"the last look ({n_k} seeds)" if last else
+        why = ("it is the last look" if last else
                "every test is decided" if not open_ else
                f"no open test can gain from more seeds ({', '.join(open_)})")  # fmt: skip
         go = False
