@@ -36,11 +36,12 @@ rule settle:
         table=str(paths.claim_table("{claim}")),
         runs=str(paths.claim_runs("{claim}")),
         design=str(paths.claim_design("{claim}")),
+    log:
+        str(paths.LOGS / "settle" / "{claim}.log"),
     wildcard_constraints:
         claim="|".join(CLAIMS),
     run:
-        for name in ("table", "runs", "design"):
-            shutil.copyfile(input[name], output[name])
+        looks.settle(wildcards.claim, input, output, log[0])
 
 
 # One analysis rule per claim, so each figure is a declared output of the notebook that draws it:

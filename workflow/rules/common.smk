@@ -3,7 +3,6 @@
 # numpy (the DAG parses on a submit host with Snakemake alone: tests/test_submit_host.py).
 
 import os
-import shutil
 
 from nnclaims import kinds
 from nnclaims.core import catalog, paths
@@ -146,7 +145,10 @@ def reached(claim):
 
 def reached_files(wildcards):
     k = reached(wildcards.claim)
-    return {w: str(paths.look_file(wildcards.claim, k, w)) for w in ("table", "runs", "design")}
+    return {
+        w: str(paths.look_file(wildcards.claim, k, w))
+        for w in ("table", "runs", "design")
+    }
 
 
 def all_benchmarks(wildcards):
@@ -159,7 +161,11 @@ def all_benchmarks(wildcards):
     )
     files = [paths.benchmark("data", d) for d in datasets]
     files += [paths.benchmark("train", r) for r in sorted(runs) if r not in _BATCHED]
-    files += [paths.benchmark("train", b) for b, ids in PLAN.batches.items() if runs & set(ids)]
+    files += [
+        paths.benchmark("train", b)
+        for b, ids in PLAN.batches.items()
+        if runs & set(ids)
+    ]
     files += [paths.benchmark("collect", f"{c}.{j}") for c, k in looked.items()
               for j in range(1, k + 1)]  # fmt: skip
     files += [paths.benchmark("analyse", c) for c in CLAIMS]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 from nnclaims.plan.runs import Plan, make_plan
@@ -57,3 +58,12 @@ def state(path: str | os.PathLike) -> dict[str, Any]:
 def continues(path: str | os.PathLike) -> bool:
     """Whether a claim goes on to its next look (the design state written at this one)."""
     return bool(state(path).get("continue"))
+
+
+def settle(claim: str, source: dict, target: dict, log: str | os.PathLike) -> None:
+    """Copy a claim's table, runs and design state at the last look it reached (`source`, as the
+    workflow's rule `settle` finds it) to the files every later rule reads (`target`)."""
+    for what in ("table", "runs", "design"):
+        shutil.copyfile(source[what], target[what])
+    with open(log, "w") as f:
+        f.write(f"{claim}: the last look it reached is {source['table']}\n")
