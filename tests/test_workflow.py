@@ -213,8 +213,14 @@ def test_tiny_config_end_to_end_makes_the_pdf(project):
     (run / "hparams.json").unlink()
     r4 = snakemake(project, "--cores", "2", "--configfile", "config/test.yaml", timeout=600)
     assert r4.returncode == 0, r4.stdout[-3000:] + r4.stderr[-3000:]
-    for job in ("train", "collect", "analyse_hat", "metrics", "report"):
-        assert f"rule {job}:" in r4.stdout + r4.stderr, job
+    for job in (
+        "rule train",
+        "checkpoint collect",
+        "rule analyse_hat",
+        "rule metrics",
+        "rule report",
+    ):
+        assert f"{job}:" in r4.stdout + r4.stderr, job
     assert "rule analyse_swish_vs_relu:" not in r4.stdout + r4.stderr  # only what read it
     assert json.loads((run / "hparams.json").read_text())["run_id"] == run.name
     mtime = lambda f: (out / f).stat().st_mtime  # noqa: E731
