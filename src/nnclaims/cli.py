@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from nnclaims import __version__, kinds
-from nnclaims.core import catalog, paths
+from nnclaims.core import paths
 from nnclaims.plan import claims, looks, resources, results_folder
 from nnclaims.plan.config import (  # noqa: F401 (load_config: the CLI's, read as cli.load_config)
     DEFAULT_CONFIG,
@@ -47,6 +47,7 @@ def run_claim(args: argparse.Namespace) -> int:
         raise ValueError(
             f"No claim {args.claim!r} in {args.config} (its claims: {', '.join(cfg['claims'])})"
         )
+    alpha = claims.claim_alpha(cfg)  # as the workflow's, before the config keeps one claim
     cfg["claims"] = {args.claim: cfg["claims"][args.claim]}
     per_look = looks.plans(cfg)  # one, or one per look of the config's design (`decide`)
     for p in per_look:
@@ -74,14 +75,14 @@ def run_claim(args: argparse.Namespace) -> int:
         )
         before = paths.look_file(args.claim, k - 1, "design") if k > 1 else None
         state = design.step(
-            args.claim, table, args.claims, catalog.ALPHA, declared, k, before, files["design"]
+            args.claim, table, args.claims, alpha, declared, k, before, files["design"]
         )
         if not state["continue"]:
             break
     for w, out in (("table", paths.claim_table), ("runs", paths.claim_runs),
                    ("design", paths.claim_design)):  # fmt: skip
         shutil.copyfile(files[w], out(args.claim))
-    claim = analysis.load_claims(args.claims, None, paths.claim_design(args.claim))[args.claim]
+    claim = analysis.load_claims(args.claims, alpha, paths.claim_design(args.claim))[args.claim]
     ev = analysis.evaluate_claim(table, claim)
     print(f"{claim['title']}: {ev['verdict']} (decided by {ev['decided_by_overall']})")
     for p in ev.get("parts", []):

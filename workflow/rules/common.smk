@@ -37,9 +37,7 @@ RUNS = PLAN.runs  # every look's
 FIRST_RUNS = PLANS[0].runs  # the first look's: always trained
 CLAIMS = list(PLAN.claim_runs)
 # each claim's familywise level: 0.05, or over the whole report 0.05 / claims (config: familywise)
-CLAIM_ALPHA = catalog.ALPHA / (
-    len(CLAIMS) if config.get("familywise") == "report" else 1
-)
+CLAIM_ALPHA = claims.claim_alpha(config)
 REPORT_PDF = str(paths.REPORT_PDF)
 RUN_ID = r"[a-z]+_[0-9a-f]{12}"
 _BATCHED = {r for ids in PLAN.batches.values() for r in ids}

@@ -247,3 +247,12 @@ def _check_hypothesis(cid: str, h: dict[str, Any], runs: list[RunSpec], imp: boo
                 f"{where}: dataset {ds} is not run by claims.{cid} ({', '.join(sorted(datasets))})"
                 f" and is no dataset nnclaims knows ({', '.join(known_datasets())})"
             )
+
+
+def claim_alpha(config: dict[str, Any]) -> float:
+    """Each claim's familywise level: ALPHA, or over the whole report ALPHA / the number of
+    claims (config `familywise: report`)."""
+    from nnclaims.core import catalog
+
+    n = len([c for c in config["claims"].values() if c is not None])
+    return catalog.ALPHA / (n if config.get("familywise") == "report" else 1)

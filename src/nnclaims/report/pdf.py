@@ -19,6 +19,7 @@ from typing import Any
 
 from nnclaims.core.files import atomic_path, full_disk_named, write_json
 from nnclaims.core.provenance import code_summary, stamp
+from nnclaims.plan.claims import claim_alpha
 from nnclaims.plan.claims import load as claims_doc
 from nnclaims.report import analysis, frozen
 from nnclaims.report.analysis import fmt_num
@@ -248,7 +249,7 @@ def _build(
         "alpha": stats.ALPHA,
         # each claim's level: ALPHA, or ALPHA / claims for one report-wide level
         "familywise": config.get("familywise", "claim"),
-        "claim_alpha": stats.ALPHA / (len(claims) if config.get("familywise") == "report" else 1),
+        "claim_alpha": claim_alpha(config),
         "end_window": analysis.END_WINDOW,
         "chance": ", ".join(
             f"{ds} {analysis.CHANCE[ds]:g} %"
