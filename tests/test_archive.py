@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from conftest import ROOT
 
 from nnclaims import cli
 from nnclaims.core.hparams import RunSpec
@@ -67,6 +69,40 @@ def test_archived_seeds_are_copied_and_say_so_missing_ones_train(tmp_path, digit
     assert sorted(p.name for p in (archive / replicates.key(spec)).iterdir()) == sorted(
         f"seed_{s}.{e}" for s in (0, 1) for e in ("json", "parquet", "safetensors")
     )
+
+
+def test_seed_archive_kinds_trains_the_kinds_it_leaves_out(tmp_path, digits, caplog):
+    """`seed_archive_kinds: [lottery]` (the fully trained default, docs/performance.md): a
+    classify run's archived seeds train in the run, to the numbers the archive holds."""
+    spec = RunSpec("classify", "relu", ("relu",), seeds=(0, 1), **SMALL)
+    archive, want = _archive_of(tmp_path, spec, digits)
+    cfg = {"seed_archive": str(archive), "seed_archive_kinds": ["lottery"]}
+    assert replicates.archive_for(cfg, "classify") is None
+    assert replicates.archive_for(cfg, "lottery") == str(archive)
+    assert replicates.archive_for({"seed_archive": str(archive)}, "classify") == str(archive)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "run"
+    got = experiments.run(
+        spec, out, digits, replicates=tmp_path / "replicates",
+        archive=replicates.archive_for(cfg, spec.kind),
+    )  # fmt: skip
+    assert "copied from the seed archive" not in caplog.text
+    assert "to train: [0, 1]" in caplog.text
+    assert not any("archived_from" in m for m in _meta(out).values())
+    _same(got, want)
+
+
+def test_seed_archive_kinds_names_only_registered_kinds(monkeypatch):
+    from nnclaims import kinds
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    enum = schema["properties"]["seed_archive_kinds"]["items"]["enum"]
+    assert sorted(enum) == sorted(kinds.KINDS)
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(cli.ConfigError, match="seed_archive_kinds"):
+        cli.load_config("config/config.yaml", None, None, ["seed_archive_kinds=[lotery]"])
+    cfg = cli.load_config("config/config.yaml", None, None, ["seed_archive_kinds=[lottery]"])
+    assert cfg["seed_archive_kinds"] == ["lottery"]
 
 
 def test_archived_seeds_of_other_data_train_again(tmp_path, digits, caplog):

@@ -126,10 +126,10 @@ def show_cost(args: argparse.Namespace) -> int:
         print(f"{claim:<16} {len(ids):>4} {flops / 1e15:>9.1f} {hours:>10.1f}")
     hours = total / (args.tflops * 1e12) / 3600
     print(f"{'total':<16} {len(plan.runs):>4} {total / 1e15:>9.1f} {hours:>10.1f}")
-    archive = cfg.get("seed_archive")
     if len(per_look) > 1:  # a later look trains only its added seeds: the last look's runs
 
         def to_train(spec):  # the seeds the archive does not hold
+            archive = replicates.archive_for(cfg, spec.kind)
             gone = replicates.Store(archive, spec).missing(spec.seeds) if archive else spec.seeds
             return resources.train_flops(spec) * len(gone) / len(spec.seeds)
 
@@ -141,6 +141,7 @@ def show_cost(args: argparse.Namespace) -> int:
               f"({most / first:.1f}× the first look's; a claim stops earlier when its tests are "
               f"decided)")  # fmt: skip
     for rid, spec in plan.runs.items():  # counted above, but copied rather than trained
+        archive = replicates.archive_for(cfg, spec.kind)
         if archive and not replicates.Store(archive, spec).missing(spec.seeds):
             print(f"  {rid}: {resources.train_flops(spec) / 1e15:.1f} PFLOP in the seed archive "
                   f"{archive}/ (copied, not trained)")  # fmt: skip

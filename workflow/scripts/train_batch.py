@@ -4,7 +4,7 @@ from pathlib import Path
 
 from nnclaims.core import logs
 from nnclaims.core.hparams import RunSpec
-from nnclaims.run import experiments
+from nnclaims.run import experiments, replicates
 
 sm = snakemake  # noqa: F821 (injected by the script directive)
 logs.to_file(sm.log[0])
@@ -19,6 +19,7 @@ experiments.run_batch(
     replicates=sm.params.replicates,
     # from the config, not a param: switching it changes no number, so it reruns no job
     keep_weights=sm.config.get("keep_weights", True),
-    archive=sm.config.get("seed_archive"),  # the same numbers trained earlier: as keep_weights
+    # the same numbers trained earlier: from the config, as keep_weights
+    archive=replicates.archive_for(sm.config, specs[0].kind),
     config=sm.config,  # its hash is recorded: what the run was declared under
 )

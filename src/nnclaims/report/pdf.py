@@ -130,8 +130,8 @@ def archive_note(code: list[dict[str, Any]]) -> str:
         f" {n_copied} of the {n_all} seeds of this claim's runs were copied from the seed "
         f"archive (archive/, trained by commit {', '.join(commits)}; every copied file matched "
         "its SHA-256 in archive/SHA256SUMS, and the test suite retrains seed 0's first two "
-        "epochs, or rounds, of each archived kind and requires the same numbers; the other "
-        "seeds are not retrained), not trained in this run."
+        "epochs, or rounds, of each archived kind and requires the same numbers; config "
+        "seed_archive_kinds trains them in the run: archive/README.md), not trained in this run."
     )
 
 

@@ -255,6 +255,6 @@ def train_missing(cfg: dict, plan, ids: list[str], threads: int = 1) -> None:
             device=cfg.get("device", "cpu"),
             replicates=paths.REPLICATES,
             keep_weights=cfg.get("keep_weights", True),
-            archive=cfg.get("seed_archive"),
+            archive=replicate_store.archive_for(cfg, spec.kind),
             config=cfg,
         )

@@ -12,7 +12,8 @@ models it is stacked with (tests/test_invariance.py), so reuse is limited to the
 
 A seed archive (config `seed_archive`) is a read-only store of the same layout kept with the
 repository, for setups too costly to train in the default run (the MNIST-1D lottery experiment:
-about an hour of a core). `import_archived` copies a setup's archived seeds into the store before
+about an hour of a core); config `seed_archive_kinds` narrows it to some kinds (`archive_for`).
+`import_archived` copies a setup's archived seeds into the store before
 training, but only seeds made from the same data file (their recorded sha256) by the kind's
 current rows version; anything else trains as usual. Each copied seed's record says where it came
 from (`archived_from`), beside the commit that trained it.
@@ -169,6 +170,15 @@ def index_folder(archive: str | os.PathLike, folder: Path) -> None:
     lines = [f"{digest}  {name}" for name, digest in sorted(index.items())]
     with atomic_path(Path(archive) / ARCHIVE_INDEX) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def archive_for(cfg: dict, kind: str) -> str | None:
+    """The seed archive that a run of `kind` copies its seeds from under config `cfg`:
+    `seed_archive`, or None (train them) where `seed_archive_kinds` is set and leaves the kind
+    out. Either way no number changes: a copied seed is what training makes
+    (tests/test_archive.py)."""
+    only = cfg.get("seed_archive_kinds")
+    return cfg.get("seed_archive") if only is None or kind in only else None
 
 
 def import_archived(store: Store, archive: str | os.PathLike, seeds, data_sha256: str | None):
